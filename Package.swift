@@ -1,0 +1,43 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "mlpack",
+    platforms: [.macOS(.v14)],
+    products: [
+        .library(name: "MLPack", targets: ["MLPack"]),
+        .executable(name: "mlpack", targets: ["mlpack"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+    ],
+    targets: [
+        // System libraries, each touched from one internal file of MLPack.
+        .systemLibrary(
+            name: "CArchive", pkgConfig: "libarchive",
+            providers: [.apt(["libarchive-dev"]), .brew(["libarchive"])]),
+        .systemLibrary(
+            name: "CZstd", pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"]), .brew(["zstd"])]),
+        .systemLibrary(
+            name: "CSodium", pkgConfig: "libsodium",
+            providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]),
+        .target(
+            name: "MLPack",
+            dependencies: [
+                "CArchive", "CZstd", "CSodium",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]),
+        .executableTarget(
+            name: "mlpack",
+            dependencies: [
+                "MLPack",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .testTarget(name: "MLPackTests", dependencies: ["MLPack"]),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["mlpack"],
+            resources: []),
+    ]
+)

@@ -1,0 +1,222 @@
+internal import CArchive
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one place that touches libarchive: a tar writer that hands every byte to a sink (we
+/// compress it ourselves) and a tar reader that pulls bytes from a source (we decompress).
+enum LibArchive {
+    /// libarchive 3.6 crashes in `archive_write_header` on non-ASCII UTF-8 paths under the "C"
+    /// locale (upstream #2233), and converts names through the locale when reading.
+    static let localeReady: Bool = {
+        setlocale(LC_CTYPE, "C.UTF-8") != nil
+    }()
+
+    fileprivate static func message(_ archive: OpaquePointer) -> String {
+        archive_error_string(archive).map { String(cString: $0).lowercased() } ?? "unknown libarchive error"
+    }
+}
+
+struct TarError: Error { let message: String }
+
+/// libarchive's AE_IF* values; the C macros are casts, which Swift does not import.
+private enum FileType {
+    static let regular: UInt32 = 0o100000
+    static let directory: UInt32 = 0o040000
+    static let symlink: UInt32 = 0o120000
+    static let characterDevice: UInt32 = 0o020000
+    static let blockDevice: UInt32 = 0o060000
+    static let fifo: UInt32 = 0o010000
+    static let socket: UInt32 = 0o140000
+}
+
+final class TarWriter {
+    typealias Sink = (UnsafeRawBufferPointer) throws -> Void
+
+    private let archive: OpaquePointer
+    private let entry: OpaquePointer
+    private let sink: Sink
+    private var sinkError: (any Error)?
+    private var closed = false
+
+    init(sink: @escaping Sink) throws {
+        _ = LibArchive.localeReady
+        guard let archive = archive_write_new(), let entry = archive_entry_new() else {
+            throw TarError(message: "libarchive: out of memory")
+        }
+        self.archive = archive
+        self.entry = entry
+        self.sink = sink
+        try check(archive_write_set_format_pax_restricted(archive))
+        // No blocking: every byte reaches the sink as soon as it is written, so the pack
+        // writer knows exactly where each entry's data starts.
+        try check(archive_write_set_bytes_per_block(archive, 0))
+        try check(archive_write_set_bytes_in_last_block(archive, 1))
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try check(archive_write_open(archive, context, nil, { _, context, buffer, length in
+            let writer = Unmanaged<TarWriter>.fromOpaque(context!).takeUnretainedValue()
+            do {
+                try writer.sink(UnsafeRawBufferPointer(start: buffer, count: length))
+                return length
+            } catch {
+                writer.sinkError = error
+                return -1
+            }
+        }, nil))
+    }
+
+    deinit {
+        archive_entry_free(entry)
+        archive_write_free(archive)
+    }
+
+    /// Writes a regular file's header (or a hard link's, with size 0). Owner, group and times
+    /// are fixed so the output depends only on the content.
+    func writeHeader(path: String, size: UInt64, mode: UInt32, mtime: Int64, hardlinkTarget: String? = nil) throws {
+        archive_entry_clear(entry)
+        archive_entry_set_pathname_utf8(entry, path)
+        archive_entry_set_filetype(entry, FileType.regular)
+        archive_entry_set_perm(entry, mode_t(mode))
+        archive_entry_set_uid(entry, 0)
+        archive_entry_set_gid(entry, 0)
+        archive_entry_set_uname(entry, "")
+        archive_entry_set_gname(entry, "")
+        archive_entry_set_mtime(entry, time_t(mtime), 0)
+        if let hardlinkTarget {
+            archive_entry_set_hardlink_utf8(entry, hardlinkTarget)
+            archive_entry_set_size(entry, 0)
+        } else {
+            archive_entry_set_size(entry, la_int64_t(size))
+        }
+        try check(archive_write_header(archive, entry))
+    }
+
+    func writeData(_ bytes: UnsafeRawBufferPointer) throws {
+        guard bytes.count > 0 else { return }
+        let written = archive_write_data(archive, bytes.baseAddress, bytes.count)
+        if let sinkError { throw sinkError }
+        // libarchive silently truncates past the declared size: every count is checked.
+        guard written == bytes.count else {
+            throw TarError(message: "libarchive wrote \(written) of \(bytes.count) bytes: \(LibArchive.message(archive))")
+        }
+    }
+
+    func finishEntry() throws { try check(archive_write_finish_entry(archive)) }
+
+    /// Writes the end-of-archive blocks.
+    func close() throws {
+        guard !closed else { return }
+        closed = true
+        try check(archive_write_close(archive))
+    }
+
+    private func check(_ code: Int32) throws {
+        if let sinkError { throw sinkError }
+        guard code == ARCHIVE_OK else { throw TarError(message: "libarchive: \(LibArchive.message(archive))") }
+    }
+}
+
+/// One tar header as read, before any rule has been applied to it.
+struct TarHeader {
+    enum Kind: Equatable {
+        case regular
+        case hardlink(target: [UInt8])
+        case directory
+        case symlink
+        case other(String)
+    }
+
+    var rawPath: [UInt8]
+    var kind: Kind
+    var size: Int64
+    var permissions: UInt32
+    var isSparse: Bool
+    /// Offset of the entry's first header block in the uncompressed stream.
+    var headerOffset: UInt64
+    /// Offset of the entry's data in the uncompressed stream.
+    var dataOffset: UInt64
+}
+
+final class TarReader {
+    typealias Source = (UnsafeMutableRawBufferPointer) throws -> Int
+
+    private let archive: OpaquePointer
+    private let source: Source
+    private var sourceError: (any Error)?
+    private let buffer: UnsafeMutableRawBufferPointer
+
+    init(source: @escaping Source) throws {
+        _ = LibArchive.localeReady
+        guard let archive = archive_read_new() else { throw TarError(message: "libarchive: out of memory") }
+        self.archive = archive
+        self.source = source
+        self.buffer = .allocate(byteCount: 256 * 1024, alignment: 16)
+        // Tar only, no filters: decompression is ours, so limits apply to every byte.
+        try check(archive_read_support_format_tar(archive))
+        let context = Unmanaged.passUnretained(self).toOpaque()
+        try check(archive_read_open(archive, context, nil, { _, context, pointer in
+            let reader = Unmanaged<TarReader>.fromOpaque(context!).takeUnretainedValue()
+            do {
+                let n = try reader.source(reader.buffer)
+                pointer?.pointee = UnsafeRawPointer(reader.buffer.baseAddress)
+                return n
+            } catch {
+                reader.sourceError = error
+                return -1
+            }
+        }, nil))
+    }
+
+    deinit {
+        archive_read_free(archive)
+        buffer.deallocate()
+    }
+
+    /// The next header, or nil at the end of the archive.
+    func next() throws -> TarHeader? {
+        var entryPointer: OpaquePointer?
+        let code = archive_read_next_header(archive, &entryPointer)
+        if code == ARCHIVE_EOF { return nil }
+        try check(code, allowWarnings: true)
+        guard let entry = entryPointer else { throw TarError(message: "libarchive returned no entry") }
+        let rawPath = archive_entry_pathname(entry).map { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map(UInt8.init(bitPattern:)) } ?? []
+        let kind: TarHeader.Kind
+        if let target = archive_entry_hardlink(entry) {
+            kind = .hardlink(target: Array(UnsafeBufferPointer(start: target, count: strlen(target))).map(UInt8.init(bitPattern:)))
+        } else {
+            switch UInt32(archive_entry_filetype(entry)) {
+            case FileType.regular: kind = .regular
+            case FileType.directory: kind = .directory
+            case FileType.symlink: kind = .symlink
+            case FileType.characterDevice: kind = .other("character device")
+            case FileType.blockDevice: kind = .other("block device")
+            case FileType.fifo: kind = .other("fifo")
+            case FileType.socket: kind = .other("socket")
+            default: kind = .other("unknown entry type")
+            }
+        }
+        return TarHeader(
+            rawPath: rawPath, kind: kind,
+            size: archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : -1,
+            permissions: UInt32(archive_entry_perm(entry)),
+            isSparse: archive_entry_sparse_count(entry) > 0,
+            headerOffset: UInt64(archive_read_header_position(archive)),
+            dataOffset: UInt64(archive_filter_bytes(archive, 0)))
+    }
+
+    /// Reads the current entry's data; returns 0 at its end.
+    func readData(into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n = archive_read_data(archive, output.baseAddress, output.count)
+        if n < 0 {
+            if let sourceError { throw sourceError }
+            throw TarError(message: LibArchive.message(archive))
+        }
+        return n
+    }
+
+    private func check(_ code: Int32, allowWarnings: Bool = false) throws {
+        if code == ARCHIVE_OK || (allowWarnings && code == ARCHIVE_WARN) { return }
+        if let sourceError { throw sourceError }
+        throw TarError(message: LibArchive.message(archive))
+    }
+}

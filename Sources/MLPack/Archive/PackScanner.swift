@@ -1,0 +1,231 @@
+/// One entry as the sequential scan found it, after every reader rule passed.
+struct ScannedEntry: Equatable {
+    /// Path below the top-level directory, e.g. `data/pack.json`.
+    var path: String
+    var size: UInt64
+    var sha256: String
+    var mode: UInt32
+    /// For a hard link: the path (below the top-level directory) of the file holding the data.
+    var hardlinkTarget: String?
+    var headerOffset: UInt64
+    var dataOffset: UInt64
+}
+
+/// Everything a sequential scan learned about a pack.
+struct ScannedPack {
+    var topDirectory: String
+    var entries: [ScannedEntry]
+    /// Bytes of the tag files and the card, the files readers parse.
+    var metadata: [String: [UInt8]]
+    var frames: [SeekIndex.Frame]
+    var skippableFrameOffsets: [UInt64]
+    var tarSize: UInt64
+
+    func entry(_ path: String) -> ScannedEntry? { entries.first { $0.path == path } }
+}
+
+/// Reads a whole pack front to back, the one path that works on pipes and on damaged or
+/// missing indexes, applying every reader rule (spec/FORMAT.md §7) before a byte of an entry
+/// is used. Data can be handed to a sink (extraction into a staging folder).
+struct PackScanner {
+    /// Receives an entry's data; returned by the caller's `sinkFor` for entries it wants.
+    typealias DataSink = (UnsafeRawBufferPointer) throws -> Void
+
+    let pack: PackFile
+    /// Items known ahead (disclosures read through the index): entries are checked against
+    /// them as soon as their header is read, before their data is decompressed.
+    var expected: [String: Item]? = nil
+    var progress: ProgressHandler? = nil
+
+    func scan(sinkFor: ((ScannedEntry) throws -> DataSink?)? = nil) throws -> ScannedPack {
+        let frames = FrameReader(file: pack.file, limits: pack.limits, recordFrames: true)
+        let tar = try TarReader { try frames.read(into: $0) }
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+
+        var top: String?
+        var entries: [ScannedEntry] = []
+        var positions: [String: Int] = [:]
+        var folded: [String: String] = [:]
+        var metadata: [String: [UInt8]] = [:]
+        var current: String?
+        let counter = ProgressCounter(progress, phase: "verifying", total: pack.size ?? 0)
+
+        do {
+            while let header = try tar.next() {
+                guard entries.count < pack.limits.maxEntries else {
+                    throw MLPackError.limitExceeded(limit: "entries", detail: "the pack has more than \(pack.limits.maxEntries) entries (raise it with --max-entries)")
+                }
+                var raw = header.rawPath
+                if header.kind == .directory, raw.last == UInt8(ascii: "/") { raw.removeLast() }
+                let (decoded, problem) = PackPath.decode(raw)
+                let shown = decoded ?? PackPath.display(raw)
+                if let problem { throw MLPackError.unsafeEntry(entry: shown, rule: problem) }
+                let path = decoded!
+                current = path
+
+                let (entryTop, relative) = try Self.split(path, top: top)
+                top = entryTop
+                try Self.checkKind(header, path: path)
+                if let other = folded.updateValue(relative, forKey: PackPath.caseFoldKey(relative)) {
+                    throw MLPackError.unsafeEntry(entry: path, rule: other == relative ? "duplicate entry" : "name differs only by case from \(other)")
+                }
+                current = relative
+
+                var entry = ScannedEntry(
+                    path: relative, size: UInt64(max(header.size, 0)), sha256: "", mode: header.permissions,
+                    headerOffset: header.headerOffset, dataOffset: header.dataOffset)
+                if case .hardlink(let rawTarget) = header.kind {
+                    let target = try Self.linkTarget(rawTarget, of: path, top: entryTop, in: entries, positions: positions)
+                    entry.hardlinkTarget = target.path
+                    entry.size = target.size
+                    entry.sha256 = target.sha256
+                    entry.dataOffset = target.dataOffset
+                }
+                try checkPlacement(entry)
+                let keep = Self.isMetadata(relative)
+                if keep && entry.size > UInt64(pack.limits.maxMetadataBytes) {
+                    throw MLPackError.limitExceeded(limit: "metadata-size", detail: "\(relative) is \(entry.size) bytes (raise it with --max-metadata-size)")
+                }
+
+                let sink = try sinkFor?(entry)
+                if entry.hardlinkTarget == nil {
+                    var hasher = SHA256Hasher()
+                    var count: UInt64 = 0
+                    var kept: [UInt8] = []
+                    while true {
+                        let n = try tar.readData(into: buffer)
+                        if n == 0 { break }
+                        let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<n])
+                        count += UInt64(n)
+                        guard count <= entry.size else { throw MLPackError.integrity(entry: relative, problem: "more data than its header declares") }
+                        hasher.update(chunk)
+                        if keep { kept += chunk }
+                        try sink?(chunk)
+                        if frames.compressedOffset > counter.completed { counter.advance(by: Int(frames.compressedOffset - counter.completed)) }
+                    }
+                    guard count == entry.size else {
+                        throw MLPackError.integrity(entry: relative, problem: "the pack is truncated (\(count) of \(entry.size) bytes)")
+                    }
+                    entry.sha256 = Hex.encode(hasher.finalize())
+                    if keep { metadata[relative] = kept }
+                } else if keep, let target = metadata[entry.hardlinkTarget!] {
+                    metadata[relative] = target
+                }
+                positions[relative] = entries.count
+                entries.append(entry)
+            }
+            try Self.drain(frames, into: buffer, after: entries.last)
+        } catch let problem as FrameReader.Problem {
+            throw Self.describe(problem, path: pack.path, entry: current)
+        } catch let error as TarError {
+            guard let current else { throw MLPackError.notAPack(path: pack.path, reason: "not a tar archive: \(error.message)") }
+            throw MLPackError.integrity(entry: current, problem: "damaged tar stream: \(error.message)")
+        }
+        guard let top else { throw MLPackError.notAPack(path: pack.path, reason: "the archive is empty") }
+        return ScannedPack(
+            topDirectory: top, entries: entries, metadata: metadata, frames: frames.frameStarts,
+            skippableFrameOffsets: frames.skippableFrameOffsets, tarSize: frames.uncompressedOffset)
+    }
+
+    /// Splits `top/relative`; every entry shares one valid top-level directory.
+    private static func split(_ path: String, top: String?) throws -> (String, String) {
+        guard let slash = path.firstIndex(of: "/") else {
+            throw MLPackError.unsafeEntry(entry: path, rule: "entry outside the pack's top-level directory")
+        }
+        let entryTop = String(path[..<slash])
+        if let top, top != entryTop {
+            throw MLPackError.unsafeEntry(entry: path, rule: "second top-level directory (the first is \(top))")
+        }
+        guard PackPath.isValidTopDirectory(entryTop) else {
+            throw MLPackError.unsafeEntry(entry: path, rule: "invalid top-level directory name")
+        }
+        return (entryTop, String(path[path.index(after: slash)...]))
+    }
+
+    private static func checkKind(_ header: TarHeader, path: String) throws {
+        switch header.kind {
+        case .regular, .hardlink: break
+        case .directory: throw MLPackError.unsafeEntry(entry: path, rule: "directory entry (packs hold files only)")
+        case .symlink: throw MLPackError.unsafeEntry(entry: path, rule: "symbolic link")
+        case .other(let kind): throw MLPackError.unsafeEntry(entry: path, rule: kind)
+        }
+        if header.isSparse { throw MLPackError.unsafeEntry(entry: path, rule: "sparse file") }
+        if header.size < 0 { throw MLPackError.unsafeEntry(entry: path, rule: "missing size") }
+        if case .hardlink = header.kind, header.size != 0 {
+            throw MLPackError.unsafeEntry(entry: path, rule: "hard link with data")
+        }
+        guard Item.allowedModes.contains(header.permissions) else {
+            throw MLPackError.unsafeEntry(entry: path, rule: "mode \(String(header.permissions, radix: 8)) (only 644 and 755 are allowed)")
+        }
+    }
+
+    /// A hard link must name an earlier regular file of the same pack.
+    private static func linkTarget(
+        _ raw: [UInt8], of path: String, top: String, in entries: [ScannedEntry], positions: [String: Int]
+    ) throws -> ScannedEntry {
+        let (decoded, problem) = PackPath.decode(raw)
+        guard problem == nil, let target = decoded, target.hasPrefix(top + "/"),
+            let position = positions[String(target.dropFirst(top.count + 1))],
+            entries[position].hardlinkTarget == nil
+        else {
+            throw MLPackError.unsafeEntry(entry: path, rule: "hard link to \(decoded ?? PackPath.display(raw)), which is not an earlier file of the pack")
+        }
+        return entries[position]
+    }
+
+    /// Outside `data/` only the known tag files may appear; inside it, with disclosures known
+    /// ahead, only disclosed items of the disclosed size.
+    private func checkPlacement(_ entry: ScannedEntry) throws {
+        guard let itemPath = Layout.itemPath(entry.path) else {
+            guard Layout.tagFiles.contains(entry.path) else {
+                throw MLPackError.integrity(entry: entry.path, problem: "unexpected file outside data/")
+            }
+            return
+        }
+        guard let expected else { return }
+        guard let item = expected[itemPath] else {
+            throw MLPackError.integrity(entry: entry.path, problem: "not in the pack's disclosures")
+        }
+        guard item.size == entry.size else {
+            throw MLPackError.integrity(entry: entry.path, problem: "size \(entry.size) differs from the disclosed \(item.size)")
+        }
+    }
+
+    static func isMetadata(_ path: String) -> Bool {
+        Layout.tagFiles.contains(path) || path == Layout.payloadPath(Layout.card)
+    }
+
+    /// After the tar's end: only zero padding and skippable frames (the index) may follow.
+    private static func drain(_ frames: FrameReader, into buffer: UnsafeMutableRawBufferPointer, after last: ScannedEntry?) throws {
+        while true {
+            let n = try frames.read(into: buffer)
+            if n == 0 { break }
+            guard buffer[..<n].allSatisfy({ $0 == 0 }) else {
+                throw MLPackError.integrity(entry: last?.path ?? "pack", problem: "data after the end of the tar archive")
+            }
+        }
+        if let last {
+            let end = (last.hardlinkTarget == nil ? last.dataOffset + (last.size + 511) / 512 * 512 : last.dataOffset)
+            if last.hardlinkTarget == nil, frames.uncompressedOffset < end + 1024 {
+                throw MLPackError.integrity(entry: last.path, problem: "the pack is truncated (no end-of-archive marker)")
+            }
+        }
+    }
+
+    private static func describe(_ problem: FrameReader.Problem, path: String, entry: String?) -> MLPackError {
+        let place = entry ?? "pack"
+        switch problem {
+        case .notZstd(let offset) where offset == 0:
+            return .notAPack(path: path, reason: "it does not start with a zstd frame")
+        case .notZstd(let offset):
+            return .integrity(entry: place, problem: "no zstd frame at byte \(offset)")
+        case .truncated(let offset):
+            return .integrity(entry: place, problem: "the pack is truncated (the compressed stream ends at byte \(offset))")
+        case .corrupt(let offset, let reason):
+            return .integrity(entry: place, problem: "corrupt compressed data near byte \(offset) (\(reason))")
+        case .limit(let name, let detail):
+            return .limitExceeded(limit: name, detail: detail)
+        }
+    }
+}

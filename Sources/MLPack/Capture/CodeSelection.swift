@@ -1,0 +1,99 @@
+import Foundation
+
+/// The code files `create --code DIR` packs (spec: README "What goes into a pack").
+/// In a git work tree: the files git tracks, with their current content; elsewhere: every
+/// file except VCS folders, caches, virtualenvs and notebook checkpoints. Then `--include`
+/// adds files, and `--exclude` and `.mlpackignore` remove them.
+struct CodeSelection {
+    struct File {
+        var relativePath: String
+        var absolutePath: String
+        var size: UInt64
+        var executable: Bool
+    }
+
+    var files: [File]
+    var git: CodeSnapshotDescriptor.Git?
+    var warnings: [String]
+
+    static let ignoreFileName = ".mlpackignore"
+    /// Folders never walked: version control, mlpack's own run store, caches, checkpoints.
+    static let skippedDirectories: Set<String> = [".git", ".hg", ".svn", ".mlpack", "__pycache__", ".ipynb_checkpoints", ".venv", "venv"]
+    static let defaultExcludes = PatternSet(["*.pyc", "*.pyo"])
+
+    static func select(
+        directory: String, includes: [String], excludes: [String], alsoSkip skipPaths: Set<String> = []
+    ) throws -> CodeSelection {
+        guard FileSystem.status(directory, followLinks: true)?.isDirectory == true else {
+            throw MLPackError.usage("--code \(directory): not a directory")
+        }
+        let root = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
+        var warnings: [String] = []
+        var ignore = PatternSet(excludes)
+        if let text = try? String(contentsOfFile: root + "/" + ignoreFileName, encoding: .utf8) {
+            ignore.patterns += PatternSet(ignoreFileContents: text).patterns
+        }
+
+        var candidates: [String]
+        var gitState: CodeSnapshotDescriptor.Git?
+        if let git = Git.workTree(at: root) {
+            candidates = try git.trackedFiles()
+            gitState = .init(commit: git.headCommit(), dirty: try git.hasUncommittedChanges())
+        } else {
+            candidates = try walk(root, skipDefaults: true).filter { !defaultExcludes.matches($0) }
+        }
+        if !includes.isEmpty {
+            let include = PatternSet(includes)
+            let known = Set(candidates)
+            candidates += try walk(root, skipDefaults: false).filter { include.matches($0) && !known.contains($0) }
+        }
+
+        var files: [File] = []
+        for relative in candidates where !ignore.matches(relative) {
+            let absolute = root + "/" + relative
+            if skipPaths.contains(absolute) { continue }
+            guard let status = FileSystem.status(absolute) else { continue }  // tracked but deleted
+            if status.isRegular {
+                files.append(File(relativePath: relative, absolutePath: absolute, size: status.size, executable: status.isExecutable))
+            } else if status.isSymlink {
+                // A link to a file inside the code is stored as that file; anything else could
+                // leak what the author never meant to share.
+                let target = URL(fileURLWithPath: absolute).resolvingSymlinksInPath().path
+                if target.hasPrefix(root + "/"), let targetStatus = FileSystem.status(target), targetStatus.isRegular {
+                    files.append(File(relativePath: relative, absolutePath: target, size: targetStatus.size, executable: targetStatus.isExecutable))
+                    warnings.append("\(relative): symbolic link stored as a copy of the file it points to")
+                } else {
+                    warnings.append("\(relative): symbolic link to outside the code folder skipped")
+                }
+            }
+        }
+        files.sort { Manifest.bytewise($0.relativePath, $1.relativePath) }
+        return CodeSelection(files: files, git: gitState, warnings: warnings)
+    }
+
+    /// Every regular file and symlink below `root`, as relative paths; never follows links.
+    static func walk(_ root: String, skipDefaults: Bool) throws -> [String] {
+        var out: [String] = []
+        var pending = [""]
+        while let relative = pending.popLast() {
+            let absolute = relative.isEmpty ? root : root + "/" + relative
+            for name in try FileSystem.directoryEntries(absolute) {
+                let child = relative.isEmpty ? name : relative + "/" + name
+                guard let status = FileSystem.status(root + "/" + child) else { continue }
+                if status.isDirectory {
+                    if name == ".git" || name == ".mlpack" { continue }
+                    if skipDefaults && (skippedDirectories.contains(name) || isEnvironment(root + "/" + child)) { continue }
+                    pending.append(child)
+                } else if status.isRegular || status.isSymlink {
+                    out.append(child)
+                }
+            }
+        }
+        return out
+    }
+
+    /// Virtualenvs and conda environments, whatever their folder is called.
+    private static func isEnvironment(_ directory: String) -> Bool {
+        FileSystem.status(directory + "/pyvenv.cfg") != nil || FileSystem.status(directory + "/conda-meta")?.isDirectory == true
+    }
+}

@@ -1,0 +1,65 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A glob over relative paths, with gitignore-like reach (spec/FORMAT.md §9 and README):
+/// - a pattern without `/` matches any path component (`*.pyc`, `__pycache__`);
+/// - a pattern with `/` matches from the root (`configs/*.yaml`), `**` spans directories;
+/// - a pattern that matches a directory matches everything below it.
+public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
+    public let description: String
+    private let components: [String]
+    private let anywhere: Bool
+
+    public init(_ text: String) {
+        description = text
+        var body = Substring(text)
+        while body.hasPrefix("./") { body = body.dropFirst(2) }
+        let anchored = body.hasPrefix("/")
+        body = body.drop { $0 == "/" }
+        while body.hasSuffix("/") { body = body.dropLast() }
+        components = body.split(separator: "/").map(String.init)
+        anywhere = !anchored && components.count == 1
+    }
+
+    public func matches(_ path: String) -> Bool {
+        let parts = path.split(separator: "/").map(String.init)
+        guard !components.isEmpty else { return false }
+        if anywhere { return parts.contains { Self.fnmatch(components[0], $0) } }
+        return Self.match(components[...], parts[...])
+    }
+
+    /// True when `pattern` matches `path` or one of its leading directories.
+    private static func match(_ pattern: ArraySlice<String>, _ path: ArraySlice<String>) -> Bool {
+        guard let head = pattern.first else { return true }
+        if head == "**" {
+            let rest = pattern.dropFirst()
+            if rest.isEmpty { return true }
+            return path.indices.contains { match(rest, path[$0...]) } || match(rest, path[path.endIndex...])
+        }
+        guard let first = path.first, fnmatch(head, first) else { return false }
+        return match(pattern.dropFirst(), path.dropFirst())
+    }
+
+    private static func fnmatch(_ pattern: String, _ name: String) -> Bool {
+        Glibc.fnmatch(pattern, name, 0) == 0
+    }
+}
+
+/// A list of patterns, as given by `--include`, `--exclude`, `--only` or a `.mlpackignore`.
+struct PatternSet: Sendable {
+    var patterns: [PathPattern]
+
+    init(_ texts: [String]) { patterns = texts.map(PathPattern.init) }
+
+    /// Reads an ignore file: one pattern a line, `#` starts a comment, blank lines skipped.
+    init(ignoreFileContents text: String) {
+        self.init(text.split(whereSeparator: \.isNewline)
+            .map { $0.trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty && !$0.hasPrefix("#") })
+    }
+
+    var isEmpty: Bool { patterns.isEmpty }
+
+    func matches(_ path: String) -> Bool { patterns.contains { $0.matches(path) } }
+}

@@ -1,0 +1,126 @@
+/// A pack's manifest and disclosures, checked against each other: every disclosure is
+/// listed in the manifest exactly once; manifest entries without a disclosure are withheld.
+public struct PackContents: Sendable {
+    public let manifest: Manifest
+    let manifestBytes: [UInt8]
+    let disclosuresBytes: [UInt8]
+    let signatureBytes: [UInt8]?
+    /// Sorted by item path.
+    public let disclosures: [Disclosure]
+    private let byPath: [String: Int]
+
+    public var items: [Item] { disclosures.map(\.item) }
+    public var withheld: Int { manifest.items.count - disclosures.count }
+    public func item(_ path: String) -> Item? { byPath[path].map { disclosures[$0].item } }
+
+    static func load(manifest manifestBytes: [UInt8]?, disclosures disclosuresBytes: [UInt8]?, signature: [UInt8]?) throws -> PackContents {
+        guard let manifestBytes else { throw MLPackError.integrity(entry: Layout.manifest, problem: "missing") }
+        guard let disclosuresBytes else { throw MLPackError.integrity(entry: Layout.disclosures, problem: "missing") }
+        let manifest = try Manifest.decode(manifestBytes)
+        func invalid(_ problem: String) -> MLPackError { .integrity(entry: Layout.disclosures, problem: problem) }
+        let file: DisclosureFile
+        do { file = try JSONText.decode(DisclosureFile.self, from: disclosuresBytes) } catch {
+            throw invalid("not a valid disclosures file (\(Manifest.describe(error)))")
+        }
+        let signed = Set(manifest.items)
+        var seenDigests = Set<String>()
+        var folded: [String: String] = [:]
+        var disclosures: [Disclosure] = []
+        for (number, encoded) in file.disclosures.enumerated() {
+            let disclosure: Disclosure
+            do { disclosure = try Disclosure(decoding: encoded) } catch { throw invalid("disclosure #\(number + 1): \(error)") }
+            let path = Layout.payloadPath(disclosure.item.path)
+            guard signed.contains(disclosure.digest) else { throw invalid("the disclosure of \(path) is not in the manifest") }
+            guard seenDigests.insert(disclosure.digest).inserted else { throw invalid("\(path) is disclosed twice") }
+            if let other = folded.updateValue(disclosure.item.path, forKey: PackPath.caseFoldKey(disclosure.item.path)) {
+                throw invalid(other == disclosure.item.path ? "two disclosures for \(path)" : "\(path) differs only by case from data/\(other)")
+            }
+            disclosures.append(disclosure)
+        }
+        disclosures.sort { Manifest.bytewise($0.item.path, $1.item.path) }
+        return PackContents(
+            manifest: manifest, manifestBytes: manifestBytes, disclosuresBytes: disclosuresBytes, signatureBytes: signature,
+            disclosures: disclosures,
+            byPath: Dictionary(uniqueKeysWithValues: disclosures.enumerated().map { ($1.item.path, $0) }))
+    }
+
+    /// The card, parsed once its bytes have been checked against its disclosure.
+    func card(bytes: [UInt8]?) throws -> Card? {
+        guard let item = item(Layout.card), let bytes else { return nil }
+        guard SHA256Hasher.hex(bytes) == item.sha256 else {
+            throw MLPackError.integrity(entry: Layout.payloadPath(Layout.card), problem: "sha256 differs from its disclosure")
+        }
+        do { return try JSONText.decode(Card.self, from: bytes) } catch {
+            throw MLPackError.integrity(entry: Layout.payloadPath(Layout.card), problem: "not a valid card (\(Manifest.describe(error)))")
+        }
+    }
+
+    /// Loads the manifest and disclosures through the seek index, without reading the rest.
+    static func loadThroughIndex(_ pack: PackFile) throws -> PackContents {
+        guard case .success(let loaded) = pack.index else {
+            if case .failure(let problem) = pack.index { throw IndexUnusable(reason: problem.description) }
+            throw IndexUnusable(reason: "no seek index")
+        }
+        let top = try topDirectory(of: loaded.index)
+        func read(_ path: String) throws -> [UInt8]? {
+            try pack.indexEntry(top + "/" + path).map { try pack.read($0) }
+        }
+        return try load(manifest: read(Layout.manifest), disclosures: read(Layout.disclosures), signature: read(Layout.signature))
+    }
+
+    static func topDirectory(of index: SeekIndex) throws -> String {
+        guard let first = index.entries.first?.path, let slash = first.firstIndex(of: "/") else {
+            throw IndexUnusable(reason: "index lists no entries")
+        }
+        return String(first[..<slash])
+    }
+
+    /// Checks a scanned pack's files against these disclosures and its BagIt view against
+    /// what the items imply (spec/FORMAT.md §6).
+    func check(_ scanned: ScannedPack) throws {
+        for required in Layout.requiredTagFiles.sorted() where scanned.entry(required) == nil {
+            throw MLPackError.integrity(entry: required, problem: "missing")
+        }
+        var present = Set<String>()
+        for entry in scanned.entries {
+            guard let itemPath = Layout.itemPath(entry.path) else { continue }
+            guard let item = item(itemPath) else {
+                throw MLPackError.integrity(entry: entry.path, problem: "not in the pack's disclosures")
+            }
+            if item.size != entry.size {
+                throw MLPackError.integrity(entry: entry.path, problem: "size \(entry.size) differs from the disclosed \(item.size)")
+            }
+            if item.sha256 != entry.sha256 {
+                throw MLPackError.integrity(entry: entry.path, problem: "sha256 differs from its disclosure (content was changed)")
+            }
+            if item.mode != entry.mode && entry.hardlinkTarget == nil {
+                throw MLPackError.integrity(entry: entry.path, problem: "mode \(String(entry.mode, radix: 8)) differs from the disclosed \(String(item.mode, radix: 8))")
+            }
+            present.insert(itemPath)
+        }
+        for item in items where !present.contains(item.path) {
+            throw MLPackError.integrity(entry: Layout.payloadPath(item.path), problem: "disclosed but missing from the archive")
+        }
+        guard scanned.metadata[Layout.manifest] == manifestBytes, scanned.metadata[Layout.disclosures] == disclosuresBytes else {
+            throw MLPackError.integrity(entry: Layout.manifest, problem: "the seek index points at a different manifest than the archive holds")
+        }
+        try checkBagIt(scanned)
+    }
+
+    private func checkBagIt(_ scanned: ScannedPack) throws {
+        let expected: [(String, [UInt8])] = [
+            (Layout.bagitDeclaration, BagIt.declaration),
+            (Layout.bagInfo, BagIt.bagInfo(manifest: manifest, items: items)),
+            (Layout.payloadManifest, BagIt.payloadManifest(items)),
+        ]
+        for (path, bytes) in expected where scanned.entry(path)?.sha256 != SHA256Hasher.hex(bytes) {
+            throw MLPackError.integrity(entry: path, problem: "does not match the pack's items (BagIt view tampered with)")
+        }
+        let tagged = Layout.tagFiles.filter { $0 != Layout.tagManifest }.compactMap { path in
+            scanned.entry(path).map { (path, $0.sha256) }
+        }
+        if scanned.entry(Layout.tagManifest)?.sha256 != SHA256Hasher.hex(BagIt.tagManifest(tagged)) {
+            throw MLPackError.integrity(entry: Layout.tagManifest, problem: "does not match the tag files (BagIt view tampered with)")
+        }
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+
+/// What `mlpack create` packs.
+public struct CreateOptions: Sendable {
+    public var output: String
+    public var codeDirectory: String?
+    public var includes: [String] = []
+    public var excludes: [String] = []
+    public var weights: [String] = []
+    public var name: String?
+    public var title: String?
+    public var created: Date
+    /// Replace an existing file at `output`.
+    public var force = false
+
+    public init(output: String, created: Date) {
+        self.output = output
+        self.created = created
+    }
+}
+
+public struct CreateResult: Sendable, Codable {
+    public var output: String
+    public var name: String
+    public var packId: String
+    public var created: String
+    public var items: Int
+    public var payloadBytes: UInt64
+    public var packBytes: UInt64
+    public var signed: Bool
+    public var warnings: [String]
+}
+
+/// Builds a pack: plans the items, streams them into the container once, then writes the
+/// disclosures, the manifest and the BagIt view (spec/FORMAT.md §5).
+public enum PackCreator {
+    public static func create(_ options: CreateOptions, progress: ProgressHandler? = nil) throws -> CreateResult {
+        let outputPath = URL(fileURLWithPath: options.output).standardizedFileURL.path
+        if FileSystem.status(outputPath) != nil && !options.force {
+            throw MLPackError.usage("\(options.output) already exists (use --force to replace it)")
+        }
+        let name = PackPath.sanitizedName(options.name ?? defaultName(for: outputPath))
+        let created = Timestamp.format(options.created)
+        var plan = Plan()
+
+        var warnings: [String] = []
+        let weightPaths = try options.weights.map { try plan.addWeights($0) }
+        if let codeDirectory = options.codeDirectory {
+            let selection = try CodeSelection.select(
+                directory: codeDirectory, includes: options.includes, excludes: options.excludes,
+                alsoSkip: Set(weightPaths.flatMap { $0 } + [outputPath]))
+            warnings += selection.warnings
+            try plan.addCode(selection, progress: progress)
+        }
+        guard !plan.items.isEmpty else { throw MLPackError.usage("nothing to pack: give --code and/or --weights") }
+        let card = Card(
+            name: name, title: options.title, created: created, codeSnapshots: plan.codeSnapshots,
+            outputs: plan.items.filter { $0.role == .weights }.map { .init(path: $0.path, role: $0.role) })
+        plan.add(path: Layout.card, role: .card, source: .bytes(try JSONText.encode(card)))
+        try plan.checkPaths()
+
+        let directory = (outputPath as NSString).deletingLastPathComponent
+        let temporary = FileSystem.temporaryName(in: directory, prefix: ".mlpack-create-")
+        let file = try PosixFile(path: temporary, mode: .createExclusive)
+        do {
+            let result = try write(plan, name: name, created: created, mtime: Timestamp.unixSeconds(options.created), to: file, progress: progress)
+            try file.sync()
+            try FileSystem.rename(temporary, outputPath)
+            return CreateResult(
+                output: options.output, name: name, packId: result.packId, created: created, items: plan.items.count,
+                payloadBytes: result.payloadBytes, packBytes: FileSystem.status(outputPath)?.size ?? 0, signed: false,
+                warnings: warnings)
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    private static func defaultName(for output: String) -> String {
+        let base = (output as NSString).lastPathComponent
+        return base.hasSuffix(".mlpack") ? String(base.dropLast(7)) : base
+    }
+
+    private static func write(
+        _ plan: Plan, name: String, created: String, mtime: Int64, to file: PosixFile, progress: ProgressHandler?
+    ) throws -> (packId: String, payloadBytes: UInt64) {
+        let counter = ProgressCounter(progress, phase: "packing", total: plan.totalBytes)
+        let writer = try PackWriter(output: file, topDirectory: name, mtime: mtime, progress: counter)
+        var items: [Item] = []
+        var written: [String: String] = [:]
+        for planned in plan.items {
+            let payloadPath = Layout.payloadPath(planned.path)
+            let item: Item
+            if let target = planned.hardlinkTarget {
+                try writer.addHardlink(path: payloadPath, target: Layout.payloadPath(target))
+                item = Item(path: planned.path, role: planned.role, size: planned.size, sha256: written[target]!, mode: planned.mode)
+            } else {
+                let result = try writer.add(path: payloadPath, source: planned.source, mode: planned.mode)
+                let sha256 = Hex.encode(result.sha256)
+                if let expected = planned.sha256, expected != sha256, case .file(let source, _) = planned.source {
+                    throw MLPackError.io(path: source, reason: "file changed while it was being packed")
+                }
+                item = Item(path: planned.path, role: planned.role, size: result.size, sha256: sha256, mode: planned.mode)
+            }
+            written[planned.path] = item.sha256
+            items.append(item)
+        }
+
+        let disclosures = items.map { Disclosure(item: $0, salt: Sodium.randomBytes(Disclosure.saltLength)) }
+        let manifest = Manifest(name: name, created: created, signer: nil, items: disclosures.map(\.digest))
+        var tagFiles: [(path: String, bytes: [UInt8])] = [
+            (Layout.bagitDeclaration, BagIt.declaration),
+            (Layout.bagInfo, BagIt.bagInfo(manifest: manifest, items: items)),
+            (Layout.payloadManifest, BagIt.payloadManifest(items)),
+            (Layout.disclosures, try DisclosureFile(disclosures: disclosures.map(\.encoded)).encoded()),
+            (Layout.manifest, try manifest.encoded()),
+        ]
+        tagFiles.append((Layout.tagManifest, BagIt.tagManifest(tagFiles.map { ($0.path, SHA256Hasher.hex($0.bytes)) })))
+        for tag in tagFiles {
+            try writer.add(path: tag.path, source: .bytes(tag.bytes), mode: 0o644)
+        }
+        try writer.finish()
+        return (manifest.packId, items.reduce(0) { $0 + $1.size })
+    }
+}
+
+/// The items of a pack before it is written, sorted by path at the end.
+private struct Plan {
+    struct Planned {
+        var path: String
+        var role: Role
+        var mode: UInt32
+        var size: UInt64
+        var source: PackWriter.Source
+        /// Known before writing for pre-hashed files; checked again while writing.
+        var sha256: String?
+        /// Identical content stored once: this item is a hard link to `hardlinkTarget`.
+        var hardlinkTarget: String?
+    }
+
+    private(set) var items: [Planned] = []
+    private(set) var codeSnapshots: [String] = []
+
+    var totalBytes: UInt64 {
+        items.reduce(0) { total, item in
+            guard item.hardlinkTarget == nil, case .file(_, let size) = item.source else { return total }
+            return total + size
+        }
+    }
+
+    mutating func add(path: String, role: Role, source: PackWriter.Source, mode: UInt32 = 0o644, sha256: String? = nil) {
+        let size: UInt64
+        switch source {
+        case .bytes(let bytes): size = UInt64(bytes.count)
+        case .file(_, let fileSize): size = fileSize
+        }
+        items.append(Planned(path: path, role: role, mode: mode, size: size, source: source, sha256: sha256))
+    }
+
+    /// Adds a weights file, or every file below a weights folder; returns the absolute paths.
+    mutating func addWeights(_ path: String) throws -> [String] {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard let status = FileSystem.status(absolute, followLinks: true) else {
+            throw MLPackError.io(path: path, reason: "no such file or directory")
+        }
+        let base = (absolute as NSString).lastPathComponent
+        if status.isRegular {
+            add(path: Layout.artifactsDirectory + "/" + base, role: .weights, source: .file(path: absolute, size: status.size), mode: Self.mode(status))
+            return [absolute]
+        }
+        guard status.isDirectory else { throw MLPackError.usage("--weights \(path): not a file or directory") }
+        var added: [String] = []
+        for relative in try CodeSelection.walk(absolute, skipDefaults: false).sorted() {
+            let file = absolute + "/" + relative
+            guard let fileStatus = FileSystem.status(file), fileStatus.isRegular else { continue }
+            add(path: Layout.artifactsDirectory + "/" + base + "/" + relative, role: .weights, source: .file(path: file, size: fileStatus.size), mode: Self.mode(fileStatus))
+            added.append(file)
+        }
+        return added
+    }
+
+    /// Adds a code snapshot under `code/<first 12 hex digits of its tree digest>/`, with its
+    /// descriptor; files with identical content are stored once.
+    mutating func addCode(_ selection: CodeSelection, progress: ProgressHandler?) throws {
+        let counter = ProgressCounter(progress, phase: "hashing code", total: selection.files.reduce(0) { $0 + $1.size })
+        let hashes = try FileHashing.hash(files: selection.files.map(\.absolutePath), progress: counter)
+        let listing = Listing.sha256sum(zip(selection.files, hashes).map { ($0.relativePath, $1.sha256) })
+        let treeDigest = SHA256Hasher.hex(listing)
+        let snapshot = Layout.codeDirectory + "/" + treeDigest.prefix(12)
+        codeSnapshots.append(snapshot)
+        var firstWithContent: [String: String] = [:]
+        for (file, hash) in zip(selection.files, hashes) {
+            let path = snapshot + "/" + file.relativePath
+            var planned = Planned(
+                path: path, role: .code, mode: file.executable ? 0o755 : 0o644, size: hash.size,
+                source: .file(path: file.absolutePath, size: hash.size), sha256: hash.sha256)
+            if hash.size > 0 {
+                if let first = firstWithContent[hash.sha256] { planned.hardlinkTarget = first } else { firstWithContent[hash.sha256] = path }
+            }
+            items.append(planned)
+        }
+        let descriptor = CodeSnapshotDescriptor(
+            treeDigest: treeDigest, fileCount: selection.files.count, size: hashes.reduce(0) { $0 + $1.size },
+            git: selection.git)
+        add(path: snapshot + ".json", role: .codeSnapshot, source: .bytes(try JSONText.encode(descriptor)))
+    }
+
+    /// Sorts the items and checks every path against the pack rules, before anything is written.
+    mutating func checkPaths() throws {
+        items.sort { Manifest.bytewise($0.path, $1.path) }
+        var folded: [String: String] = [:]
+        for item in items {
+            if let problem = PackPath.problem(with: item.path) {
+                throw MLPackError.usage("cannot pack \(item.path): \(problem) (rename it or --exclude it)")
+            }
+            if let other = folded.updateValue(item.path, forKey: PackPath.caseFoldKey(item.path)) {
+                throw MLPackError.usage(other == item.path
+                    ? "cannot pack \(item.path) twice (two --weights with the same name?)"
+                    : "cannot pack both \(other) and \(item.path): names differ only by case")
+            }
+        }
+        // A hard link must come after its target; sorting could reorder equal content.
+        var seen = Set<String>()
+        for index in items.indices {
+            if let target = items[index].hardlinkTarget, !seen.contains(target) {
+                items[index].hardlinkTarget = nil
+            }
+            seen.insert(items[index].path)
+        }
+    }
+
+    private static func mode(_ status: FileSystem.Status) -> UInt32 { status.isExecutable ? 0o755 : 0o644 }
+}

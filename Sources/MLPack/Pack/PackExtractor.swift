@@ -1,0 +1,156 @@
+import Foundation
+
+public struct ExtractOptions: Sendable {
+    public var destination: String
+    /// Globs over item paths (`code/*`, `*.safetensors`); empty extracts every item.
+    public var only: [String] = []
+    /// Extract into a folder that is not empty, replacing files of the same name.
+    public var force = false
+    public var limits = ReaderLimits()
+
+    public init(destination: String) { self.destination = destination }
+}
+
+public struct ExtractResult: Sendable, Codable {
+    public var pack: String
+    public var destination: String
+    public var files: Int
+    public var bytes: UInt64
+    public var withheld: Int
+    public var signature: String
+    public var readThrough: String
+    public var warnings: [String]
+}
+
+/// Extracts a pack's checked payload: every byte goes into a staging folder inside the
+/// destination and is moved into place only after every check passed, so a bad pack leaves
+/// nothing behind.
+public enum PackExtractor {
+    public static func extract(_ path: String, options: ExtractOptions, progress: ProgressHandler? = nil) throws -> ExtractResult {
+        let pack = try PackFile(path: path, limits: options.limits)
+        let destination = URL(fileURLWithPath: options.destination).standardizedFileURL.path
+        let createdDestination = try prepare(destination, force: options.force)
+        let staging = FileSystem.temporaryName(in: destination, prefix: ".mlpack-extract-")
+        guard mkdir(staging, 0o700) == 0 else { throw MLPackError.io(path: staging, reason: PosixFile.lastError()) }
+        defer { FileSystem.removeTree(staging) }
+        do {
+            let only = PatternSet(options.only)
+            var staged: (contents: PackContents, warnings: [String], readThrough: String)?
+            if !only.isEmpty, pack.size != nil {
+                do {
+                    staged = try stageThroughIndex(pack, only: only, staging: staging, progress: progress)
+                } catch is IndexUnusable {
+                    FileSystem.removeTree(staging)
+                    guard mkdir(staging, 0o700) == 0 else { throw MLPackError.io(path: staging, reason: PosixFile.lastError()) }
+                }
+            }
+            let (contents, warnings, readThrough) = try staged ?? stageSequentially(pack, staging: staging, progress: progress)
+            let selected = contents.items.filter { only.isEmpty || only.matches($0.path) }
+            if !only.isEmpty && selected.isEmpty {
+                throw MLPackError.usage("--only \(options.only.joined(separator: " ")): matches no item of the pack")
+            }
+            let signature = try SignatureStatus.of(contents)
+            for item in selected { try place(item, from: staging, into: destination) }
+            return ExtractResult(
+                pack: path, destination: options.destination, files: selected.count,
+                bytes: selected.reduce(0) { $0 + $1.size }, withheld: contents.withheld, signature: signature.description,
+                readThrough: readThrough, warnings: warnings)
+        } catch {
+            FileSystem.removeTree(staging)
+            if createdDestination { rmdir(destination) }
+            throw error
+        }
+    }
+
+    /// Returns true when it created the folder.
+    private static func prepare(_ destination: String, force: Bool) throws -> Bool {
+        guard let status = FileSystem.status(destination, followLinks: true) else {
+            try FileSystem.makeDirectories(destination)
+            return true
+        }
+        guard status.isDirectory else { throw MLPackError.usage("--to \(destination): not a directory") }
+        if !force, !(try FileSystem.directoryEntries(destination)).isEmpty {
+            throw MLPackError.usage("--to \(destination): folder is not empty (use --force to extract into it anyway)")
+        }
+        return false
+    }
+
+    /// The full check of `verify`, staging every item on the way.
+    private static func stageSequentially(
+        _ pack: PackFile, staging: String, progress: ProgressHandler?
+    ) throws -> (PackContents, [String], String) {
+        var links: [(path: String, target: String)] = []
+        let (_, contents, warnings) = try PackVerifier.scanAndCheck(pack, progress: progress) { entry in
+            guard let itemPath = Layout.itemPath(entry.path) else { return nil }
+            if let target = entry.hardlinkTarget.flatMap(Layout.itemPath) {
+                links.append((itemPath, target))
+                return nil
+            }
+            let file = try createStaged(itemPath, in: staging)
+            return { try file.write($0) }
+        }
+        for link in links {
+            let path = staging + "/" + link.path
+            try FileSystem.makeDirectories((path as NSString).deletingLastPathComponent)
+            do { try FileManager.default.copyItem(atPath: staging + "/" + link.target, toPath: path) } catch {
+                throw MLPackError.io(path: path, reason: "cannot copy data/\(link.target)")
+            }
+        }
+        return (contents, warnings, "sequential scan")
+    }
+
+    /// Reads only the selected items through the seek index, each checked against its
+    /// disclosure. Any disagreement throws `IndexUnusable` and the caller scans instead.
+    private static func stageThroughIndex(
+        _ pack: PackFile, only: PatternSet, staging: String, progress: ProgressHandler?
+    ) throws -> (PackContents, [String], String) {
+        let contents = try PackContents.loadThroughIndex(pack)
+        let top = try PackContents.topDirectory(of: pack.index.get().index)
+        let selected = contents.items.filter { only.matches($0.path) }
+        let counter = ProgressCounter(progress, phase: "extracting", total: selected.reduce(0) { $0 + $1.size })
+        for item in selected {
+            guard let entry = pack.indexEntry(top + "/" + Layout.payloadPath(item.path)), entry.size == item.size else {
+                throw IndexUnusable(reason: "index does not list data/\(item.path) with its disclosed size")
+            }
+            let file = try createStaged(item.path, in: staging)
+            var hasher = SHA256Hasher()
+            try pack.stream(entry) { chunk in
+                hasher.update(chunk)
+                try file.write(chunk)
+                counter.advance(by: chunk.count)
+            }
+            guard Hex.encode(hasher.finalize()) == item.sha256 else {
+                throw IndexUnusable(reason: "data/\(item.path) read through the index does not match its disclosure")
+            }
+        }
+        return (contents, [], "seek index")
+    }
+
+    private static func createStaged(_ itemPath: String, in staging: String) throws -> PosixFile {
+        let path = staging + "/" + itemPath
+        try FileSystem.makeDirectories((path as NSString).deletingLastPathComponent)
+        return try PosixFile(path: path, mode: .createExclusive, permissions: 0o600)
+    }
+
+    /// Moves one checked file into the destination, never through a symbolic link.
+    private static func place(_ item: Item, from staging: String, into destination: String) throws {
+        var directory = destination
+        for component in item.path.split(separator: "/").dropLast() {
+            directory += "/" + component
+            if let status = FileSystem.status(directory) {
+                guard status.isDirectory else {
+                    throw MLPackError.io(path: directory, reason: "is in the way of data/\(item.path) (not a directory)")
+                }
+            } else {
+                try FileSystem.makeDirectory(directory)
+            }
+        }
+        let target = destination + "/" + item.path
+        if FileSystem.status(target)?.isDirectory == true {
+            throw MLPackError.io(path: target, reason: "a directory is in the way")
+        }
+        let source = staging + "/" + item.path
+        try FileSystem.setPermissions(source, mode_t(item.mode))
+        try FileSystem.rename(source, target)
+    }
+}

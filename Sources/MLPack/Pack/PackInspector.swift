@@ -1,0 +1,72 @@
+/// What `mlpack inspect` shows: read from the seek index and the few small entries it needs,
+/// so its time does not grow with the size of the weights.
+public struct InspectReport: Sendable, Codable {
+    public struct RoleSummary: Sendable, Codable {
+        public var role: Role
+        public var items: Int
+        public var bytes: UInt64
+    }
+
+    public struct File: Sendable, Codable {
+        public var path: String
+        public var role: Role
+        public var size: UInt64
+        public var sha256: String
+    }
+
+    public var pack: String
+    public var name: String
+    public var packId: String
+    public var created: String
+    public var title: String?
+    public var signer: String
+    public var items: Int
+    public var withheld: Int
+    public var payloadBytes: UInt64
+    public var packBytes: UInt64?
+    public var roles: [RoleSummary]
+    public var outputs: [Card.Output]
+    public var files: [File]
+    /// "seek index" or "sequential scan".
+    public var readThrough: String
+    public var warnings: [String]
+}
+
+public enum PackInspector {
+    public static func inspect(_ path: String, limits: ReaderLimits = .init()) throws -> InspectReport {
+        let pack = try PackFile(path: path, limits: limits)
+        var warnings: [String] = []
+        var readThrough = "seek index"
+        let contents: PackContents
+        let card: Card?
+        do {
+            let ahead = try PackContents.loadThroughIndex(pack)
+            let top = try PackContents.topDirectory(of: pack.index.get().index)
+            let cardBytes = try pack.indexEntry(top + "/" + Layout.payloadPath(Layout.card)).map { try pack.read($0) }
+            card = try ahead.card(bytes: cardBytes)
+            contents = ahead
+        } catch {
+            // Anything odd through the index (or a pipe): read the pack front to back instead.
+            if pack.size != nil {
+                warnings.append("\(error is IndexUnusable ? "\(error)" : "seek index unusable (\(error))"); read the whole pack")
+            }
+            readThrough = "sequential scan"
+            let scanned = try PackScanner(pack: pack).scan()
+            contents = try PackContents.load(
+                manifest: scanned.metadata[Layout.manifest], disclosures: scanned.metadata[Layout.disclosures],
+                signature: scanned.metadata[Layout.signature])
+            card = try contents.card(bytes: scanned.metadata[Layout.payloadPath(Layout.card)])
+        }
+        let items = contents.items
+        let roles = Dictionary(grouping: items, by: \.role).map { role, items in
+            InspectReport.RoleSummary(role: role, items: items.count, bytes: items.reduce(0) { $0 + $1.size })
+        }.sorted { $0.role < $1.role }
+        return InspectReport(
+            pack: path, name: contents.manifest.name, packId: contents.manifest.packId, created: contents.manifest.created,
+            title: card?.title, signer: contents.manifest.signer?.keyId ?? "unsigned", items: items.count,
+            withheld: contents.withheld, payloadBytes: items.reduce(0) { $0 + $1.size }, packBytes: pack.size,
+            roles: roles, outputs: card?.outputs ?? [],
+            files: items.map { .init(path: $0.path, role: $0.role, size: $0.size, sha256: $0.sha256) },
+            readThrough: readThrough, warnings: warnings)
+    }
+}

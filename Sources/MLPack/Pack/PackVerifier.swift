@@ -1,0 +1,117 @@
+/// What `mlpack verify` found. Integrity failures are thrown, not reported: a pack either
+/// checks out or is rejected with the first problem found.
+public struct VerifyReport: Sendable, Codable {
+    public enum Verdict: String, Sendable, Codable {
+        /// Every check passed and the signature is by a trusted key (or unsigned was allowed).
+        case verified
+        /// Intact, but no trusted signature: unsigned, or signed by a key not trusted.
+        case untrusted
+    }
+
+    public var pack: String
+    public var name: String
+    public var packId: String
+    public var created: String
+    public var title: String?
+    public var items: Int
+    public var withheld: Int
+    public var payloadBytes: UInt64
+    public var signature: String
+    public var seekIndex: String
+    public var warnings: [String]
+    public var verdict: Verdict
+}
+
+public struct VerifyOptions: Sendable {
+    public var allowUnsigned = false
+    public var limits = ReaderLimits()
+    public init() {}
+}
+
+/// Recomputes every digest of a pack and checks the disclosures, the manifest, the BagIt view
+/// and the seek index (spec/FORMAT.md §6).
+public enum PackVerifier {
+    public static func verify(_ path: String, options: VerifyOptions = .init(), progress: ProgressHandler? = nil) throws -> VerifyReport {
+        let pack = try PackFile(path: path, limits: options.limits)
+        let (scanned, contents, warnings) = try scanAndCheck(pack, progress: progress)
+        let card = try contents.card(bytes: scanned.metadata[Layout.payloadPath(Layout.card)])
+        let signature = try SignatureStatus.of(contents)
+        let verdict: VerifyReport.Verdict = signature.isTrusted || (signature == .unsigned && options.allowUnsigned) ? .verified : .untrusted
+        return VerifyReport(
+            pack: path, name: contents.manifest.name, packId: contents.manifest.packId, created: contents.manifest.created,
+            title: card?.title, items: contents.disclosures.count, withheld: contents.withheld,
+            payloadBytes: contents.items.reduce(0) { $0 + $1.size }, signature: signature.description,
+            seekIndex: indexStatus(pack, scanned), warnings: warnings, verdict: verdict)
+    }
+
+    /// The full check shared by `verify` and `extract`: a sequential scan (with the
+    /// disclosures read ahead through the index when it is usable), then every cross-check.
+    static func scanAndCheck(
+        _ pack: PackFile, progress: ProgressHandler?, sinkFor: ((ScannedEntry) throws -> PackScanner.DataSink?)? = nil
+    ) throws -> (ScannedPack, PackContents, [String]) {
+        var warnings: [String] = []
+        var scanner = PackScanner(pack: pack)
+        if pack.size != nil {
+            do {
+                let ahead = try PackContents.loadThroughIndex(pack)
+                scanner.expected = Dictionary(uniqueKeysWithValues: ahead.items.map { ($0.path, $0) })
+            } catch let error as IndexUnusable {
+                warnings.append("\(error.description); reading the whole pack")
+            } catch {
+                warnings.append("seek index unusable (\(error)); reading the whole pack")
+            }
+        }
+        scanner.progress = progress
+        let scanned = try scanner.scan(sinkFor: sinkFor)
+        let contents = try PackContents.load(
+            manifest: scanned.metadata[Layout.manifest], disclosures: scanned.metadata[Layout.disclosures],
+            signature: scanned.metadata[Layout.signature])
+        try contents.check(scanned)
+        return (scanned, contents, warnings)
+    }
+
+    /// Compares the seek index with what the scan saw; a disagreement is reported, not fatal,
+    /// because nothing is ever trusted through the index.
+    static func indexStatus(_ pack: PackFile, _ scanned: ScannedPack) -> String {
+        guard pack.size != nil else { return "not read (input is not seekable)" }
+        switch pack.index {
+        case .failure(.absent): return "absent"
+        case .failure(let problem): return problem.description
+        case .success(let loaded):
+            let index = loaded.index
+            let top = scanned.topDirectory + "/"
+            let expected = scanned.entries.map {
+                SeekIndex.Entry(path: top + $0.path, headerOffset: $0.headerOffset, dataOffset: $0.dataOffset, size: $0.size,
+                                hardlinkTarget: $0.hardlinkTarget.map { top + $0 })
+            }
+            if index.entries != expected { return "damaged: entries disagree with the archive" }
+            if index.frames != scanned.frames { return "damaged: frames disagree with the archive" }
+            if index.tarSize != scanned.tarSize || scanned.skippableFrameOffsets != [loaded.offset] {
+                return "damaged: trailer disagrees with the archive"
+            }
+            return "valid"
+        }
+    }
+}
+
+/// Whether a pack carries a signature, and what it is worth.
+enum SignatureStatus: Equatable, CustomStringConvertible {
+    case unsigned
+    case trusted(keyId: String)
+
+    var isTrusted: Bool { if case .trusted = self { true } else { false } }
+
+    var description: String {
+        switch self {
+        case .unsigned: "unsigned"
+        case .trusted(let keyId): "valid, by trusted key \(keyId)"
+        }
+    }
+
+    static func of(_ contents: PackContents) throws -> SignatureStatus {
+        guard contents.manifest.signer == nil, contents.signatureBytes == nil else {
+            throw MLPackError.untrusted("\(Layout.manifest): this version of mlpack cannot check signatures yet")
+        }
+        return .unsigned
+    }
+}

@@ -1,0 +1,40 @@
+/// Every failure the library reports. Each case renders as one lower-case line that names
+/// the file or entry concerned; the CLI maps `category` to an exit code in one place.
+public enum MLPackError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The command was used wrongly (bad flag values, missing inputs, a non-empty target).
+    case usage(String)
+    /// A local file could not be read or written.
+    case io(path: String, reason: String)
+    /// The input is not an mlpack file at all.
+    case notAPack(path: String, reason: String)
+    /// An archive entry breaks a reader rule (spec/FORMAT.md §7); the pack is rejected.
+    case unsafeEntry(entry: String, rule: String)
+    /// The pack is damaged or tampered with: a digest, size, listing or structure disagrees.
+    case integrity(entry: String, problem: String)
+    /// A reader limit was hit; `limit` names the limit so the user can raise it.
+    case limitExceeded(limit: String, detail: String)
+    /// The pack carries no signature that the user trusts.
+    case untrusted(String)
+
+    public enum Category: Sendable { case invalid, usage, untrusted }
+
+    public var category: Category {
+        switch self {
+        case .usage, .io, .notAPack: .usage
+        case .unsafeEntry, .integrity, .limitExceeded: .invalid
+        case .untrusted: .untrusted
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .usage(let message): message
+        case .io(let path, let reason): "\(path): \(reason)"
+        case .notAPack(let path, let reason): "\(path): not an mlpack file (\(reason))"
+        case .unsafeEntry(let entry, let rule): "\(entry): rejected: \(rule)"
+        case .integrity(let entry, let problem): "\(entry): \(problem)"
+        case .limitExceeded(let limit, let detail): "limit \(limit) exceeded: \(detail)"
+        case .untrusted(let message): message
+        }
+    }
+}

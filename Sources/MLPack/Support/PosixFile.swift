@@ -1,0 +1,173 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// The one place that touches POSIX file descriptors: an owned descriptor closed in `deinit`,
+/// with reads and writes that retry on EINTR and short counts.
+final class PosixFile: @unchecked Sendable {
+    let fd: Int32
+    let path: String
+    private let owned: Bool
+
+    enum Mode { case read, createExclusive, createTruncate }
+
+    init(path: String, mode: Mode, permissions: mode_t = 0o644) throws {
+        let flags: Int32
+        switch mode {
+        case .read: flags = O_RDONLY | O_CLOEXEC
+        case .createExclusive: flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+        case .createTruncate: flags = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC
+        }
+        let fd = open(path, flags, permissions)
+        guard fd >= 0 else { throw MLPackError.io(path: path, reason: PosixFile.lastError()) }
+        self.fd = fd
+        self.path = path
+        self.owned = true
+    }
+
+    /// Wraps a descriptor owned elsewhere (standard input).
+    init(borrowing fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+        self.owned = false
+    }
+
+    deinit { if owned { close(fd) } }
+
+    static func lastError() -> String { String(cString: strerror(errno)).lowercased() }
+
+    /// Reads up to `buffer.count` bytes; returns 0 only at end of file.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard buffer.count > 0 else { return 0 }
+        while true {
+            let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno != EINTR { throw MLPackError.io(path: path, reason: PosixFile.lastError()) }
+        }
+    }
+
+    /// Fills `buffer` completely unless the file ends first; returns the bytes read.
+    func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var total = 0
+        while total < buffer.count {
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]))
+            if n == 0 { break }
+            total += n
+        }
+        return total
+    }
+
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var total = 0
+        while total < buffer.count {
+            let n = pread(fd, buffer.baseAddress! + total, buffer.count - total, off_t(offset) + off_t(total))
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw MLPackError.io(path: path, reason: PosixFile.lastError())
+            }
+            if n == 0 { break }
+            total += n
+        }
+        return total
+    }
+
+    func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try bytes.withUnsafeMutableBytes { try read(at: offset, into: $0) }
+        return Array(bytes.prefix(n))
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = Glibc.write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw MLPackError.io(path: path, reason: PosixFile.lastError())
+            }
+            done += n
+        }
+    }
+
+    func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
+
+    func sync() throws {
+        guard fsync(fd) == 0 else { throw MLPackError.io(path: path, reason: PosixFile.lastError()) }
+    }
+
+    /// The file's size, or nil when it cannot seek (a pipe or a terminal).
+    var seekableSize: UInt64? {
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return UInt64(st.st_size)
+    }
+}
+
+/// File-system facts the library needs, in one place.
+enum FileSystem {
+    struct Status {
+        var isRegular: Bool
+        var isDirectory: Bool
+        var isSymlink: Bool
+        var isExecutable: Bool
+        var size: UInt64
+    }
+
+    static func status(_ path: String, followLinks: Bool = false) -> Status? {
+        var st = stat()
+        let rc = followLinks ? stat(path, &st) : lstat(path, &st)
+        guard rc == 0 else { return nil }
+        let type = st.st_mode & S_IFMT
+        return Status(
+            isRegular: type == S_IFREG, isDirectory: type == S_IFDIR, isSymlink: type == S_IFLNK,
+            isExecutable: st.st_mode & 0o111 != 0, size: UInt64(st.st_size))
+    }
+
+    static func makeDirectory(_ path: String) throws {
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
+            throw MLPackError.io(path: path, reason: PosixFile.lastError())
+        }
+        guard status(path)?.isDirectory == true else {
+            throw MLPackError.io(path: path, reason: "exists and is not a directory")
+        }
+    }
+
+    static func makeDirectories(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            try makeDirectory(prefix)
+            prefix += "/"
+        }
+    }
+
+    static func rename(_ from: String, _ to: String) throws {
+        guard Glibc.rename(from, to) == 0 else {
+            throw MLPackError.io(path: to, reason: PosixFile.lastError())
+        }
+    }
+
+    static func removeTree(_ path: String) {
+        try? FileManager.default.removeItem(atPath: path)
+    }
+
+    static func setPermissions(_ path: String, _ mode: mode_t) throws {
+        guard chmod(path, mode) == 0 else { throw MLPackError.io(path: path, reason: PosixFile.lastError()) }
+    }
+
+    static func directoryEntries(_ path: String) throws -> [String] {
+        do { return try FileManager.default.contentsOfDirectory(atPath: path) } catch {
+            throw MLPackError.io(path: path, reason: "cannot list directory")
+        }
+    }
+
+    static func temporaryName(in directory: String, prefix: String) -> String {
+        let suffix = (0..<4).map { _ in String(UInt32.random(in: 0...UInt32.max), radix: 36) }.joined()
+        return directory + "/" + prefix + suffix
+    }
+}

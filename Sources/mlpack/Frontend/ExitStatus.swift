@@ -1,0 +1,38 @@
+import ArgumentParser
+import Foundation
+import MLPack
+
+/// The one place that turns errors into messages and exit codes (see `mlpack --help`).
+enum ExitStatus {
+    static let verified: Int32 = 0
+    static let invalid: Int32 = 1
+    static let usage: Int32 = 2
+    static let untrusted: Int32 = 3
+    static let notReproduced: Int32 = 4
+
+    static func code(for error: MLPackError) -> Int32 {
+        switch error.category {
+        case .invalid: invalid
+        case .usage: usage
+        case .untrusted: untrusted
+        }
+    }
+
+    /// Prints `error` the way the user should see it and returns the exit code.
+    static func report(_ error: any Error) -> Int32 {
+        if let error = error as? MLPackError {
+            Terminal.error(error.description)
+            return code(for: error)
+        }
+        if let exit = error as? ExitCode { return exit.rawValue }
+        // Parsing errors, --help and --version come from ArgumentParser.
+        let code = MLPackCommand.exitCode(for: error)
+        let message = MLPackCommand.fullMessage(for: error)
+        if code == .success {
+            print(message)
+            return 0
+        }
+        Terminal.standardError(message)
+        return usage
+    }
+}

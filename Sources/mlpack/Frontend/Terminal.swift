@@ -1,0 +1,68 @@
+import Foundation
+import MLPack
+
+/// Everything the CLI writes to the terminal.
+enum Terminal {
+    static func standardError(_ text: String) {
+        FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    static func error(_ message: String) { standardError("mlpack: error: \(message)") }
+    static func warning(_ message: String) { standardError("mlpack: warning: \(message)") }
+
+    static func printJSON(_ value: some Encodable) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+    }
+
+    static var standardErrorIsTerminal: Bool { isatty(2) == 1 }
+
+    /// 1536 → "1.5 KB" (powers of 1024, as `ls -h`).
+    static func bytes(_ count: UInt64) -> String {
+        if count < 1024 { return "\(count) B" }
+        var value = Double(count)
+        for unit in ["KB", "MB", "GB", "TB"] {
+            value /= 1024
+            if value < 1024 || unit == "TB" { return String(format: value < 10 ? "%.1f %@" : "%.0f %@", value, unit) }
+        }
+        return "\(count) B"
+    }
+}
+
+/// A one-line progress bar on standard error, redrawn at most ten times a second; only
+/// drawn when standard error is a terminal and --quiet was not given.
+final class ProgressBar: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lastDraw = Date.distantPast
+    private var drawn = false
+
+    static func handler(quiet: Bool) -> (ProgressHandler?, ProgressBar?) {
+        guard !quiet, Terminal.standardErrorIsTerminal else { return (nil, nil) }
+        let bar = ProgressBar()
+        return ({ bar.update($0) }, bar)
+    }
+
+    func update(_ progress: ProgressUpdate) {
+        lock.lock()
+        defer { lock.unlock() }
+        let now = Date()
+        guard now.timeIntervalSince(lastDraw) >= 0.1 || progress.completed >= progress.total else { return }
+        lastDraw = now
+        let fraction = progress.total > 0 ? min(1, Double(progress.completed) / Double(progress.total)) : 0
+        let width = 30
+        let filled = Int(fraction * Double(width))
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
+        let line = String(format: "\r%@ [%@] %3.0f%% %@ / %@", progress.phase, bar, fraction * 100,
+                          Terminal.bytes(progress.completed), Terminal.bytes(progress.total))
+        FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
+        drawn = true
+    }
+
+    func finish() {
+        lock.lock()
+        defer { lock.unlock() }
+        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        drawn = false
+    }
+}

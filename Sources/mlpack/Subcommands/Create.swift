@@ -1,0 +1,96 @@
+import ArgumentParser
+import Foundation
+import MLPack
+
+struct Create: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Pack code and weights into a .mlpack file.",
+        discussion: """
+            Code: inside a git work tree, the files git tracks (with their uncommitted edits), \
+            plus --include, minus --exclude. Outside git: every file except .git, __pycache__, \
+            *.pyc, virtualenvs and .ipynb_checkpoints. Patterns in DIR/.mlpackignore are \
+            always excluded. A pattern without '/' matches any path component ('*.ckpt', \
+            'wandb'); with '/' it matches from DIR ('configs/*.yaml'); '**' spans folders.
+
+            The same inputs and --created give the same tar members and payload bytes.
+            """)
+
+    @Option(name: .shortAndLong, help: ArgumentHelp("The pack to write.", valueName: "P.mlpack"))
+    var output: String
+
+    @Option(help: ArgumentHelp("The code folder to snapshot.", valueName: "DIR"))
+    var code: String?
+
+    @Option(help: ArgumentHelp("Also pack code files matching GLOB (repeatable).", valueName: "GLOB"))
+    var include: [String] = []
+
+    @Option(help: ArgumentHelp("Leave out code files matching GLOB (repeatable).", valueName: "GLOB"))
+    var exclude: [String] = []
+
+    @Option(help: ArgumentHelp("A weights file or folder, stored under artifacts/ (repeatable).", valueName: "PATH"))
+    var weights: [String] = []
+
+    @Option(help: "The pack's name: its top-level folder (default: the output file's name).")
+    var name: String?
+
+    @Option(help: ArgumentHelp("A human title, shown by inspect.", valueName: "TEXT"))
+    var title: String?
+
+    @Option(help: ArgumentHelp(
+        "Creation time recorded in the pack (default: $SOURCE_DATE_EPOCH, else now).", valueName: "ISO8601"))
+    var created: String?
+
+    @Flag(help: "Write an unsigned pack (verify then needs --allow-unsigned).")
+    var unsigned = false
+
+    @Flag(help: "Replace the output file if it exists.")
+    var force = false
+
+    @OptionGroup var output_: OutputOptions
+
+    func validate() throws {
+        if code == nil && weights.isEmpty { throw ValidationError("give --code DIR and/or --weights PATH") }
+        if !unsigned { throw ValidationError("signing is not available yet: pass --unsigned to write an unsigned pack") }
+        _ = try creationTime()
+    }
+
+    private func creationTime() throws -> Date {
+        if let created {
+            guard let date = Timestamp.parse(created) else {
+                throw ValidationError("--created \(created): expected an ISO 8601 time such as 2026-11-27T12:00:00Z")
+            }
+            return date
+        }
+        if let epoch = ProcessInfo.processInfo.environment["SOURCE_DATE_EPOCH"] {
+            guard let seconds = Int64(epoch), seconds >= 0 else {
+                throw ValidationError("SOURCE_DATE_EPOCH=\(epoch): expected seconds since 1970")
+            }
+            return Date(timeIntervalSince1970: TimeInterval(seconds))
+        }
+        return Date()
+    }
+
+    func run() throws {
+        var options = CreateOptions(output: output, created: try creationTime())
+        options.codeDirectory = code
+        options.includes = include
+        options.excludes = exclude
+        options.weights = weights
+        options.name = name
+        options.title = title
+        options.force = force
+        let (progress, bar) = ProgressBar.handler(quiet: output_.quiet)
+        let result: CreateResult
+        do {
+            result = try PackCreator.create(options, progress: progress)
+            bar?.finish()
+        } catch {
+            bar?.finish()
+            throw error
+        }
+        if !output_.quiet { result.warnings.forEach(Terminal.warning) }
+        if output_.json { return try Terminal.printJSON(result) }
+        print("created \(result.output) (\(Terminal.bytes(result.packBytes))): \(result.items) items, \(Terminal.bytes(result.payloadBytes)) of payload, \(result.signed ? "signed" : "unsigned")")
+        print("  name \(result.name), created \(result.created), pack id \(result.packId)")
+    }
+}

@@ -1,0 +1,50 @@
+import ArgumentParser
+import MLPack
+
+struct Extract: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Extract a pack's checked payload (the files under data/) into a folder.",
+        discussion: """
+            Everything is written to a staging folder inside DIR and moved into place only \
+            after every check passed: a damaged or hostile pack leaves nothing behind. With \
+            --only, just the frames holding the chosen files are decompressed.
+            """)
+
+    @Argument(help: ArgumentHelp("The pack ('-' reads standard input).", valueName: "P.mlpack"))
+    var pack: String
+
+    @Option(help: ArgumentHelp("The folder to extract into (created if missing).", valueName: "DIR"))
+    var to: String
+
+    @Option(help: ArgumentHelp("Extract only items matching GLOB, e.g. 'code/*' or '*.safetensors' (repeatable).", valueName: "GLOB"))
+    var only: [String] = []
+
+    @Flag(help: "Extract into a folder that is not empty, replacing files of the same name.")
+    var force = false
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup(title: "Limits") var limits: LimitOptions
+
+    func run() throws {
+        var options = ExtractOptions(destination: to)
+        options.only = only
+        options.force = force
+        options.limits = limits.limits
+        let (progress, bar) = ProgressBar.handler(quiet: output.quiet)
+        let result: ExtractResult
+        do {
+            result = try PackExtractor.extract(pack, options: options, progress: progress)
+            bar?.finish()
+        } catch {
+            bar?.finish()
+            throw error
+        }
+        if !output.quiet {
+            result.warnings.forEach(Terminal.warning)
+            if result.signature == "unsigned" { Terminal.warning("\(pack) is unsigned: nobody vouches for its content") }
+        }
+        if output.json { return try Terminal.printJSON(result) }
+        print("extracted \(result.files) files (\(Terminal.bytes(result.bytes))) to \(result.destination)")
+        if result.withheld > 0 { print("  \(result.withheld) items are withheld from this pack") }
+    }
+}

@@ -1,0 +1,94 @@
+import ArgumentParser
+import MLPack
+
+struct Inspect: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show what a pack holds, reading only its index and metadata.")
+
+    @Argument(help: ArgumentHelp("The pack ('-' reads standard input).", valueName: "P.mlpack"))
+    var pack: String
+
+    @Flag(help: "List every file instead of collapsing long folders.")
+    var all = false
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup(title: "Limits") var limits: LimitOptions
+
+    func run() throws {
+        let report = try PackInspector.inspect(pack, limits: limits.limits)
+        if !output.quiet { report.warnings.forEach(Terminal.warning) }
+        if output.json { return try Terminal.printJSON(report) }
+        print(pack)
+        print("  name      \(report.name)")
+        if let title = report.title { print("  title     \(title)") }
+        print("  created   \(report.created)")
+        print("  signer    \(report.signer)")
+        print("  pack id   \(report.packId)")
+        print("  items     \(report.items) (\(Terminal.bytes(report.payloadBytes)))\(report.packBytes.map { ", \(Terminal.bytes($0)) compressed" } ?? "")")
+        print("  withheld  \(report.withheld) items")
+        for output in report.outputs { print("  output    \(output.path) (\(output.role.rawValue))") }
+        print("")
+        print("  role            items        size")
+        for role in report.roles {
+            print("  " + pad(role.role.rawValue, 14) + padLeft("\(role.items)", 7) + padLeft(Terminal.bytes(role.bytes), 12))
+        }
+        print("")
+        print("files (under data/)")
+        for line in FileTree(report.files).lines(limit: all ? Int.max : 40) { print("  " + line) }
+    }
+}
+
+func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+func padLeft(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+
+/// The file list of `inspect` as an indented tree; when it is too long, the deepest folders
+/// are collapsed into one summary line each until it fits.
+struct FileTree {
+    final class Node {
+        var name: String
+        var children: [String: Node] = [:]
+        var file: InspectReport.File?
+        init(name: String) { self.name = name }
+
+        var fileCount: Int { file == nil ? children.values.reduce(0) { $0 + $1.fileCount } : 1 }
+        var bytes: UInt64 { file?.size ?? children.values.reduce(0) { $0 + $1.bytes } }
+        var depth: Int { children.isEmpty ? 0 : 1 + children.values.map(\.depth).max()! }
+    }
+
+    let root = Node(name: "")
+
+    init(_ files: [InspectReport.File]) {
+        for file in files {
+            var node = root
+            for part in file.path.split(separator: "/").map(String.init) {
+                if node.children[part] == nil { node.children[part] = Node(name: part) }
+                node = node.children[part]!
+            }
+            node.file = file
+        }
+    }
+
+    func lines(limit: Int) -> [String] {
+        for collapseDepth in stride(from: root.depth, through: 1, by: -1) {
+            let out = render(root, level: 0, collapseAt: collapseDepth)
+            if out.count <= limit || collapseDepth == 1 { return out }
+        }
+        return render(root, level: 0, collapseAt: Int.max)
+    }
+
+    private func render(_ node: Node, level: Int, collapseAt: Int) -> [String] {
+        var out: [String] = []
+        for child in node.children.values.sorted(by: { $0.name < $1.name }) {
+            let indent = String(repeating: "  ", count: level)
+            if let file = child.file {
+                out.append(pad(indent + child.name, 52) + padLeft(Terminal.bytes(file.size), 10) + "  " + file.role.rawValue)
+            } else if level + 1 >= collapseAt {
+                out.append(pad(indent + child.name + "/", 52) + padLeft(Terminal.bytes(child.bytes), 10) + "  (\(child.fileCount) files)")
+            } else {
+                out.append(indent + child.name + "/")
+                out += render(child, level: level + 1, collapseAt: collapseAt)
+            }
+        }
+        return out
+    }
+}

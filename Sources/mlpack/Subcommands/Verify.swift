@@ -1,0 +1,62 @@
+import ArgumentParser
+import MLPack
+
+struct Verify: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Check a pack: every digest, the disclosures, the manifest, the BagIt view.",
+        discussion: """
+            Exit codes: 0 verified; 1 invalid (a digest, size, listing or signature is wrong, \
+            or an entry breaks a reader rule); 2 usage or I/O error (missing file, not a pack); \
+            3 no trusted signature (unsigned without --allow-unsigned).
+            """)
+
+    @Argument(help: ArgumentHelp("The pack to check ('-' reads standard input).", valueName: "P.mlpack"))
+    var pack: String
+
+    @Flag(help: "Accept a pack without a signature (exit 0 instead of 3).")
+    var allowUnsigned = false
+
+    @OptionGroup var output: OutputOptions
+    @OptionGroup(title: "Limits") var limits: LimitOptions
+
+    func run() throws {
+        var options = VerifyOptions()
+        options.allowUnsigned = allowUnsigned
+        options.limits = limits.limits
+        let (progress, bar) = ProgressBar.handler(quiet: output.quiet)
+        let report: VerifyReport
+        do {
+            report = try PackVerifier.verify(pack, options: options, progress: progress)
+            bar?.finish()
+        } catch let error as MLPackError {
+            bar?.finish()
+            if output.json { try Terminal.printJSON(Failure(pack: pack, verdict: "invalid", error: error.description)) }
+            throw error
+        }
+        if !output.quiet { report.warnings.forEach(Terminal.warning) }
+        if output.json {
+            try Terminal.printJSON(report)
+        } else {
+            print("\(report.verdict == .verified ? "verified" : "intact but not trusted"): \(pack)")
+            print("  name        \(report.name)\(report.title.map { " — \($0)" } ?? "")")
+            print("  created     \(report.created)")
+            print("  items       \(report.items) (\(Terminal.bytes(report.payloadBytes))), every sha256 checked")
+            if report.withheld > 0 { print("  withheld    \(report.withheld) items withheld") }
+            print("  signature   \(report.signature)")
+            print("  bagit       valid")
+            print("  seek index  \(report.seekIndex)")
+        }
+        if report.verdict == .untrusted {
+            if !output.json {
+                Terminal.error("\(pack) is unsigned (pass --allow-unsigned to accept unsigned packs)")
+            }
+            throw ExitCode(ExitStatus.untrusted)
+        }
+    }
+
+    private struct Failure: Encodable {
+        var pack: String
+        var verdict: String
+        var error: String
+    }
+}
