@@ -20,6 +20,7 @@ final class FrameReader {
     /// Offset in the file of the next byte to be read into `input`.
     private var filePosition: UInt64
     private let startOffset: UInt64
+    private let startUncompressedOffset: UInt64
     private var atFrameBoundary = true
     private var endOfFile = false
 
@@ -44,6 +45,7 @@ final class FrameReader {
         self.input = .allocate(byteCount: 128 * 1024, alignment: 16)
         self.filePosition = compressedOffset
         self.startOffset = compressedOffset
+        self.startUncompressedOffset = uncompressedOffset
         self.uncompressedOffset = uncompressedOffset
         self.recordFrames = recordFrames
     }
@@ -96,7 +98,8 @@ final class FrameReader {
                 detail: "the pack expands past \(limits.maxTotalBytes) bytes (raise it with --max-total-size)")
         }
         let compressed = max(compressedOffset - startOffset, 1)
-        if uncompressedOffset > limits.expansionGrace && uncompressedOffset / compressed > limits.maxExpansionRatio {
+        let produced = uncompressedOffset - startUncompressedOffset
+        if produced > limits.expansionGrace && produced / compressed > limits.maxExpansionRatio {
             throw .limit(
                 name: "expansion-ratio",
                 detail: "the pack inflates more than \(limits.maxExpansionRatio)x (a decompression bomb?)")

@@ -81,8 +81,8 @@ final class FrameWriter {
             compressedOffset += UInt64(size)
             slot.count = 0
         }
-        // The frame being filled moves to the front.
-        slots.swapAt(0, count)
+        // The frame being filled (if any slot was left open) moves to the front.
+        if count < slots.count { slots.swapAt(0, count) }
         sealedCount = 0
         slots[0].uncompressedStart = uncompressedOffset - UInt64(slots[0].count)
     }

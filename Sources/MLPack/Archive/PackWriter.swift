@@ -94,7 +94,7 @@ final class PackWriter {
             remaining -= UInt64(count)
             progress?.advance(by: count)
             buffer += 1
-            if buffer == readBuffers.count {
+            if buffer == readBuffers.count || frames.backlog >= frames.batchSize {
                 try frames.flush(alongside: { hashing.run() })
                 buffer = 0
             }

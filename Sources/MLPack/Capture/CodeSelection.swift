@@ -67,6 +67,11 @@ struct CodeSelection {
                 }
             }
         }
+        guard !files.isEmpty else {
+            throw MLPackError.usage(gitState == nil
+                ? "--code \(directory): no files to pack"
+                : "--code \(directory): git tracks no files here (add them, or pick files with --include)")
+        }
         files.sort { Manifest.bytewise($0.relativePath, $1.relativePath) }
         return CodeSelection(files: files, git: gitState, warnings: warnings)
     }

@@ -10,6 +10,8 @@ public struct CreateOptions: Sendable {
     public var name: String?
     public var title: String?
     public var created: Date
+    /// Signs the manifest and derives the disclosure salts; nil writes an unsigned pack.
+    public var signingKey: SecretKey?
     /// Replace an existing file at `output`.
     public var force = false
 
@@ -27,7 +29,8 @@ public struct CreateResult: Sendable, Codable {
     public var items: Int
     public var payloadBytes: UInt64
     public var packBytes: UInt64
-    public var signed: Bool
+    /// Key id of the signer; nil for an unsigned pack.
+    public var signer: String?
     public var warnings: [String]
 }
 
@@ -63,12 +66,14 @@ public enum PackCreator {
         let temporary = FileSystem.temporaryName(in: directory, prefix: ".mlpack-create-")
         let file = try PosixFile(path: temporary, mode: .createExclusive)
         do {
-            let result = try write(plan, name: name, created: created, mtime: Timestamp.unixSeconds(options.created), to: file, progress: progress)
+            let result = try write(
+                plan, name: name, created: created, mtime: Timestamp.unixSeconds(options.created), key: options.signingKey,
+                to: file, progress: progress)
             try file.sync()
             try FileSystem.rename(temporary, outputPath)
             return CreateResult(
                 output: options.output, name: name, packId: result.packId, created: created, items: plan.items.count,
-                payloadBytes: result.payloadBytes, packBytes: FileSystem.status(outputPath)?.size ?? 0, signed: false,
+                payloadBytes: result.payloadBytes, packBytes: FileSystem.status(outputPath)?.size ?? 0, signer: options.signingKey?.publicKey.id,
                 warnings: warnings)
         } catch {
             unlink(temporary)
@@ -82,7 +87,8 @@ public enum PackCreator {
     }
 
     private static func write(
-        _ plan: Plan, name: String, created: String, mtime: Int64, to file: PosixFile, progress: ProgressHandler?
+        _ plan: Plan, name: String, created: String, mtime: Int64, key: SecretKey?, to file: PosixFile,
+        progress: ProgressHandler?
     ) throws -> (packId: String, payloadBytes: UInt64) {
         let counter = ProgressCounter(progress, phase: "packing", total: plan.totalBytes)
         let writer = try PackWriter(output: file, topDirectory: name, mtime: mtime, progress: counter)
@@ -106,15 +112,28 @@ public enum PackCreator {
             items.append(item)
         }
 
-        let disclosures = items.map { Disclosure(item: $0, salt: Sodium.randomBytes(Disclosure.saltLength)) }
-        let manifest = Manifest(name: name, created: created, signer: nil, items: disclosures.map(\.digest))
+        // Signed packs derive salts from the key, so they are byte-for-byte reproducible;
+        // unsigned packs have no secret to derive from and use random salts.
+        let disclosures = items.map { item in
+            let salt = key?.salt(for: [name, created, item.path, item.role.rawValue, item.sha256, "\(item.size)", "\(item.mode)"])
+            return Disclosure(item: item, salt: salt ?? Sodium.randomBytes(Disclosure.saltLength))
+        }
+        let signer = key.map { Manifest.Signer(keyId: $0.publicKey.id, publicKey: $0.publicKey.base64) }
+        let manifest = Manifest(name: name, created: created, signer: signer, items: disclosures.map(\.digest))
+        let manifestBytes = try manifest.encoded()
         var tagFiles: [(path: String, bytes: [UInt8])] = [
             (Layout.bagitDeclaration, BagIt.declaration),
             (Layout.bagInfo, BagIt.bagInfo(manifest: manifest, items: items)),
             (Layout.payloadManifest, BagIt.payloadManifest(items)),
             (Layout.disclosures, try DisclosureFile(disclosures: disclosures.map(\.encoded)).encoded()),
-            (Layout.manifest, try manifest.encoded()),
+            (Layout.manifest, manifestBytes),
         ]
+        if let key {
+            let signature = key.sign(
+                manifestBytes, trustedComment: "mlpack pack:\(name) created:\(created) id:\(manifest.packId)",
+                untrustedComment: "signature of \(name)/\(Layout.manifest) by mlpack key \(key.publicKey.id)")
+            tagFiles.append((Layout.signature, signature.fileBytes))
+        }
         tagFiles.append((Layout.tagManifest, BagIt.tagManifest(tagFiles.map { ($0.path, SHA256Hasher.hex($0.bytes)) })))
         for tag in tagFiles {
             try writer.add(path: tag.path, source: .bytes(tag.bytes), mode: 0o644)

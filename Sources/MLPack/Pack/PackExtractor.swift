@@ -6,6 +6,7 @@ public struct ExtractOptions: Sendable {
     public var only: [String] = []
     /// Extract into a folder that is not empty, replacing files of the same name.
     public var force = false
+    public var trusted = TrustedKeys()
     public var limits = ReaderLimits()
 
     public init(destination: String) { self.destination = destination }
@@ -18,6 +19,7 @@ public struct ExtractResult: Sendable, Codable {
     public var bytes: UInt64
     public var withheld: Int
     public var signature: String
+    public var trusted: Bool
     public var readThrough: String
     public var warnings: [String]
 }
@@ -49,12 +51,12 @@ public enum PackExtractor {
             if !only.isEmpty && selected.isEmpty {
                 throw MLPackError.usage("--only \(options.only.joined(separator: " ")): matches no item of the pack")
             }
-            let signature = try SignatureStatus.of(contents)
+            let signature = try SignatureStatus.check(contents, trusting: options.trusted)
             for item in selected { try place(item, from: staging, into: destination) }
             return ExtractResult(
                 pack: path, destination: options.destination, files: selected.count,
                 bytes: selected.reduce(0) { $0 + $1.size }, withheld: contents.withheld, signature: signature.description,
-                readThrough: readThrough, warnings: warnings)
+                trusted: signature.isTrusted, readThrough: readThrough, warnings: warnings)
         } catch {
             FileSystem.removeTree(staging)
             if createdDestination { rmdir(destination) }

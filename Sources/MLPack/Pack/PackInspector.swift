@@ -19,7 +19,10 @@ public struct InspectReport: Sendable, Codable {
     public var packId: String
     public var created: String
     public var title: String?
+    /// Key id of the signer, or "unsigned".
     public var signer: String
+    /// Whether the signature verifies (trust aside): "valid", "unsigned" or what is wrong.
+    public var signature: String
     public var items: Int
     public var withheld: Int
     public var payloadBytes: UInt64
@@ -63,10 +66,19 @@ public enum PackInspector {
         }.sorted { $0.role < $1.role }
         return InspectReport(
             pack: path, name: contents.manifest.name, packId: contents.manifest.packId, created: contents.manifest.created,
-            title: card?.title, signer: contents.manifest.signer?.keyId ?? "unsigned", items: items.count,
+            title: card?.title, signer: contents.manifest.signer?.keyId ?? "unsigned",
+            signature: signatureValidity(contents), items: items.count,
             withheld: contents.withheld, payloadBytes: items.reduce(0) { $0 + $1.size }, packBytes: pack.size,
             roles: roles, outputs: card?.outputs ?? [],
             files: items.map { .init(path: $0.path, role: $0.role, size: $0.size, sha256: $0.sha256) },
             readThrough: readThrough, warnings: warnings)
+    }
+
+    private static func signatureValidity(_ contents: PackContents) -> String {
+        do {
+            return try SignatureStatus.check(contents, trusting: TrustedKeys()) == .unsigned ? "unsigned" : "valid"
+        } catch {
+            return "INVALID: \(error)"
+        }
     }
 }

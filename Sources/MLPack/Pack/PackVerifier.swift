@@ -17,6 +17,10 @@ public struct VerifyReport: Sendable, Codable {
     public var withheld: Int
     public var payloadBytes: UInt64
     public var signature: String
+    /// Key id of the signer, when the pack is signed.
+    public var signer: String?
+    /// The signer's public-key line, to check with its owner before trusting it.
+    public var signerPublicKey: String?
     public var seekIndex: String
     public var warnings: [String]
     public var verdict: Verdict
@@ -24,6 +28,7 @@ public struct VerifyReport: Sendable, Codable {
 
 public struct VerifyOptions: Sendable {
     public var allowUnsigned = false
+    public var trusted = TrustedKeys()
     public var limits = ReaderLimits()
     public init() {}
 }
@@ -35,13 +40,14 @@ public enum PackVerifier {
         let pack = try PackFile(path: path, limits: options.limits)
         let (scanned, contents, warnings) = try scanAndCheck(pack, progress: progress)
         let card = try contents.card(bytes: scanned.metadata[Layout.payloadPath(Layout.card)])
-        let signature = try SignatureStatus.of(contents)
+        let signature = try SignatureStatus.check(contents, trusting: options.trusted)
         let verdict: VerifyReport.Verdict = signature.isTrusted || (signature == .unsigned && options.allowUnsigned) ? .verified : .untrusted
         return VerifyReport(
             pack: path, name: contents.manifest.name, packId: contents.manifest.packId, created: contents.manifest.created,
             title: card?.title, items: contents.disclosures.count, withheld: contents.withheld,
             payloadBytes: contents.items.reduce(0) { $0 + $1.size }, signature: signature.description,
-            seekIndex: indexStatus(pack, scanned), warnings: warnings, verdict: verdict)
+            signer: signature.keyId, signerPublicKey: contents.manifest.signer?.publicKey,
+            seekIndex: indexStatus(pack, scanned), warnings: options.trusted.warnings + warnings, verdict: verdict)
     }
 
     /// The full check shared by `verify` and `extract`: a sequential scan (with the
@@ -94,24 +100,3 @@ public enum PackVerifier {
     }
 }
 
-/// Whether a pack carries a signature, and what it is worth.
-enum SignatureStatus: Equatable, CustomStringConvertible {
-    case unsigned
-    case trusted(keyId: String)
-
-    var isTrusted: Bool { if case .trusted = self { true } else { false } }
-
-    var description: String {
-        switch self {
-        case .unsigned: "unsigned"
-        case .trusted(let keyId): "valid, by trusted key \(keyId)"
-        }
-    }
-
-    static func of(_ contents: PackContents) throws -> SignatureStatus {
-        guard contents.manifest.signer == nil, contents.signatureBytes == nil else {
-            throw MLPackError.untrusted("\(Layout.manifest): this version of mlpack cannot check signatures yet")
-        }
-        return .unsigned
-    }
-}

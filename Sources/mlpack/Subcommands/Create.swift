@@ -40,6 +40,10 @@ struct Create: ParsableCommand {
         "Creation time recorded in the pack (default: $SOURCE_DATE_EPOCH, else now).", valueName: "ISO8601"))
     var created: String?
 
+    @Option(help: ArgumentHelp(
+        "Sign with this minisign secret key (password from $MLPACK_PASSWORD or a prompt).", valueName: "BASE.key"))
+    var key: String?
+
     @Flag(help: "Write an unsigned pack (verify then needs --allow-unsigned).")
     var unsigned = false
 
@@ -50,7 +54,8 @@ struct Create: ParsableCommand {
 
     func validate() throws {
         if code == nil && weights.isEmpty { throw ValidationError("give --code DIR and/or --weights PATH") }
-        if !unsigned { throw ValidationError("signing is not available yet: pass --unsigned to write an unsigned pack") }
+        if key == nil && !unsigned { throw ValidationError("give --key BASE.key to sign the pack, or --unsigned") }
+        if key != nil && unsigned { throw ValidationError("--key and --unsigned contradict each other") }
         _ = try creationTime()
     }
 
@@ -79,6 +84,9 @@ struct Create: ParsableCommand {
         options.name = name
         options.title = title
         options.force = force
+        if let key {
+            options.signingKey = try SecretKey.load(path: key) { try Password.read(prompt: "Password for \(key): ", confirm: false) }
+        }
         let (progress, bar) = ProgressBar.handler(quiet: output_.quiet)
         let result: CreateResult
         do {
@@ -90,7 +98,7 @@ struct Create: ParsableCommand {
         }
         if !output_.quiet { result.warnings.forEach(Terminal.warning) }
         if output_.json { return try Terminal.printJSON(result) }
-        print("created \(result.output) (\(Terminal.bytes(result.packBytes))): \(result.items) items, \(Terminal.bytes(result.payloadBytes)) of payload, \(result.signed ? "signed" : "unsigned")")
+        print("created \(result.output) (\(Terminal.bytes(result.packBytes))): \(result.items) items, \(Terminal.bytes(result.payloadBytes)) of payload, \(result.signer.map { "signed by key \($0)" } ?? "unsigned")")
         print("  name \(result.name), created \(result.created), pack id \(result.packId)")
     }
 }

@@ -22,11 +22,13 @@ struct Extract: ParsableCommand {
     @Flag(help: "Extract into a folder that is not empty, replacing files of the same name.")
     var force = false
 
+    @OptionGroup(title: "Trust") var trust: TrustOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
         var options = ExtractOptions(destination: to)
+        options.trusted = try trust.load()
         options.only = only
         options.force = force
         options.limits = limits.limits
@@ -41,7 +43,7 @@ struct Extract: ParsableCommand {
         }
         if !output.quiet {
             result.warnings.forEach(Terminal.warning)
-            if result.signature == "unsigned" { Terminal.warning("\(pack) is unsigned: nobody vouches for its content") }
+            if !result.trusted { Terminal.warning("\(pack): \(result.signature): nobody you trust vouches for its content") }
         }
         if output.json { return try Terminal.printJSON(result) }
         print("extracted \(result.files) files (\(Terminal.bytes(result.bytes))) to \(result.destination)")

@@ -22,7 +22,7 @@ struct Inspect: ParsableCommand {
         print("  name      \(report.name)")
         if let title = report.title { print("  title     \(title)") }
         print("  created   \(report.created)")
-        print("  signer    \(report.signer)")
+        print("  signer    \(report.signer)\(report.signature == "unsigned" ? "" : " (signature \(report.signature))")")
         print("  pack id   \(report.packId)")
         print("  items     \(report.items) (\(Terminal.bytes(report.payloadBytes)))\(report.packBytes.map { ", \(Terminal.bytes($0)) compressed" } ?? "")")
         print("  withheld  \(report.withheld) items")

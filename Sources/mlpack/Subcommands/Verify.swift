@@ -7,7 +7,8 @@ struct Verify: ParsableCommand {
         discussion: """
             Exit codes: 0 verified; 1 invalid (a digest, size, listing or signature is wrong, \
             or an entry breaks a reader rule); 2 usage or I/O error (missing file, not a pack); \
-            3 no trusted signature (unsigned without --allow-unsigned).
+            3 no trusted signature (unsigned without --allow-unsigned, or signed by a key that \
+            is neither given with --key nor in the keyring).
             """)
 
     @Argument(help: ArgumentHelp("The pack to check ('-' reads standard input).", valueName: "P.mlpack"))
@@ -16,12 +17,14 @@ struct Verify: ParsableCommand {
     @Flag(help: "Accept a pack without a signature (exit 0 instead of 3).")
     var allowUnsigned = false
 
+    @OptionGroup(title: "Trust") var trust: TrustOptions
     @OptionGroup var output: OutputOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
         var options = VerifyOptions()
         options.allowUnsigned = allowUnsigned
+        options.trusted = try trust.load()
         options.limits = limits.limits
         let (progress, bar) = ProgressBar.handler(quiet: output.quiet)
         let report: VerifyReport
@@ -47,7 +50,14 @@ struct Verify: ParsableCommand {
             print("  seek index  \(report.seekIndex)")
         }
         if report.verdict == .untrusted {
-            if !output.json {
+            if let signer = report.signer, let publicKey = report.signerPublicKey {
+                Terminal.error("\(pack) is signed by key \(signer), which you do not trust yet")
+                Terminal.standardError("""
+                    Check this public key with the pack's author, then trust it with:
+                      mlpack key trust \(publicKey)
+                    or accept it for one run with: --key \(publicKey)
+                    """)
+            } else {
                 Terminal.error("\(pack) is unsigned (pass --allow-unsigned to accept unsigned packs)")
             }
             throw ExitCode(ExitStatus.untrusted)

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs what mlpack's build, demo and tests need on a Debian machine, and nothing that is
+# already there: C libraries (with pkg-config, through which SwiftPM finds them), the outside
+# tools the interop tests run, and the demo's Python packages.
+set -euo pipefail
+
+apt_packages=(pkg-config libarchive-dev libzstd-dev libsodium-dev zstd libarchive-tools minisign bubblewrap time git python3)
+python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
+
+missing=()
+for package in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing ${missing[*]}"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+python_packages=(numpy safetensors bagit)
+if ! python3 -c 'import numpy, safetensors, bagit' 2>/dev/null; then
+    echo "setup: installing Python packages ${python_packages[*]}"
+    python3 -m pip install -q "${python_packages[@]}" 2>/dev/null \
+        || python3 -m pip install -q --break-system-packages "${python_packages[@]}"
+fi
+
+command -v swift >/dev/null || { echo "setup: Swift 6 is needed (https://www.swift.org/install/linux/)" >&2; exit 1; }
