@@ -5,11 +5,13 @@ import Glibc
 /// A glob over relative paths, with gitignore-like reach (spec/FORMAT.md §9 and README):
 /// - a pattern without `/` matches any path component (`*.pyc`, `__pycache__`);
 /// - a pattern with `/` matches from the root (`configs/*.yaml`), `**` spans directories;
-/// - a pattern that matches a directory matches everything below it.
+/// - a pattern that matches a directory matches everything below it; a trailing `/`
+///   (`build/`) matches directories only.
 public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
     public let description: String
     private let components: [String]
     private let anywhere: Bool
+    private let directoryOnly: Bool
 
     public init(_ text: String) {
         description = text
@@ -17,6 +19,7 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
         while body.hasPrefix("./") { body = body.dropFirst(2) }
         let anchored = body.hasPrefix("/")
         body = body.drop { $0 == "/" }
+        directoryOnly = body.hasSuffix("/")
         while body.hasSuffix("/") { body = body.dropLast() }
         components = body.split(separator: "/").map(String.init)
         anywhere = !anchored && components.count == 1
@@ -25,20 +28,23 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
     public func matches(_ path: String) -> Bool {
         let parts = path.split(separator: "/").map(String.init)
         guard !components.isEmpty else { return false }
-        if anywhere { return parts.contains { Self.fnmatch(components[0], $0) } }
-        return Self.match(components[...], parts[...])
+        // A directory-only pattern may not match the last component, which is the file.
+        let candidates = directoryOnly ? parts.dropLast() : parts[...]
+        if anywhere { return candidates.contains { Self.fnmatch(components[0], $0) } }
+        return Self.match(components[...], parts[...], directoryOnly: directoryOnly)
     }
 
     /// True when `pattern` matches `path` or one of its leading directories.
-    private static func match(_ pattern: ArraySlice<String>, _ path: ArraySlice<String>) -> Bool {
-        guard let head = pattern.first else { return true }
+    private static func match(_ pattern: ArraySlice<String>, _ path: ArraySlice<String>, directoryOnly: Bool) -> Bool {
+        guard let head = pattern.first else { return !directoryOnly || !path.isEmpty }
         if head == "**" {
             let rest = pattern.dropFirst()
-            if rest.isEmpty { return true }
-            return path.indices.contains { match(rest, path[$0...]) } || match(rest, path[path.endIndex...])
+            if rest.isEmpty { return !directoryOnly || !path.isEmpty }
+            return path.indices.contains { match(rest, path[$0...], directoryOnly: directoryOnly) }
+                || match(rest, path[path.endIndex...], directoryOnly: directoryOnly)
         }
         guard let first = path.first, fnmatch(head, first) else { return false }
-        return match(pattern.dropFirst(), path.dropFirst())
+        return match(pattern.dropFirst(), path.dropFirst(), directoryOnly: directoryOnly)
     }
 
     private static func fnmatch(_ pattern: String, _ name: String) -> Bool {

@@ -99,16 +99,21 @@ public enum Timestamp {
     /// date `2026-11-27` (midnight UTC) or seconds since 1970 (as in SOURCE_DATE_EPOCH).
     public static func parse(_ text: String) -> Date? {
         if let seconds = Int64(text), seconds >= 0 { return Date(timeIntervalSince1970: TimeInterval(seconds)) }
+        // The formatter accepts a date followed by anything; insist on the whole shape first.
+        guard text.wholeMatch(of: shape) != nil else { return nil }
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
-        for options: ISO8601DateFormatter.Options in [
-            [.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds], [.withFullDate],
-        ] {
+        let choices: [ISO8601DateFormatter.Options] = text.count == 10
+            ? [[.withFullDate]] : [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds]]
+        for options in choices {
             formatter.formatOptions = options
             if let date = formatter.date(from: text) { return date }
         }
         return nil
     }
+
+    nonisolated(unsafe) private static let shape = try! Regex(
+        #"[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2}))?"#)
 
     public static func unixSeconds(_ date: Date) -> Int64 { Int64(date.timeIntervalSince1970.rounded(.down)) }
 }

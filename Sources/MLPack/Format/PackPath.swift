@@ -6,25 +6,36 @@ public enum PackPath {
     static let maxLength = 4096
     static let maxComponentLength = 255
 
-    /// The rule `path` breaks, or nil when it is acceptable.
+    /// The rule `path` breaks, or nil when it is acceptable. Checked on bytes and scalars,
+    /// never on Swift `Character`s: "/" followed by a combining mark is one Character but
+    /// still a separator to the file system.
     public static func problem(with path: String) -> String? {
-        if path.isEmpty { return "empty path" }
-        if path.utf8.count > maxLength { return "path longer than \(maxLength) bytes" }
-        if path.hasPrefix("/") { return "absolute path" }
+        let bytes = Array(path.utf8)
+        let slash = UInt8(ascii: "/")
+        if bytes.isEmpty { return "empty path" }
+        if bytes.count > maxLength { return "path longer than \(maxLength) bytes" }
+        if bytes[0] == slash { return "absolute path" }
         for scalar in path.unicodeScalars {
             if scalar.value == 0 { return "NUL in path" }
             if scalar.value < 0x20 || scalar.value == 0x7f { return "control character in path" }
             if scalar == "\\" { return "backslash in path" }
             if scalar == "%" { return "'%' in path (BagIt would need to escape it)" }
         }
-        if Array(path.utf8) != Array(path.precomposedStringWithCanonicalMapping.utf8) {
+        if bytes != Array(path.precomposedStringWithCanonicalMapping.utf8) {
             return "path is not in Unicode NFC form"
         }
-        for component in path.split(separator: "/", omittingEmptySubsequences: false) {
+        let components = bytes.split(separator: slash, omittingEmptySubsequences: false)
+        for component in components {
             if component.isEmpty { return "empty path component" }
-            if component == "." || component == ".." { return "'\(component)' in path" }
-            if component.utf8.count > maxComponentLength { return "path component longer than \(maxComponentLength) bytes" }
-            if component.first == " " || component.last == " " { return "path component starts or ends with a space" }
+            if component.elementsEqual([0x2e]) || component.elementsEqual([0x2e, 0x2e]) {
+                return "'\(String(decoding: component, as: UTF8.self))' in path"
+            }
+            if component.count > maxComponentLength { return "path component longer than \(maxComponentLength) bytes" }
+            if component.first == 0x20 || component.last == 0x20 { return "path component starts or ends with a space" }
+        }
+        // Anything that treats the path as text must see the same components.
+        if path.split(separator: "/", omittingEmptySubsequences: false).count != components.count {
+            return "path component starts with a combining character"
         }
         return nil
     }

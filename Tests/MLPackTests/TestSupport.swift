@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+
+@testable import MLPack
+
+/// A fresh directory below the system temporary directory, removed when `body` returns.
+/// Every test that touches the file system gets its own, so tests can run in parallel.
+struct TempDir {
+    let path: String
+
+    func path(_ relative: String) -> String { path + "/" + relative }
+
+    /// Writes `bytes` to `relative`, creating parent folders; returns the absolute path.
+    @discardableResult
+    func write(_ relative: String, _ bytes: [UInt8], executable: Bool = false) throws -> String {
+        let target = path(relative)
+        try FileManager.default.createDirectory(
+            atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        guard FileManager.default.createFile(atPath: target, contents: Data(bytes)) else {
+            throw TestFailure("cannot write \(target)")
+        }
+        if executable {
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: target)
+        }
+        return target
+    }
+
+    @discardableResult
+    func write(_ relative: String, _ text: String, executable: Bool = false) throws -> String {
+        try write(relative, Array(text.utf8), executable: executable)
+    }
+
+    @discardableResult
+    func makeDirectory(_ relative: String) throws -> String {
+        try FileManager.default.createDirectory(atPath: path(relative), withIntermediateDirectories: true)
+        return path(relative)
+    }
+
+    func symlink(_ relative: String, to destination: String) throws {
+        try FileManager.default.createSymbolicLink(atPath: path(relative), withDestinationPath: destination)
+    }
+
+    func read(_ relative: String) throws -> [UInt8] { try readBytes(path(relative)) }
+
+    func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: path(relative)) }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+func withTemporaryDirectory<T>(_ body: (TempDir) throws -> T) throws -> T {
+    let path = FileManager.default.temporaryDirectory.path + "/mlpack-unit-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    return try body(TempDir(path: path))
+}
+
+func readBytes(_ path: String) throws -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else { throw TestFailure("cannot read \(path)") }
+    return Array(data)
+}
+
+func sha256Hex(_ bytes: [UInt8]) -> String { SHA256Hasher.hex(bytes) }
+
+/// Incompressible bytes (libsodium's generator).
+func randomBytes(_ count: Int) -> [UInt8] { Sodium.randomBytes(count) }
+
+/// Text that compresses well but is not trivially repetitive: numbered lines.
+func compressibleText(bytes count: Int) -> [UInt8] {
+    var out = [UInt8]()
+    out.reserveCapacity(count + 64)
+    var line = 0
+    while out.count < count {
+        out += Array("step \(line) loss 0.\(line % 997) lr 3e-4 grad_norm 1.\(line % 13)\n".utf8)
+        line += 1
+    }
+    return Array(out.prefix(count))
+}
+
+/// The fixed creation time every test pack uses.
+let testCreated = Date(timeIntervalSince1970: 1_795_780_800)  // 2026-11-27T12:00:00Z
+
+/// Builds a pack with the library's own writer from items given verbatim, bypassing the
+/// checks `PackCreator` applies to its inputs: this is how a hostile pack is made.
+func craftPack(
+    at output: String, name: String, items: [(path: String, role: Role, bytes: [UInt8], mode: UInt32)],
+    created: String = "2026-11-27T12:00:00Z"
+) throws {
+    let file = try PosixFile(path: output, mode: .createExclusive)
+    let writer = try PackWriter(output: file, topDirectory: name, mtime: 0, progress: nil)
+    var written: [Item] = []
+    for item in items.sorted(by: { Manifest.bytewise($0.path, $1.path) }) {
+        let result = try writer.add(path: Layout.payloadPath(item.path), source: .bytes(item.bytes), mode: item.mode)
+        written.append(Item(path: item.path, role: item.role, size: result.size, sha256: Hex.encode(result.sha256), mode: item.mode))
+    }
+    let disclosures = written.map { Disclosure(item: $0, salt: Sodium.randomBytes(Disclosure.saltLength)) }
+    let manifest = Manifest(name: name, created: created, signer: nil, items: disclosures.map(\.digest))
+    var tagFiles: [(path: String, bytes: [UInt8])] = [
+        (Layout.bagitDeclaration, BagIt.declaration),
+        (Layout.bagInfo, BagIt.bagInfo(manifest: manifest, items: written)),
+        (Layout.payloadManifest, BagIt.payloadManifest(written)),
+        (Layout.disclosures, try DisclosureFile(disclosures: disclosures.map(\.encoded)).encoded()),
+        (Layout.manifest, try manifest.encoded()),
+    ]
+    tagFiles.append((Layout.tagManifest, BagIt.tagManifest(tagFiles.map { ($0.path, SHA256Hasher.hex($0.bytes)) })))
+    for tag in tagFiles {
+        try writer.add(path: tag.path, source: .bytes(tag.bytes), mode: 0o644)
+    }
+    try writer.finish()
+    try file.sync()
+}
+
+/// Runs `body` and returns the `MLPackError` it throws, or records an issue.
+@discardableResult
+func expectMLPackError(
+    _ body: () throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+) -> MLPackError? {
+    do {
+        try body()
+        Issue.record("expected an MLPackError, nothing was thrown", sourceLocation: sourceLocation)
+    } catch let error as MLPackError {
+        return error
+    } catch {
+        Issue.record("expected an MLPackError, got \(error)", sourceLocation: sourceLocation)
+    }
+    return nil
+}
