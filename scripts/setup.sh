@@ -19,8 +19,8 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python_packages=(numpy safetensors bagit)
-if ! python3 -c 'import numpy, safetensors, bagit' 2>/dev/null; then
+python_packages=(numpy safetensors bagit jsonschema)
+if ! python3 -c 'import numpy, safetensors, bagit, jsonschema' 2>/dev/null; then
     echo "setup: installing Python packages ${python_packages[*]}"
     python3 -m pip install -q "${python_packages[@]}" 2>/dev/null \
         || python3 -m pip install -q --break-system-packages "${python_packages[@]}"

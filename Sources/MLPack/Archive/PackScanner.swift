@@ -39,7 +39,6 @@ struct PackScanner {
 
     func scan(sinkFor: ((ScannedEntry) throws -> DataSink?)? = nil) throws -> ScannedPack {
         let frames = FrameReader(file: pack.file, limits: pack.limits, recordFrames: true)
-        let tar = try TarReader { try frames.read(into: $0) }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
 
@@ -52,6 +51,8 @@ struct PackScanner {
         let counter = ProgressCounter(progress, phase: "verifying", total: pack.size ?? 0)
 
         do {
+            // Opening already reads: it belongs inside the error translation below.
+            let tar = try TarReader { try frames.read(into: $0) }
             while let header = try tar.next() {
                 guard entries.count < pack.limits.maxEntries else {
                     throw MLPackError.limitExceeded(limit: "entries", detail: "the pack has more than \(pack.limits.maxEntries) entries (raise it with --max-entries)")
@@ -117,7 +118,7 @@ struct PackScanner {
             }
             try Self.drain(frames, into: buffer, after: entries.last)
         } catch let problem as FrameReader.Problem {
-            throw Self.describe(problem, path: pack.path, entry: current)
+            throw Self.describe(problem, path: pack.path, place: entriesInFrame(at: problem.offset) ?? current ?? pack.path)
         } catch let error as TarError {
             guard let current else { throw MLPackError.notAPack(path: pack.path, reason: "not a tar archive: \(error.message)") }
             throw MLPackError.integrity(entry: current, problem: "damaged tar stream: \(error.message)")
@@ -213,8 +214,22 @@ struct PackScanner {
         }
     }
 
-    private static func describe(_ problem: FrameReader.Problem, path: String, entry: String?) -> MLPackError {
-        let place = entry ?? "pack"
+    /// The entries whose bytes lie in the frame at `offset`, named through the index when it
+    /// is usable: libarchive reads ahead, so the entry being read may not be the damaged one.
+    private func entriesInFrame(at offset: UInt64?) -> String? {
+        guard let offset, case .success(let loaded) = pack.index,
+            let frame = loaded.index.frames.lastIndex(where: { $0.compressedOffset <= offset })
+        else { return nil }
+        let index = loaded.index
+        let start = index.frames[frame].uncompressedOffset
+        let end = frame + 1 < index.frames.count ? index.frames[frame + 1].uncompressedOffset : index.tarSize
+        let names = index.entries.filter { $0.hardlinkTarget == nil && $0.headerOffset < end && $0.dataOffset + $0.size > start }
+            .map { $0.path.split(separator: "/", maxSplits: 1).last.map(String.init) ?? $0.path }
+        guard let first = names.first else { return nil }
+        return names.count == 1 ? first : "\(first) (or one of the \(names.count - 1) other entries in its frame)"
+    }
+
+    private static func describe(_ problem: FrameReader.Problem, path: String, place: String) -> MLPackError {
         switch problem {
         case .notZstd(let offset) where offset == 0:
             return .notAPack(path: path, reason: "it does not start with a zstd frame")
@@ -226,6 +241,15 @@ struct PackScanner {
             return .integrity(entry: place, problem: "corrupt compressed data near byte \(offset) (\(reason))")
         case .limit(let name, let detail):
             return .limitExceeded(limit: name, detail: detail)
+        }
+    }
+}
+
+extension FrameReader.Problem {
+    var offset: UInt64? {
+        switch self {
+        case .notZstd(let offset), .truncated(let offset), .corrupt(let offset, _): offset
+        case .limit: nil
         }
     }
 }

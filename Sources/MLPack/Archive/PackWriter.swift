@@ -52,11 +52,11 @@ final class PackWriter {
         }
     }
 
-    func addHardlink(path: String, target: String) throws {
+    func addHardlink(path: String, target: String, mode: UInt32) throws {
         let archivePath = topDirectory + "/" + path
         let targetPath = topDirectory + "/" + target
         let headerOffset = frames.uncompressedOffset
-        try tar.writeHeader(path: archivePath, size: 0, mode: 0o644, mtime: mtime, hardlinkTarget: targetPath)
+        try tar.writeHeader(path: archivePath, size: 0, mode: mode, mtime: mtime, hardlinkTarget: targetPath)
         guard let data = indexEntries.last(where: { $0.path == targetPath }) else {
             preconditionFailure("hard link to an entry not written yet: \(target)")
         }

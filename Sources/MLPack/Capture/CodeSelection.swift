@@ -49,6 +49,7 @@ struct CodeSelection {
         }
 
         var files: [File] = []
+        var links: [String] = []
         for relative in candidates where !ignore.matches(relative) {
             let absolute = root + "/" + relative
             if skipPaths.contains(absolute) { continue }
@@ -56,15 +57,19 @@ struct CodeSelection {
             if status.isRegular {
                 files.append(File(relativePath: relative, absolutePath: absolute, size: status.size, executable: status.isExecutable))
             } else if status.isSymlink {
-                // A link to a file inside the code is stored as that file; anything else could
-                // leak what the author never meant to share.
-                let target = URL(fileURLWithPath: absolute).resolvingSymlinksInPath().path
-                if target.hasPrefix(root + "/"), let targetStatus = FileSystem.status(target), targetStatus.isRegular {
-                    files.append(File(relativePath: relative, absolutePath: target, size: targetStatus.size, executable: targetStatus.isExecutable))
-                    warnings.append("\(relative): symbolic link stored as a copy of the file it points to")
-                } else {
-                    warnings.append("\(relative): symbolic link to outside the code folder skipped")
-                }
+                links.append(relative)
+            }
+        }
+        // A link is stored as a copy of its target only when the target is packed anyway:
+        // following it anywhere else could leak what the author never meant to share.
+        let selected = Dictionary(uniqueKeysWithValues: files.map { ($0.absolutePath, $0) })
+        for relative in links {
+            let target = URL(fileURLWithPath: root + "/" + relative).resolvingSymlinksInPath().path
+            if let file = selected[target] {
+                files.append(File(relativePath: relative, absolutePath: target, size: file.size, executable: file.executable))
+                warnings.append("\(relative): symbolic link stored as a copy of \(file.relativePath)")
+            } else {
+                warnings.append("\(relative): symbolic link skipped (it points to a file that is not packed)")
             }
         }
         guard !files.isEmpty else {

@@ -4,19 +4,25 @@ public struct PackContents: Sendable {
     public let manifest: Manifest
     let manifestBytes: [UInt8]
     let disclosuresBytes: [UInt8]
-    let signatureBytes: [UInt8]?
+    /// The signer, whose signature over `manifestBytes` verified; nil when unsigned.
+    public let signer: PublicKey?
     /// Sorted by item path.
     public let disclosures: [Disclosure]
     private let byPath: [String: Int]
 
     public var items: [Item] { disclosures.map(\.item) }
     public var withheld: Int { manifest.items.count - disclosures.count }
+
+    public func signature(trusting trusted: TrustedKeys) throws -> SignatureStatus {
+        try SignatureStatus.of(signer, trusting: trusted)
+    }
     public func item(_ path: String) -> Item? { byPath[path].map { disclosures[$0].item } }
 
     static func load(manifest manifestBytes: [UInt8]?, disclosures disclosuresBytes: [UInt8]?, signature: [UInt8]?) throws -> PackContents {
         guard let manifestBytes else { throw MLPackError.integrity(entry: Layout.manifest, problem: "missing") }
         guard let disclosuresBytes else { throw MLPackError.integrity(entry: Layout.disclosures, problem: "missing") }
         let manifest = try Manifest.decode(manifestBytes)
+        let signer = try SignatureStatus.validSigner(manifest: manifest, manifestBytes: manifestBytes, signatureBytes: signature)
         func invalid(_ problem: String) -> MLPackError { .integrity(entry: Layout.disclosures, problem: problem) }
         let file: DisclosureFile
         do { file = try JSONText.decode(DisclosureFile.self, from: disclosuresBytes) } catch {
@@ -39,7 +45,7 @@ public struct PackContents: Sendable {
         }
         disclosures.sort { Manifest.bytewise($0.item.path, $1.item.path) }
         return PackContents(
-            manifest: manifest, manifestBytes: manifestBytes, disclosuresBytes: disclosuresBytes, signatureBytes: signature,
+            manifest: manifest, manifestBytes: manifestBytes, disclosuresBytes: disclosuresBytes, signer: signer,
             disclosures: disclosures,
             byPath: Dictionary(uniqueKeysWithValues: disclosures.enumerated().map { ($1.item.path, $0) }))
     }
@@ -93,10 +99,16 @@ public struct PackContents: Sendable {
             if item.sha256 != entry.sha256 {
                 throw MLPackError.integrity(entry: entry.path, problem: "sha256 differs from its disclosure (content was changed)")
             }
-            if item.mode != entry.mode && entry.hardlinkTarget == nil {
+            if item.mode != entry.mode {
                 throw MLPackError.integrity(entry: entry.path, problem: "mode \(String(entry.mode, radix: 8)) differs from the disclosed \(String(item.mode, radix: 8))")
             }
             present.insert(itemPath)
+        }
+        // Extracted, a hard link shares its target's inode, and so its mode.
+        for entry in scanned.entries {
+            if let target = entry.hardlinkTarget.flatMap(scanned.entry), target.mode != entry.mode {
+                throw MLPackError.integrity(entry: entry.path, problem: "hard link with mode \(String(entry.mode, radix: 8)), but its target has \(String(target.mode, radix: 8))")
+            }
         }
         for item in items where !present.contains(item.path) {
             throw MLPackError.integrity(entry: Layout.payloadPath(item.path), problem: "disclosed but missing from the archive")

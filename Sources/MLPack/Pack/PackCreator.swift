@@ -63,8 +63,14 @@ public enum PackCreator {
         try plan.checkPaths()
 
         let directory = (outputPath as NSString).deletingLastPathComponent
+        guard FileSystem.status(directory, followLinks: true)?.isDirectory == true else {
+            throw MLPackError.io(path: options.output, reason: "its folder does not exist")
+        }
         let temporary = FileSystem.temporaryName(in: directory, prefix: ".mlpack-create-")
-        let file = try PosixFile(path: temporary, mode: .createExclusive)
+        let file: PosixFile
+        do { file = try PosixFile(path: temporary, mode: .createExclusive) } catch let MLPackError.io(_, reason) {
+            throw MLPackError.io(path: options.output, reason: reason)
+        }
         do {
             let result = try write(
                 plan, name: name, created: created, mtime: Timestamp.unixSeconds(options.created), key: options.signingKey,
@@ -98,7 +104,7 @@ public enum PackCreator {
             let payloadPath = Layout.payloadPath(planned.path)
             let item: Item
             if let target = planned.hardlinkTarget {
-                try writer.addHardlink(path: payloadPath, target: Layout.payloadPath(target))
+                try writer.addHardlink(path: payloadPath, target: Layout.payloadPath(target), mode: planned.mode)
                 item = Item(path: planned.path, role: planned.role, size: planned.size, sha256: written[target]!, mode: planned.mode)
             } else {
                 let result = try writer.add(path: payloadPath, source: planned.source, mode: planned.mode)
@@ -207,6 +213,7 @@ private struct Plan {
         let treeDigest = SHA256Hasher.hex(listing)
         let snapshot = Layout.codeDirectory + "/" + treeDigest.prefix(12)
         codeSnapshots.append(snapshot)
+        // Extracted, a hard link shares its target's mode: only same content and same mode link.
         var firstWithContent: [String: String] = [:]
         for (file, hash) in zip(selection.files, hashes) {
             let path = snapshot + "/" + file.relativePath
@@ -214,7 +221,8 @@ private struct Plan {
                 path: path, role: .code, mode: file.executable ? 0o755 : 0o644, size: hash.size,
                 source: .file(path: file.absolutePath, size: hash.size), sha256: hash.sha256)
             if hash.size > 0 {
-                if let first = firstWithContent[hash.sha256] { planned.hardlinkTarget = first } else { firstWithContent[hash.sha256] = path }
+                let key = "\(hash.sha256) \(planned.mode)"
+                if let first = firstWithContent[key] { planned.hardlinkTarget = first } else { firstWithContent[key] = path }
             }
             items.append(planned)
         }

@@ -37,21 +37,21 @@ public enum PackExtractor {
         defer { FileSystem.removeTree(staging) }
         do {
             let only = PatternSet(options.only)
-            var staged: (contents: PackContents, warnings: [String], readThrough: String)?
+            var staged: Staged?
             if !only.isEmpty, pack.size != nil {
                 do {
-                    staged = try stageThroughIndex(pack, only: only, staging: staging, progress: progress)
+                    staged = try stageThroughIndex(pack, only: only, trusting: options.trusted, staging: staging, progress: progress)
                 } catch is IndexUnusable {
                     FileSystem.removeTree(staging)
                     guard mkdir(staging, 0o700) == 0 else { throw MLPackError.io(path: staging, reason: PosixFile.lastError()) }
                 }
             }
-            let (contents, warnings, readThrough) = try staged ?? stageSequentially(pack, staging: staging, progress: progress)
+            let (contents, signature, warnings, readThrough) = try staged
+                ?? stageSequentially(pack, trusting: options.trusted, staging: staging, progress: progress)
             let selected = contents.items.filter { only.isEmpty || only.matches($0.path) }
             if !only.isEmpty && selected.isEmpty {
                 throw MLPackError.usage("--only \(options.only.joined(separator: " ")): matches no item of the pack")
             }
-            let signature = try SignatureStatus.check(contents, trusting: options.trusted)
             for item in selected { try place(item, from: staging, into: destination) }
             return ExtractResult(
                 pack: path, destination: options.destination, files: selected.count,
@@ -77,12 +77,14 @@ public enum PackExtractor {
         return false
     }
 
+    private typealias Staged = (contents: PackContents, signature: SignatureStatus, warnings: [String], readThrough: String)
+
     /// The full check of `verify`, staging every item on the way.
     private static func stageSequentially(
-        _ pack: PackFile, staging: String, progress: ProgressHandler?
-    ) throws -> (PackContents, [String], String) {
+        _ pack: PackFile, trusting trusted: TrustedKeys, staging: String, progress: ProgressHandler?
+    ) throws -> Staged {
         var links: [(path: String, target: String)] = []
-        let (_, contents, warnings) = try PackVerifier.scanAndCheck(pack, progress: progress) { entry in
+        let (_, contents, signature, warnings) = try PackVerifier.scanAndCheck(pack, trusting: trusted, progress: progress) { entry in
             guard let itemPath = Layout.itemPath(entry.path) else { return nil }
             if let target = entry.hardlinkTarget.flatMap(Layout.itemPath) {
                 links.append((itemPath, target))
@@ -98,15 +100,17 @@ public enum PackExtractor {
                 throw MLPackError.io(path: path, reason: "cannot copy data/\(link.target)")
             }
         }
-        return (contents, warnings, "sequential scan")
+        return (contents, signature, warnings, "sequential scan")
     }
 
     /// Reads only the selected items through the seek index, each checked against its
     /// disclosure. Any disagreement throws `IndexUnusable` and the caller scans instead.
     private static func stageThroughIndex(
-        _ pack: PackFile, only: PatternSet, staging: String, progress: ProgressHandler?
-    ) throws -> (PackContents, [String], String) {
+        _ pack: PackFile, only: PatternSet, trusting trusted: TrustedKeys, staging: String, progress: ProgressHandler?
+    ) throws -> Staged {
         let contents = try PackContents.loadThroughIndex(pack)
+        // The disclosures are used only once the signature over their manifest checked out.
+        let signature = try contents.signature(trusting: trusted)
         let top = try PackContents.topDirectory(of: pack.index.get().index)
         let selected = contents.items.filter { only.matches($0.path) }
         let counter = ProgressCounter(progress, phase: "extracting", total: selected.reduce(0) { $0 + $1.size })
@@ -125,7 +129,7 @@ public enum PackExtractor {
                 throw IndexUnusable(reason: "data/\(item.path) read through the index does not match its disclosure")
             }
         }
-        return (contents, [], "seek index")
+        return (contents, signature, trusted.warnings, "seek index")
     }
 
     private static func createStaged(_ itemPath: String, in staging: String) throws -> PosixFile {

@@ -38,23 +38,24 @@ public struct VerifyOptions: Sendable {
 public enum PackVerifier {
     public static func verify(_ path: String, options: VerifyOptions = .init(), progress: ProgressHandler? = nil) throws -> VerifyReport {
         let pack = try PackFile(path: path, limits: options.limits)
-        let (scanned, contents, warnings) = try scanAndCheck(pack, progress: progress)
+        let (scanned, contents, signature, warnings) = try scanAndCheck(pack, trusting: options.trusted, progress: progress)
         let card = try contents.card(bytes: scanned.metadata[Layout.payloadPath(Layout.card)])
-        let signature = try SignatureStatus.check(contents, trusting: options.trusted)
         let verdict: VerifyReport.Verdict = signature.isTrusted || (signature == .unsigned && options.allowUnsigned) ? .verified : .untrusted
         return VerifyReport(
             pack: path, name: contents.manifest.name, packId: contents.manifest.packId, created: contents.manifest.created,
             title: card?.title, items: contents.disclosures.count, withheld: contents.withheld,
             payloadBytes: contents.items.reduce(0) { $0 + $1.size }, signature: signature.description,
             signer: signature.keyId, signerPublicKey: contents.manifest.signer?.publicKey,
-            seekIndex: indexStatus(pack, scanned), warnings: options.trusted.warnings + warnings, verdict: verdict)
+            seekIndex: indexStatus(pack, scanned), warnings: warnings, verdict: verdict)
     }
 
     /// The full check shared by `verify` and `extract`: a sequential scan (with the
-    /// disclosures read ahead through the index when it is usable), then every cross-check.
+    /// disclosures read ahead through the index when it is usable), the signature over the
+    /// manifest, then every cross-check against the manifest it vouches for.
     static func scanAndCheck(
-        _ pack: PackFile, progress: ProgressHandler?, sinkFor: ((ScannedEntry) throws -> PackScanner.DataSink?)? = nil
-    ) throws -> (ScannedPack, PackContents, [String]) {
+        _ pack: PackFile, trusting trusted: TrustedKeys, progress: ProgressHandler?,
+        sinkFor: ((ScannedEntry) throws -> PackScanner.DataSink?)? = nil
+    ) throws -> (ScannedPack, PackContents, SignatureStatus, [String]) {
         var warnings: [String] = []
         var scanner = PackScanner(pack: pack)
         if pack.size != nil {
@@ -72,8 +73,9 @@ public enum PackVerifier {
         let contents = try PackContents.load(
             manifest: scanned.metadata[Layout.manifest], disclosures: scanned.metadata[Layout.disclosures],
             signature: scanned.metadata[Layout.signature])
+        let signature = try contents.signature(trusting: trusted)
         try contents.check(scanned)
-        return (scanned, contents, warnings)
+        return (scanned, contents, signature, trusted.warnings + warnings)
     }
 
     /// Compares the seek index with what the scan saw; a disagreement is reported, not fatal,

@@ -75,14 +75,14 @@ public enum SignatureStatus: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// Checks the signature of the manifest against the signer the manifest names, then the
-    /// signer against the trusted keys. A signature that does not verify is an integrity
-    /// failure; a valid one by an unknown key is `untrusted`.
-    static func check(_ contents: PackContents, trusting trusted: TrustedKeys) throws -> SignatureStatus {
+    /// Checks the signature over the manifest's exact bytes against the signer the manifest
+    /// names; returns that signer, or nil for an unsigned pack. Anything that does not verify
+    /// is an integrity failure: nothing else of the pack is looked at before this passed.
+    static func validSigner(manifest: Manifest, manifestBytes: [UInt8], signatureBytes: [UInt8]?) throws -> PublicKey? {
         func invalid(_ entry: String, _ problem: String) -> MLPackError { .integrity(entry: entry, problem: problem) }
-        switch (contents.manifest.signer, contents.signatureBytes) {
+        switch (manifest.signer, signatureBytes) {
         case (nil, nil):
-            return .unsigned
+            return nil
         case (nil, .some):
             throw invalid(Layout.signature, "present, but the manifest names no signer")
         case (.some(let signer), nil):
@@ -98,16 +98,23 @@ public enum SignatureStatus: Sendable, Equatable, CustomStringConvertible {
             guard signature.keyId == key.keyId else {
                 throw invalid(Layout.signature, "made with key \(signature.keyIdText), not with the signer's key \(key.id)")
             }
-            guard signature.verifies(contents.manifestBytes, with: key) else {
+            guard signature.verifies(manifestBytes, with: key) else {
                 throw invalid(Layout.signature, "does not verify: the manifest or the signature was changed after signing")
             }
-            if let known = trusted.keys.first(where: { $0.keyId == key.keyId }) {
-                guard known.key == key.key else {
-                    throw invalid(Layout.signature, "key id \(key.id) is trusted, but with a different public key")
-                }
-                return .trusted(keyId: key.id)
-            }
-            return .untrusted(keyId: key.id, publicKey: key.base64)
+            return key
         }
+    }
+
+    /// What a valid signer is worth to this user: trusted when a trusted key has its id and
+    /// its bytes; the same id with other bytes is an integrity failure.
+    static func of(_ signer: PublicKey?, trusting trusted: TrustedKeys) throws -> SignatureStatus {
+        guard let signer else { return .unsigned }
+        guard let known = trusted.keys.first(where: { $0.keyId == signer.keyId }) else {
+            return .untrusted(keyId: signer.id, publicKey: signer.base64)
+        }
+        guard known.key == signer.key else {
+            throw MLPackError.integrity(entry: Layout.signature, problem: "key id \(signer.id) is trusted, but with a different public key")
+        }
+        return .trusted(keyId: signer.id)
     }
 }

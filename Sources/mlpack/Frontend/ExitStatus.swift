@@ -27,12 +27,13 @@ enum ExitStatus {
         if let exit = error as? ExitCode { return exit.rawValue }
         // Parsing errors, --help and --version come from ArgumentParser.
         let code = MLPackCommand.exitCode(for: error)
-        let message = MLPackCommand.fullMessage(for: error)
         if code == .success {
-            print(message)
+            print(MLPackCommand.fullMessage(for: error))
             return 0
         }
-        Terminal.standardError(message)
+        // One line, like every other error; --help shows the usage.
+        Terminal.error(MLPackCommand.message(for: error) + " (see --help)")
         return usage
     }
 }
+

@@ -37,10 +37,12 @@ final class ProgressBar: @unchecked Sendable {
     private var lastDraw = Date.distantPast
     private var drawn = false
 
-    static func handler(quiet: Bool) -> (ProgressHandler?, ProgressBar?) {
-        guard !quiet, Terminal.standardErrorIsTerminal else { return (nil, nil) }
+    /// Runs `body` with a progress handler that draws the bar, and clears the bar after.
+    static func drawing<T>(unless quiet: Bool, _ body: (ProgressHandler?) throws -> T) rethrows -> T {
+        guard !quiet, Terminal.standardErrorIsTerminal else { return try body(nil) }
         let bar = ProgressBar()
-        return ({ bar.update($0) }, bar)
+        defer { bar.finish() }
+        return try body { bar.update($0) }
     }
 
     func update(_ progress: ProgressUpdate) {

@@ -50,7 +50,7 @@ struct Create: ParsableCommand {
     @Flag(help: "Replace the output file if it exists.")
     var force = false
 
-    @OptionGroup var output_: OutputOptions
+    @OptionGroup var format: OutputOptions
 
     func validate() throws {
         if code == nil && weights.isEmpty { throw ValidationError("give --code DIR and/or --weights PATH") }
@@ -87,17 +87,9 @@ struct Create: ParsableCommand {
         if let key {
             options.signingKey = try SecretKey.load(path: key) { try Password.read(prompt: "Password for \(key): ", confirm: false) }
         }
-        let (progress, bar) = ProgressBar.handler(quiet: output_.quiet)
-        let result: CreateResult
-        do {
-            result = try PackCreator.create(options, progress: progress)
-            bar?.finish()
-        } catch {
-            bar?.finish()
-            throw error
-        }
-        if !output_.quiet { result.warnings.forEach(Terminal.warning) }
-        if output_.json { return try Terminal.printJSON(result) }
+        let result = try ProgressBar.drawing(unless: format.quiet) { try PackCreator.create(options, progress: $0) }
+        if !format.quiet { result.warnings.forEach(Terminal.warning) }
+        if format.json { return try Terminal.printJSON(result) }
         print("created \(result.output) (\(Terminal.bytes(result.packBytes))): \(result.items) items, \(Terminal.bytes(result.payloadBytes)) of payload, \(result.signer.map { "signed by key \($0)" } ?? "unsigned")")
         print("  name \(result.name), created \(result.created), pack id \(result.packId)")
     }

@@ -23,7 +23,7 @@ struct Extract: ParsableCommand {
     var force = false
 
     @OptionGroup(title: "Trust") var trust: TrustOptions
-    @OptionGroup var output: OutputOptions
+    @OptionGroup var format: OutputOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
@@ -32,20 +32,12 @@ struct Extract: ParsableCommand {
         options.only = only
         options.force = force
         options.limits = limits.limits
-        let (progress, bar) = ProgressBar.handler(quiet: output.quiet)
-        let result: ExtractResult
-        do {
-            result = try PackExtractor.extract(pack, options: options, progress: progress)
-            bar?.finish()
-        } catch {
-            bar?.finish()
-            throw error
-        }
-        if !output.quiet {
+        let result = try ProgressBar.drawing(unless: format.quiet) { try PackExtractor.extract(pack, options: options, progress: $0) }
+        if !format.quiet {
             result.warnings.forEach(Terminal.warning)
             if !result.trusted { Terminal.warning("\(pack): \(result.signature): nobody you trust vouches for its content") }
         }
-        if output.json { return try Terminal.printJSON(result) }
+        if format.json { return try Terminal.printJSON(result) }
         print("extracted \(result.files) files (\(Terminal.bytes(result.bytes))) to \(result.destination)")
         if result.withheld > 0 { print("  \(result.withheld) items are withheld from this pack") }
     }

@@ -11,13 +11,13 @@ struct Inspect: ParsableCommand {
     @Flag(help: "List every file instead of collapsing long folders.")
     var all = false
 
-    @OptionGroup var output: OutputOptions
+    @OptionGroup var format: OutputOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
         let report = try PackInspector.inspect(pack, limits: limits.limits)
-        if !output.quiet { report.warnings.forEach(Terminal.warning) }
-        if output.json { return try Terminal.printJSON(report) }
+        if !format.quiet { report.warnings.forEach(Terminal.warning) }
+        if format.json { return try Terminal.printJSON(report) }
         print(pack)
         print("  name      \(report.name)")
         if let title = report.title { print("  title     \(title)") }

@@ -29,7 +29,7 @@ struct Key: ParsableCommand {
         @Flag(help: "Replace existing key files.")
         var force = false
 
-        @OptionGroup var output_: OutputOptions
+        @OptionGroup var format: OutputOptions
 
         func run() throws {
             let secretPath = output + ".key"
@@ -48,7 +48,7 @@ struct Key: ParsableCommand {
             let key = SecretKey.generate()
             try KeyFiles.write(try key.fileText(password: password, comment: comment), to: secretPath, mode: 0o600)
             try KeyFiles.write(key.publicKey.fileText, to: publicPath, mode: 0o644)
-            if output_.json {
+            if format.json {
                 return try Terminal.printJSON(["keyId": key.publicKey.id, "publicKey": key.publicKey.base64, "secretKeyFile": secretPath, "publicKeyFile": publicPath])
             }
             print("wrote \(secretPath) (secret: keep it private) and \(publicPath) (public)")
@@ -65,7 +65,7 @@ struct Key: ParsableCommand {
         @Argument(help: ArgumentHelp("A .pub or .key file.", valueName: "FILE"))
         var file: String
 
-        @OptionGroup var output: OutputOptions
+        @OptionGroup var format: OutputOptions
 
         func run() throws {
             guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
@@ -77,7 +77,7 @@ struct Key: ParsableCommand {
             } else {
                 key = try SecretKey.load(path: file) { try Password.read(prompt: "Password for \(file): ", confirm: false) }.publicKey
             }
-            if output.json { return try Terminal.printJSON(["keyId": key.id, "publicKey": key.base64]) }
+            if format.json { return try Terminal.printJSON(["keyId": key.id, "publicKey": key.base64]) }
             print("key id      \(key.id)")
             print("public key  \(key.base64)")
         }

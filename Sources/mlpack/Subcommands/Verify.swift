@@ -18,7 +18,7 @@ struct Verify: ParsableCommand {
     var allowUnsigned = false
 
     @OptionGroup(title: "Trust") var trust: TrustOptions
-    @OptionGroup var output: OutputOptions
+    @OptionGroup var format: OutputOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
@@ -26,18 +26,18 @@ struct Verify: ParsableCommand {
         options.allowUnsigned = allowUnsigned
         options.trusted = try trust.load()
         options.limits = limits.limits
-        let (progress, bar) = ProgressBar.handler(quiet: output.quiet)
         let report: VerifyReport
         do {
-            report = try PackVerifier.verify(pack, options: options, progress: progress)
-            bar?.finish()
+            report = try ProgressBar.drawing(unless: format.quiet) { try PackVerifier.verify(pack, options: options, progress: $0) }
         } catch let error as MLPackError {
-            bar?.finish()
-            if output.json { try Terminal.printJSON(Failure(pack: pack, verdict: "invalid", error: error.description)) }
+            if format.json {
+                let verdict = error.category == .invalid ? "invalid" : error.category == .untrusted ? "untrusted" : "error"
+                try Terminal.printJSON(Failure(pack: pack, verdict: verdict, error: error.description))
+            }
             throw error
         }
-        if !output.quiet { report.warnings.forEach(Terminal.warning) }
-        if output.json {
+        if !format.quiet { report.warnings.forEach(Terminal.warning) }
+        if format.json {
             try Terminal.printJSON(report)
         } else {
             print("\(report.verdict == .verified ? "verified" : "intact but not trusted"): \(pack)")
