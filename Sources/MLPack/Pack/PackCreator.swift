@@ -75,7 +75,6 @@ public enum PackCreator {
             let result = try write(
                 plan, name: name, created: created, mtime: Timestamp.unixSeconds(options.created), key: options.signingKey,
                 to: file, progress: progress)
-            try file.sync()
             try FileSystem.rename(temporary, outputPath)
             return CreateResult(
                 output: options.output, name: name, packId: result.packId, created: created, items: plan.items.count,

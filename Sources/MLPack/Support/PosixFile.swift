@@ -96,10 +96,6 @@ final class PosixFile: @unchecked Sendable {
 
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
-    func sync() throws {
-        guard fsync(fd) == 0 else { throw MLPackError.io(path: path, reason: PosixFile.lastError()) }
-    }
-
     /// The file's size, or nil when it cannot seek (a pipe or a terminal).
     var seekableSize: UInt64? {
         var st = stat()
