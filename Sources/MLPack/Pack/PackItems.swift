@@ -36,10 +36,12 @@ public enum PackItems {
     private static func readByScanning(_ pack: PackFile, _ wanted: (String) -> Bool) throws -> (PackContents, [Loaded]) {
         var collected: [String: [UInt8]] = [:]
         let limit = pack.limits.maxMetadataBytes
-        let scanned = try PackScanner(pack: pack).scan { entry in
+        let scanned = try withoutActuallyEscaping(wanted) { wanted in
+            try PackScanner(pack: pack).scan { entry in
             guard let itemPath = Layout.itemPath(entry.path), wanted(itemPath), entry.hardlinkTarget == nil, entry.size <= UInt64(limit) else { return nil }
             collected[itemPath] = []
             return { collected[itemPath]! += $0 }
+            }
         }
         let contents = try PackContents.load(
             manifest: scanned.metadata[Layout.manifest], disclosures: scanned.metadata[Layout.disclosures],
