@@ -3,10 +3,7 @@
 # `tar -I 'zstd -3 -T2' -cf` + `sha256sum`, and vs `openssl dgst -sha256` (the hashing floor);
 # inspect on a 1 GiB pack vs a 1 MiB pack; peak RSS of create/verify with 2 GiB of weights.
 # Runs interleaved, N rounds, prints medians. Usage: bench/first-measure.sh [WORKDIR] [ROUNDS]
-set -euo pipefail
-cd "$(dirname "$0")/.."
-swift build -c release --scratch-path .build-release >/dev/null
-mlpack="$(pwd)/.build-release/release/mlpack"
+source "$(dirname "$0")/common.sh"
 work="${1:-$(mktemp -d)}"
 rounds="${2:-3}"
 mkdir -p "$work/code" && cd "$work"
@@ -21,8 +18,6 @@ if not os.path.exists("w1g.bin"):
 PY
 head -c $((1 << 20)) w1g.bin > w1m.bin
 
-seconds() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 : > create.t; : > tarsha.t; : > openssl.t
 for _ in $(seq "$rounds"); do

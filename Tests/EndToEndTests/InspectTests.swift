@@ -34,7 +34,7 @@ struct InspectTests {
             #expect(report.title == "A tiny model — v1")
             #expect(report.created == "2026-01-02T03:04:05Z")
             #expect(report.signer == "unsigned")
-            #expect(report.items == project.files.count + 3)
+            #expect(report.items == project.files.count + 3 + EnvironmentItems.count)
             #expect(report.files.count == report.items)
             #expect(report.withheld == 0)
             #expect(report.readThrough == "seek index")
@@ -43,13 +43,17 @@ struct InspectTests {
             #expect(report.packId.count == 32)
 
             let roles = Dictionary(uniqueKeysWithValues: report.roles.map { ($0.role, $0) })
-            #expect(Set(roles.keys) == ["card", "code", "code-snapshot", "weights"])
+            #expect(Set(roles.keys) == ["card", "code", "code-snapshot", "weights", "env", "host"])
             #expect(roles["code"]?.items == project.files.count)
             #expect(roles["code"]?.bytes == project.files.reduce(0) { $0 + UInt64($1.bytes.count) })
             #expect(roles["weights"]?.items == 1)
             #expect(roles["weights"]?.bytes == 4096)
             #expect(roles["card"]?.items == 1)
             #expect(roles["code-snapshot"]?.items == 1)
+            #expect(roles["env"]?.items == EnvironmentItems.expected.values.filter { $0 == "env" }.count)
+            #expect(roles["host"]?.items == 1)
+            // The environment capture of this machine: exactly its files, with their roles.
+            expectEnvironmentItems(report)
             #expect(report.payloadBytes == report.roles.reduce(0) { $0 + $1.bytes })
 
             // Sizes and digests match sha256sum of the sources.

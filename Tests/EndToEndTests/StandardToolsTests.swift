@@ -23,8 +23,10 @@ struct StandardToolsTests {
                 #expect(!check.out.contains("FAILED"), "\(check)")
             }
             let manifestLines = try String(contentsOfFile: bag + "/manifest-sha256.txt", encoding: .utf8).split(separator: "\n")
-            // Every payload file is listed: the code, the snapshot descriptor, the card and the weights.
-            #expect(manifestLines.count == project.files.count + 3, "manifest-sha256.txt: \(manifestLines)")
+            // Every payload file is listed: the code, the snapshot descriptor, the card and the weights
+            // (and the environment capture, counted apart).
+            #expect(withoutEnvironment(manifestLines).count == project.files.count + 3, "manifest-sha256.txt: \(manifestLines)")
+            #expect(manifestLines.count == project.files.count + 3 + EnvironmentItems.count, "manifest-sha256.txt: \(manifestLines)")
             let tagLines = try String(contentsOfFile: bag + "/tagmanifest-sha256.txt", encoding: .utf8).split(separator: "\n")
             for tag in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "mlpack/disclosures.json", "mlpack/manifest.json"] {
                 #expect(tagLines.contains { $0.hasSuffix("  " + tag) }, "tagmanifest-sha256.txt does not list \(tag)")

@@ -348,7 +348,7 @@ struct TamperingTests {
             let object = try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any]
             #expect(object?["verdict"] as? String == "verified")
             #expect(object?["signature"] as? String == "unsigned")
-            #expect(object?["items"] as? Int == 9)
+            #expect(object?["items"] as? Int == 9 + EnvironmentItems.count)
             let strictJSON = try await mlpack(["verify", pack, "--json"])
             #expect(strictJSON.status == 3, "\(strictJSON)")
             let strictObject = try JSONSerialization.jsonObject(with: strictJSON.stdout) as? [String: Any]

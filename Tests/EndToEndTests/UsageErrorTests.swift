@@ -99,7 +99,7 @@ struct UsageErrorTests {
             let object = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
             #expect(object?["name"] as? String == "named")
             #expect(object?["created"] as? String == "2026-01-02T00:00:00Z")
-            #expect(object?["items"] as? Int == project.files.count + 2)
+            #expect(object?["items"] as? Int == project.files.count + 2 + EnvironmentItems.count)
             #expect(object?["signer"] == nil || object?["signer"] is NSNull, "an unsigned pack has no signer")
             #expect((object?["packBytes"] as? Int).map(UInt64.init) == fileInfo(output)?.size)
         }

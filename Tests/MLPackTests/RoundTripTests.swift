@@ -85,7 +85,7 @@ struct RoundTripTests {
             let snapshot = expectedSnapshot(code)
             #expect(created.name == "demo")
             #expect(created.created == "2026-11-27T12:00:00Z")
-            #expect(created.items == code.count + 3)  // + weights, snapshot descriptor, card
+            #expect(created.items == code.count + 3 + EnvironmentItems.count)  // + weights, snapshot descriptor, card, environment capture
             #expect(created.signer == nil)
             #expect(created.warnings.isEmpty)
             let packPath = dir.path("demo.mlpack")
@@ -132,10 +132,11 @@ struct RoundTripTests {
             }
             #expect(byPath[snapshot + ".json"]?.role == .codeSnapshot)
             #expect(byPath["pack.json"]?.role == .card)
-            #expect(inspected.files.count == expected.count + 2)
+            #expect(withoutEnvironment(inspected.files.map(\.path)).count == expected.count + 2)
+            expectEnvironmentItems(inspected.files.map { ($0.path, $0.role, $0.sha256) })
             #expect(inspected.files.map(\.path) == inspected.files.map(\.path).sorted { Manifest.bytewise($0, $1) })
             #expect(inspected.payloadBytes == inspected.files.reduce(0) { $0 + $1.size })
-            #expect(inspected.roles.map(\.role) == [.card, .code, .codeSnapshot, .weights])
+            #expect(inspected.roles.map(\.role) == [.card, .code, .codeSnapshot, .weights, .env, .host])
             #expect(inspected.roles.first { $0.role == .code }?.items == code.count)
 
             // extract everything (a full sequential check).
@@ -165,7 +166,7 @@ struct RoundTripTests {
             #expect(scriptMode == 0o755)
             #expect(modelMode == 0o644)
             // Nothing else was left in the destination (no staging folder).
-            #expect(try FileManager.default.contentsOfDirectory(atPath: extracted).sorted() == ["artifacts", "code", "pack.json"])
+            #expect(try FileManager.default.contentsOfDirectory(atPath: extracted).sorted() == ["artifacts", "code", "env", "pack.json"])
 
             // extract --only reads through the seek index.
             let onlyWeights = dir.path("only-weights")
@@ -271,7 +272,8 @@ struct RoundTripTests {
             options.only = ["*.txt"]
             let partial = try PackExtractor.extract(packPath, options: options)
             #expect(partial.readThrough == "seek index")
-            #expect(partial.files == 2)  // the weights and notes/café 日本.txt
+            // The weights and notes/café 日本.txt, and the environment capture's python-packages.txt.
+            #expect(partial.files == 2 + EnvironmentItems.expected.keys.filter { $0.hasSuffix(".txt") }.count)
             #expect(try dir.read("out/artifacts/metrics.txt") == text)
             #expect(try dir.read("out/\(expectedSnapshot(code))/notes/café 日本.txt") == code["notes/café 日本.txt"])
         }
@@ -284,9 +286,9 @@ struct RoundTripTests {
             try dir.write("ckpt/config.json", "{\"layers\": 2}")
             try dir.write("ckpt/sub/tokenizer.json", "{}")
             let created = try PackCreator.create(createOptions(dir, code: nil, weights: ["ckpt"]))
-            #expect(created.items == 4)
+            #expect(created.items == 4 + EnvironmentItems.count)
             let inspected = try PackInspector.inspect(dir.path("demo.mlpack"))
-            #expect(inspected.files.map(\.path) == [
+            #expect(withoutEnvironment(inspected.files.map(\.path)) == [
                 "artifacts/ckpt/config.json", "artifacts/ckpt/model.safetensors", "artifacts/ckpt/sub/tokenizer.json", "pack.json",
             ])
             #expect(try PackVerifier.verify(dir.path("demo.mlpack"), options: allowUnsigned()).verdict == .verified)
@@ -305,7 +307,7 @@ struct RoundTripTests {
             forced.force = true
             #expect(try PackCreator.create(forced).items > 0)
             let nothing = expectMLPackError { _ = try PackCreator.create(createOptions(dir, output: "empty.mlpack", code: nil, weights: [])) }
-            #expect(nothing == .usage("nothing to pack: give --code and/or --weights"))
+            #expect(nothing == .usage("nothing to pack: give --code, --weights and/or --data"))
             #expect(!dir.exists("empty.mlpack"))
             // No temporary file is left behind.
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".mlpack-create-") }.isEmpty)

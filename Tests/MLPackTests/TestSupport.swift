@@ -79,6 +79,56 @@ func compressibleText(bytes count: Int) -> [UInt8] {
     return Array(out.prefix(count))
 }
 
+/// `PackCreator.create` stores the capture of the machine it runs on in every pack, below
+/// `env/<12 hex>/`: `platform.json` (role env), `python-packages.txt` (role env, when a
+/// Python interpreter answered) and `host.json` (role host). Tests about the other items
+/// drop these paths before comparing (`isEnvironmentPath`, `withoutEnvironment`) or add
+/// `EnvironmentItems.count` to item counts; `expectEnvironmentItems` checks them exactly.
+enum EnvironmentItems {
+    /// Whether `python3` is an executable on PATH (the interpreter the capture asks by default).
+    static let python3OnPath: Bool = {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: $0 + "/python3") }
+    }()
+
+    /// The files below `env/<id>/` of a pack made on this machine, with their roles.
+    static let expected: [String: Role] = {
+        var files: [String: Role] = ["platform.json": .env, "host.json": .host]
+        if python3OnPath { files["python-packages.txt"] = .env }
+        return files
+    }()
+
+    /// How many items the environment capture adds to a pack made on this machine.
+    static var count: Int { expected.count }
+}
+
+/// Whether an item path (or an extracted file's path) belongs to the environment capture.
+func isEnvironmentPath(_ path: String) -> Bool { path == "env" || path.hasPrefix("env/") }
+
+/// `paths` without the environment capture's.
+func withoutEnvironment(_ paths: [String]) -> [String] { paths.filter { !isEnvironmentPath($0) } }
+
+/// Checks that `files` (a pack's items) hold exactly the environment items a pack made on
+/// this machine holds: one `env/<12 hex>/` folder, named after the first 12 hex digits of
+/// its platform.json's SHA-256, with `EnvironmentItems.expected`'s files and roles.
+func expectEnvironmentItems(
+    _ files: [(path: String, role: Role, sha256: String)], sourceLocation: SourceLocation = #_sourceLocation
+) {
+    let items = files.filter { isEnvironmentPath($0.path) }
+    let folders = Set(items.map { $0.path.split(separator: "/").prefix(2).joined(separator: "/") })
+    guard folders.count == 1, let folder = folders.first else {
+        Issue.record("expected one env/<id>/ folder, found \(folders.sorted())", sourceLocation: sourceLocation)
+        return
+    }
+    let id = folder.dropFirst("env/".count)
+    #expect(id.count == 12 && id.allSatisfy { "0123456789abcdef".contains($0) }, "\(folder)", sourceLocation: sourceLocation)
+    var found: [String: Role] = [:]
+    for item in items { found[String(item.path.dropFirst(folder.count + 1))] = item.role }
+    #expect(found == EnvironmentItems.expected, "the items below \(folder)/", sourceLocation: sourceLocation)
+    let platform = items.first { $0.path == folder + "/platform.json" }
+    #expect(platform?.sha256.prefix(12) == id, "the folder is named after platform.json's digest", sourceLocation: sourceLocation)
+}
+
 /// The fixed creation time every test pack uses.
 let testCreated = Date(timeIntervalSince1970: 1_795_780_800)  // 2026-11-27T12:00:00Z
 
@@ -109,7 +159,6 @@ func craftPack(
         try writer.add(path: tag.path, source: .bytes(tag.bytes), mode: 0o644)
     }
     try writer.finish()
-    try file.sync()
 }
 
 /// Runs `body` and returns the `MLPackError` it throws, or records an issue.

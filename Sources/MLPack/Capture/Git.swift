@@ -31,21 +31,11 @@ struct Git {
         return !out.isEmpty
     }
 
+    /// Git on a large repository can take a while; a minute is still a hang.
     static func run(_ arguments: [String], in directory: String) throws -> [UInt8] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["git", "-C", directory] + arguments
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do { try process.run() } catch {
-            throw MLPackError.io(path: directory, reason: "cannot run git: \(error.localizedDescription)")
+        guard let output = ChildProcess.runBytes(["git", "-C", directory] + arguments, timeout: 60, maxOutputBytes: 1 << 30) else {
+            throw MLPackError.io(path: directory, reason: "git \(arguments.first ?? "") failed")
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw MLPackError.io(path: directory, reason: "git \(arguments.first ?? "") failed (exit \(process.terminationStatus))")
-        }
-        return Array(data)
+        return output
     }
 }

@@ -13,6 +13,8 @@ public struct Card: Codable, Sendable, Equatable {
     /// Item directories of the code snapshots, e.g. `code/3f2a9c1b0e4d`.
     public var codeSnapshots: [String]
     public var outputs: [Output]
+    /// Names of the data references (`refs/<name>.json`).
+    public var dataReferences: [String]?
 }
 
 /// `data/code/<snapshot>.json`: where a code snapshot came from.

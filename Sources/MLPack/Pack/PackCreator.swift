@@ -7,6 +7,10 @@ public struct CreateOptions: Sendable {
     public var includes: [String] = []
     public var excludes: [String] = []
     public var weights: [String] = []
+    /// The Python interpreter whose version and packages are recorded (default: python3).
+    public var python: String?
+    /// Data named by reference (hashes and URIs), or stored inline.
+    public var data: [DataInput] = []
     public var name: String?
     public var title: String?
     public var created: Date
@@ -18,6 +22,20 @@ public struct CreateOptions: Sendable {
     public init(output: String, created: Date) {
         self.output = output
         self.created = created
+    }
+}
+
+/// One `--data NAME=PATH`, with its `--data-uri`, `--data-mount` and `--inline-data`.
+public struct DataInput: Sendable {
+    public var name: String
+    public var path: String
+    public var uris: [String] = []
+    public var mountPath: String?
+    public var inline = false
+
+    public init(name: String, path: String) {
+        self.name = name
+        self.path = path
     }
 }
 
@@ -46,19 +64,29 @@ public enum PackCreator {
         let created = Timestamp.format(options.created)
         var plan = Plan()
 
+        guard options.codeDirectory != nil || !options.weights.isEmpty || !options.data.isEmpty else {
+            throw MLPackError.usage("nothing to pack: give --code, --weights and/or --data")
+        }
         var warnings: [String] = []
         let weightPaths = try options.weights.map { try plan.addWeights($0) }
+        let dataPaths = try options.data.map { try plan.addData($0, progress: progress) }
+        var codeFiles: [(path: String, sha256: String)] = []
         if let codeDirectory = options.codeDirectory {
             let selection = try CodeSelection.select(
                 directory: codeDirectory, includes: options.includes, excludes: options.excludes,
-                alsoSkip: Set(weightPaths.flatMap { $0 } + [outputPath]))
+                alsoSkip: Set(weightPaths.flatMap { $0 } + dataPaths.flatMap { $0 } + [outputPath]))
             warnings += selection.warnings
-            try plan.addCode(selection, progress: progress)
+            codeFiles = try plan.addCode(selection, progress: progress)
         }
-        guard !plan.items.isEmpty else { throw MLPackError.usage("nothing to pack: give --code and/or --weights") }
+        // The platform this pack was made on: public record, package list, private host record.
+        let (platform, host) = EnvironmentCapture.capture(python: options.python, codeFiles: codeFiles)
+        for file in platform.packFiles(host: host) {
+            plan.add(path: "env/\(platform.id)/\(file.name)", role: file.role, source: .bytes(file.bytes))
+        }
         let card = Card(
             name: name, title: options.title, created: created, codeSnapshots: plan.codeSnapshots,
-            outputs: plan.items.filter { $0.role == .weights }.map { .init(path: $0.path, role: $0.role) })
+            outputs: plan.items.filter { $0.role == .weights }.map { .init(path: $0.path, role: $0.role) },
+            dataReferences: options.data.isEmpty ? nil : options.data.map(\.name).sorted())
         plan.add(path: Layout.card, role: .card, source: .bytes(try JSONText.encode(card)))
         try plan.checkPaths()
 
@@ -203,9 +231,34 @@ private struct Plan {
         return added
     }
 
+    /// Adds a data reference: its description, its listing (for a folder), its private
+    /// local location, and with `inline` the files themselves. Returns the files' paths.
+    mutating func addData(_ input: DataInput, progress: ProgressHandler?) throws -> [String] {
+        var captured = try DataReferenceCapture.capture(
+            name: input.name, path: input.path, uris: input.uris, mount: input.mountPath, progress: progress)
+        let name = input.name
+        if input.inline {
+            let directory = DataReference.inlineDirectory(name)
+            captured.reference.inline = directory
+            for file in captured.files {
+                let status = FileSystem.status(file.absolute)
+                add(path: directory + "/" + file.relative, role: .data, source: .file(path: file.absolute, size: file.size),
+                    mode: status.map(Self.mode) ?? 0o644)
+            }
+        }
+        add(path: DataReference.itemPath(name), role: .dataRef, source: .bytes(try JSONText.encode(captured.reference)))
+        if let listing = captured.listing {
+            add(path: DataReference.listingPath(name), role: .dataRef, source: .bytes(listing))
+        }
+        add(path: DataReference.localPath(name), role: .host, source: .bytes(try JSONText.encode(captured.local)))
+        return captured.files.map(\.absolute)
+    }
+
     /// Adds a code snapshot under `code/<first 12 hex digits of its tree digest>/`, with its
     /// descriptor; files with identical content are stored once.
-    mutating func addCode(_ selection: CodeSelection, progress: ProgressHandler?) throws {
+    /// Returns the snapshot's files as (path relative to the snapshot, sha256).
+    @discardableResult
+    mutating func addCode(_ selection: CodeSelection, progress: ProgressHandler?) throws -> [(path: String, sha256: String)] {
         let counter = ProgressCounter(progress, phase: "hashing code", total: selection.files.reduce(0) { $0 + $1.size })
         let hashes = try FileHashing.hash(files: selection.files.map(\.absolutePath), progress: counter)
         let listing = Listing.sha256sum(zip(selection.files, hashes).map { ($0.relativePath, $1.sha256) })
@@ -229,6 +282,7 @@ private struct Plan {
             treeDigest: treeDigest, fileCount: selection.files.count, size: hashes.reduce(0) { $0 + $1.size },
             git: selection.git)
         add(path: snapshot + ".json", role: .codeSnapshot, source: .bytes(try JSONText.encode(descriptor)))
+        return zip(selection.files, hashes).map { ($0.relativePath, $1.sha256) }
     }
 
     /// Sorts the items and checks every path against the pack rules, before anything is written.

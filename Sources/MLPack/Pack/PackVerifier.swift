@@ -22,6 +22,8 @@ public struct VerifyReport: Sendable, Codable {
     /// The signer's public-key line, to check with its owner before trusting it.
     public var signerPublicKey: String?
     public var seekIndex: String
+    /// Data references: "not checked" unless verify fetched and re-hashed them.
+    public var data: [DataReport.Reference]
     public var warnings: [String]
     public var verdict: Verdict
 }
@@ -29,6 +31,8 @@ public struct VerifyReport: Sendable, Codable {
 public struct VerifyOptions: Sendable {
     public var allowUnsigned = false
     public var trusted = TrustedKeys()
+    /// Fetch (when missing) and re-hash every data reference through this cache.
+    public var dataCache: DataCache?
     public var limits = ReaderLimits()
     public init() {}
 }
@@ -40,13 +44,20 @@ public enum PackVerifier {
         let pack = try PackFile(path: path, limits: options.limits)
         let (scanned, contents, signature, warnings) = try scanAndCheck(pack, trusting: options.trusted, progress: progress)
         let card = try contents.card(bytes: scanned.metadata[Layout.payloadPath(Layout.card)])
+        let data: [DataReport.Reference]
+        if let cache = options.dataCache {
+            guard pack.size != nil else { throw MLPackError.usage("--data needs a pack file, not standard input") }
+            data = try DataFetcher.fetch(path, cache: cache, limits: options.limits, recheck: true, progress: progress).references
+        } else {
+            data = contents.items.contains { $0.role == .dataRef } ? try DataFetcher.unchecked(path, limits: options.limits) : []
+        }
         let verdict: VerifyReport.Verdict = signature.isTrusted || (signature == .unsigned && options.allowUnsigned) ? .verified : .untrusted
         return VerifyReport(
             pack: path, name: contents.manifest.name, packId: contents.manifest.packId, created: contents.manifest.created,
             title: card?.title, items: contents.disclosures.count, withheld: contents.withheld,
             payloadBytes: contents.items.reduce(0) { $0 + $1.size }, signature: signature.description,
             signer: signature.keyId, signerPublicKey: contents.manifest.signer?.publicKey,
-            seekIndex: indexStatus(pack, scanned), warnings: warnings, verdict: verdict)
+            seekIndex: indexStatus(pack, scanned), data: data, warnings: warnings, verdict: verdict)
     }
 
     /// The full check shared by `verify` and `extract`: a sequential scan (with the

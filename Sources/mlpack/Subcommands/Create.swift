@@ -30,6 +30,23 @@ struct Create: ParsableCommand {
     @Option(help: ArgumentHelp("A weights file or folder, stored under artifacts/ (repeatable).", valueName: "PATH"))
     var weights: [String] = []
 
+    @Option(help: ArgumentHelp(
+        "Data the pack names by hash, not by copy: a file or folder (repeatable). Folders get a sha256sum listing.",
+        valueName: "NAME=PATH"))
+    var data: [String] = []
+
+    @Option(help: ArgumentHelp("A public place to fetch data NAME from, https://… (repeatable).", valueName: "NAME=URI"))
+    var dataUri: [String] = []
+
+    @Option(help: ArgumentHelp("Where a rebuild puts data NAME, relative to the run's folder (default: PATH's name).", valueName: "NAME=RELPATH"))
+    var dataMount: [String] = []
+
+    @Option(help: ArgumentHelp("Store data NAME inside the pack too (for small data).", valueName: "NAME"))
+    var inlineData: [String] = []
+
+    @Option(help: ArgumentHelp("The Python whose version and packages are recorded (default: python3 on PATH).", valueName: "PATH"))
+    var python: String?
+
     @Option(help: "The pack's name: its top-level folder (default: the output file's name).")
     var name: String?
 
@@ -53,7 +70,8 @@ struct Create: ParsableCommand {
     @OptionGroup var format: OutputOptions
 
     func validate() throws {
-        if code == nil && weights.isEmpty { throw ValidationError("give --code DIR and/or --weights PATH") }
+        if code == nil && weights.isEmpty && data.isEmpty { throw ValidationError("give --code DIR, --weights PATH and/or --data NAME=PATH") }
+        _ = try dataInputs()
         if key == nil && !unsigned { throw ValidationError("give --key BASE.key to sign the pack, or --unsigned") }
         if key != nil && unsigned { throw ValidationError("--key and --unsigned contradict each other") }
         _ = try creationTime()
@@ -75,12 +93,44 @@ struct Create: ParsableCommand {
         return Date()
     }
 
+    /// Joins `--data`, `--data-uri`, `--data-mount` and `--inline-data` by name.
+    private func dataInputs() throws -> [DataInput] {
+        func split(_ value: String, _ flag: String) throws -> (String, String) {
+            guard let equals = value.firstIndex(of: "="), equals != value.startIndex, value.index(after: equals) != value.endIndex else {
+                throw ValidationError("\(flag) \(value): expected NAME=VALUE")
+            }
+            return (String(value[..<equals]), String(value[value.index(after: equals)...]))
+        }
+        var inputs: [DataInput] = []
+        for value in data {
+            let (name, path) = try split(value, "--data")
+            guard !inputs.contains(where: { $0.name == name }) else { throw ValidationError("--data \(name) given twice") }
+            inputs.append(DataInput(name: name, path: path))
+        }
+        func index(_ name: String, _ flag: String) throws -> Int {
+            guard let i = inputs.firstIndex(where: { $0.name == name }) else { throw ValidationError("\(flag) \(name): no --data \(name)=PATH") }
+            return i
+        }
+        for value in dataUri {
+            let (name, uri) = try split(value, "--data-uri")
+            inputs[try index(name, "--data-uri")].uris.append(uri)
+        }
+        for value in dataMount {
+            let (name, mount) = try split(value, "--data-mount")
+            inputs[try index(name, "--data-mount")].mountPath = mount
+        }
+        for name in inlineData { inputs[try index(name, "--inline-data")].inline = true }
+        return inputs
+    }
+
     func run() throws {
         var options = CreateOptions(output: output, created: try creationTime())
         options.codeDirectory = code
         options.includes = include
         options.excludes = exclude
         options.weights = weights
+        options.data = try dataInputs()
+        options.python = python
         options.name = name
         options.title = title
         options.force = force

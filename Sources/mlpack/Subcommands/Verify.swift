@@ -17,6 +17,12 @@ struct Verify: ParsableCommand {
     @Flag(help: "Accept a pack without a signature (exit 0 instead of 3).")
     var allowUnsigned = false
 
+    @Flag(help: "Also check the data references: fetch what the cache lacks, re-hash the rest.")
+    var data = false
+
+    @Option(help: ArgumentHelp("The data cache for --data (default: $XDG_CACHE_HOME/mlpack).", valueName: "DIR"))
+    var cache: String?
+
     @OptionGroup(title: "Trust") var trust: TrustOptions
     @OptionGroup var format: OutputOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
@@ -25,6 +31,7 @@ struct Verify: ParsableCommand {
         var options = VerifyOptions()
         options.allowUnsigned = allowUnsigned
         options.trusted = try trust.load()
+        if data { options.dataCache = DataCache(root: cache) }
         options.limits = limits.limits
         let report: VerifyReport
         do {
@@ -48,6 +55,10 @@ struct Verify: ParsableCommand {
             print("  signature   \(report.signature)")
             print("  bagit       valid")
             print("  seek index  \(report.seekIndex)")
+            if !report.data.isEmpty {
+                print("  data        \(report.data.count) references\(data ? "" : " (not checked: pass --data to fetch and verify them)")")
+                report.data.forEach { print("  " + DataLines.line($0)) }
+            }
         }
         if report.verdict == .untrusted {
             if let signer = report.signer, let publicKey = report.signerPublicKey {

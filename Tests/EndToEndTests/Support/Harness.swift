@@ -428,12 +428,86 @@ func makePack(
 }
 
 /// The default project plus a 4 KiB weights file, packed as `demo.mlpack` named "demo":
-/// 9 items (6 code files, the snapshot descriptor, the card, the weights).
+/// 9 items (6 code files, the snapshot descriptor, the card, the weights), plus the
+/// environment capture every pack holds (`EnvironmentItems.count` more, below `env/`).
 func makeStandardPack(in sandbox: Sandbox, output: String = "demo.mlpack", title: String? = "Tiny demo") async throws -> (pack: String, project: Project, weights: String) {
     let project = try makeProject(in: sandbox)
     let weights = try makeWeights(in: sandbox)
     let pack = try await makePack(in: sandbox, output: output, code: project.directory, weights: [weights], title: title)
     return (pack, project, weights)
+}
+
+// MARK: - The environment capture in every pack
+
+/// `mlpack create` stores the capture of the machine it runs on in every pack, below
+/// `env/<12 hex>/`: `platform.json` (role env), `python-packages.txt` (role env, when a
+/// Python interpreter answered) and `host.json` (role host). Tests about the other items
+/// drop these paths before comparing (`isEnvironmentPath`, `withoutEnvironment`) or add
+/// `EnvironmentItems.count` to counts mlpack reports; `expectEnvironmentItems` checks the
+/// items themselves exactly.
+enum EnvironmentItems {
+    /// Whether `python3` is an executable on PATH: mlpack (our child, with our PATH) then
+    /// records the interpreter's packages.
+    static let python3OnPath: Bool = {
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
+        return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: $0 + "/python3") }
+    }()
+
+    /// The files below `env/<id>/` of a pack made on this machine, with their roles.
+    static let expected: [String: String] = {
+        var files = ["platform.json": "env", "host.json": "host"]
+        if python3OnPath { files["python-packages.txt"] = "env" }
+        return files
+    }()
+
+    /// How many items the environment capture adds to a pack made on this machine.
+    static var count: Int { expected.count }
+}
+
+/// Whether `path` belongs to the environment capture, in any of the forms tests meet:
+/// an item path (`env/…`, also the extracted `env` folder itself), a BagIt path
+/// (`data/env/…`), a tar member (`demo/data/env/…`) or a whole manifest-sha256.txt line
+/// (`<sha256>  data/env/…`).
+func isEnvironmentPath(_ path: some StringProtocol) -> Bool {
+    var rest = Substring(path)
+    if let gap = rest.range(of: "  "), rest[..<gap.lowerBound].count == 64,
+        rest[..<gap.lowerBound].allSatisfy({ "0123456789abcdef".contains($0) })
+    {
+        rest = rest[gap.upperBound...]
+    }
+    let components = rest.split(separator: "/", omittingEmptySubsequences: false)
+    // "data/env/…" or "<top>/data/env/…": the item path starts after the last "data" of the first two.
+    let start = components.prefix(2).lastIndex(of: "data").map { $0 + 1 } ?? 0
+    return components.count > start && components[start] == "env"
+}
+
+/// `paths` without the environment capture's.
+func withoutEnvironment<S: Sequence>(_ paths: S) -> [S.Element] where S.Element: StringProtocol {
+    paths.filter { !isEnvironmentPath($0) }
+}
+
+/// `files` (keyed by path, e.g. from `filesBelow`) without the environment capture's.
+func withoutEnvironment<Value>(_ files: [String: Value]) -> [String: Value] {
+    files.filter { !isEnvironmentPath($0.key) }
+}
+
+/// Checks that a pack lists exactly the environment items a pack made on this machine
+/// holds: one `env/<12 hex>/` folder, named after the first 12 hex digits of its
+/// platform.json's SHA-256, with `EnvironmentItems.expected`'s files and roles.
+func expectEnvironmentItems(_ report: InspectJSON, sourceLocation: SourceLocation = #_sourceLocation) {
+    let items = report.files.filter { isEnvironmentPath($0.path) }
+    let folders = Set(items.map { $0.path.split(separator: "/").prefix(2).joined(separator: "/") })
+    guard folders.count == 1, let folder = folders.first else {
+        Issue.record("expected one env/<id>/ folder, found \(folders.sorted())", sourceLocation: sourceLocation)
+        return
+    }
+    let id = folder.dropFirst("env/".count)
+    #expect(id.count == 12 && id.allSatisfy { "0123456789abcdef".contains($0) }, "\(folder)", sourceLocation: sourceLocation)
+    var found: [String: String] = [:]
+    for item in items { found[String(item.path.dropFirst(folder.count + 1))] = item.role }
+    #expect(found == EnvironmentItems.expected, "the items below \(folder)/", sourceLocation: sourceLocation)
+    let platform = items.first { $0.path == folder + "/platform.json" }
+    #expect(platform?.sha256.prefix(12) == id, "the folder is named after platform.json's digest", sourceLocation: sourceLocation)
 }
 
 // MARK: - Looking inside packs with standard tools

@@ -1,0 +1,9 @@
+# Shared by the bench scripts: a release build, timing and medians.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+swift build -c release --scratch-path .build-release >/dev/null
+mlpack="$(pwd)/.build-release/release/mlpack"
+# seconds CMD...: wall time of one run, output discarded.
+seconds() { local t0 t1; t0=$(date +%s.%N); "$@" >/dev/null 2>&1; t1=$(date +%s.%N); echo "$t1 - $t0" | bc; }
+# median < FILE: the median of one number per line.
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
