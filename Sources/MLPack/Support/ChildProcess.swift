@@ -14,6 +14,7 @@ import Glibc
 enum ChildProcess {
     /// More output than any probe prints: a runaway program is cut off.
     static let maxOutputBytes = 16 << 20
+    private static let spawning = NSLock()
 
     static func run(_ arguments: [String], timeout: Double = 3, environment: [String: String]? = nil) -> String? {
         runBytes(arguments, timeout: timeout, environment: environment).map { String(decoding: $0, as: UTF8.self) }
@@ -25,13 +26,17 @@ enum ChildProcess {
     ) -> [UInt8]? {
         guard let program = arguments.first, let executable = locate(program) else { return nil }
         let deadline = Date().addingTimeInterval(timeout)
+        // pipe2(O_CLOEXEC) is not visible from Swift: the lock keeps another thread of ours
+        // from spawning between pipe() and fcntl(), which would leak the write end into its
+        // child and delay our end of file. dup2 onto the child's stdout clears the flag there.
+        spawning.lock()
         var ends: [Int32] = [-1, -1]
-        guard pipe(&ends) == 0 else { return nil }
+        guard pipe(&ends) == 0 else {
+            spawning.unlock()
+            return nil
+        }
         let (readEnd, writeEnd) = (ends[0], ends[1])
         defer { close(readEnd) }
-        // Close-on-exec, so children other threads spawn do not keep the write end open
-        // (pipe2 is not visible from Swift; a fork in between costs at most the timeout).
-        // dup2 onto the child's standard output clears the flag there.
         _ = fcntl(readEnd, F_SETFD, FD_CLOEXEC)
         _ = fcntl(writeEnd, F_SETFD, FD_CLOEXEC)
 
@@ -64,6 +69,7 @@ enum ChildProcess {
             withCStrings(envp) { envp in posix_spawn(&pid, executable, &actions, &attributes, argv, envp) }
         }
         close(writeEnd)
+        spawning.unlock()
         guard spawned == 0 else { return nil }
 
         var output: [UInt8] = []

@@ -26,18 +26,21 @@ enum EnvironmentProbe {
         let cLocale = environment.merging(["LC_ALL": "C"]) { $1 }
         let interpreter = python ?? "python3"
         let hasGPU = ChildProcess.locate("nvidia-smi") != nil
+        // Timeouts are for hangs (a stuck driver), not for slowness: on a loaded machine a
+        // tight one would silently drop Python or the CPU from the record.
+        let timeout = 60.0
         let jobs: [(WritableKeyPath<RawCaptures, String?>, @Sendable () -> String?)] = [
-            (\.lscpu, { ChildProcess.run(["lscpu"], timeout: 3, environment: cLocale) }),
-            (\.pythonProbe, { ChildProcess.run([interpreter, "-c", PythonParsers.probeScript], timeout: 10) }),
+            (\.lscpu, { ChildProcess.run(["lscpu"], timeout: timeout, environment: cLocale) }),
+            (\.pythonProbe, { ChildProcess.run([interpreter, "-c", PythonParsers.probeScript], timeout: timeout) }),
             (\.nvidiaSMIQuery, {
                 guard hasGPU else { return nil }
                 let query = ["nvidia-smi", "--format=csv"]
                 // compute_cap needs driver 510 or later; older ones refuse the whole query.
-                return ChildProcess.run(query + ["--query-gpu=index,name,driver_version,memory.total,compute_cap"], timeout: 5, environment: cLocale)
-                    ?? ChildProcess.run(query + ["--query-gpu=index,name,driver_version,memory.total"], timeout: 5, environment: cLocale)
+                return ChildProcess.run(query + ["--query-gpu=index,name,driver_version,memory.total,compute_cap"], timeout: timeout, environment: cLocale)
+                    ?? ChildProcess.run(query + ["--query-gpu=index,name,driver_version,memory.total"], timeout: timeout, environment: cLocale)
             }),
-            (\.nvidiaSMI, { hasGPU ? ChildProcess.run(["nvidia-smi"], timeout: 5, environment: cLocale) : nil }),
-            (\.nvccVersion, { ChildProcess.run(["nvcc", "--version"], timeout: 3, environment: cLocale) }),
+            (\.nvidiaSMI, { hasGPU ? ChildProcess.run(["nvidia-smi"], timeout: timeout, environment: cLocale) : nil }),
+            (\.nvccVersion, { ChildProcess.run(["nvcc", "--version"], timeout: timeout, environment: cLocale) }),
         ]
         // One thread each: they mostly wait, and Dispatch's pool is only as wide as the CPUs.
         let results = Results(count: jobs.count)
