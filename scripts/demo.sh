@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# The main job end to end, on the demo project: train, create a pack, inspect it, extract it,
-# verify it, and check it again with standard tools only. Everything lands in out/demo/.
+# The main job end to end, on the demo project: record a two-stage training (pretrain, edit
+# the code, fine-tune from the checkpoint) with `mlpack run`, pack the fine-tuned weights'
+# lineage into a signed pack, inspect it, extract it, verify it, and check it again with
+# standard tools only. Everything lands in out/demo/.
 set -euo pipefail
-mlpack="$(pwd)/${1:-.build/debug/mlpack}"
+root="$(pwd)"
+mlpack="$root/${1:-.build/debug/mlpack}"
 out="$(pwd)/out/demo"
 rm -rf "$out" && mkdir -p "$out"
 cp -r fixtures/demo-project "$out/project"
@@ -13,17 +16,33 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "a researcher's project: a git repository"
 git init -q && git add -A && git -c user.name=Demo -c user.email=demo@example.org commit -qm "spirals demo" && git log --oneline
 
-step "train the demo model (numpy, CPU, fixed seeds)"
+step "the dataset (generated from a fixed seed; not code: git ignores it)"
 python3 make_data.py --out dataset
-python3 train.py --data dataset --out weights.safetensors --metrics metrics.json
+
+step "stage 1, recorded: pretrain (mlpack run -- …)"
+"$mlpack" run --name pretrain -i dataset --metrics pretrain-metrics.json -- \
+    python3 train.py --data dataset --epochs 40 --out checkpoints/pretrain.safetensors --metrics pretrain-metrics.json
+
+step "edit the code without committing (a lower learning rate for fine-tuning)"
+sed -i 's/default=0.5/default=0.2/' train.py && git diff --stat
+
+step "stage 2, recorded: fine-tune from the stage-1 checkpoint"
+"$mlpack" run --name finetune -i dataset -i checkpoints/pretrain.safetensors --metrics metrics.json -- \
+    python3 train.py --data dataset --init checkpoints/pretrain.safetensors --epochs 20 --out finetuned.safetensors --metrics metrics.json
+
+step "an unrelated experiment, also recorded (it must not end up in the pack)"
+"$mlpack" run --name try-high-lr -- python3 train.py --data dataset --lr 3.0 --epochs 5 --out scratch.safetensors --metrics scratch.json
+
+step "mlpack runs"
+"$mlpack" runs
 
 step "mlpack key generate: the author's minisign key pair (password from MLPACK_PASSWORD)"
 export MLPACK_PASSWORD=demo-password
 "$mlpack" key generate --output "$out/author"
 
-step "mlpack create: code + weights into one signed pack"
-"$mlpack" create --output "$out/spirals.mlpack" --code . \
-    --weights weights.safetensors --title "Two-spirals MLP (mlpack demo)" \
+step "mlpack create --output-of: exactly the lineage of the fine-tuned weights, signed"
+"$mlpack" create --output "$out/spirals.mlpack" --output-of finetuned.safetensors \
+    --title "Two-spirals MLP (mlpack demo)" --atol 1e-6 --metric-tolerance test_accuracy=0.01 \
     --created 2026-11-27T00:00:00Z --key "$out/author.key"
 
 step "mlpack inspect"
@@ -31,16 +50,19 @@ step "mlpack inspect"
 
 step "mlpack extract"
 "$mlpack" extract "$out/spirals.mlpack" --to "$out/extracted" --key "$out/author.pub"
-cmp weights.safetensors "$out/extracted/artifacts/weights.safetensors" && echo "weights extracted bit for bit"
+cmp finetuned.safetensors "$out/extracted/artifacts/finetuned.safetensors" && echo "weights extracted bit for bit"
+echo "stage 1's train.py (before the edit): $(grep -l 'default=0.5' "$out"/extracted/code/*/train.py)"
+echo "stage 2's train.py (after the edit):  $(grep -l 'default=0.2' "$out"/extracted/code/*/train.py)"
 
 step "mlpack verify, trusting the author's public key"
 "$mlpack" verify "$out/spirals.mlpack" --key "$out/author.pub"
 
-step "check it without mlpack: tar, sha256sum, bagit, minisign"
+step "check it without mlpack: tar, sha256sum, bagit, minisign, an RO-Crate validator"
 mkdir -p "$out/by-hand" && tar --zstd -xf "$out/spirals.mlpack" -C "$out/by-hand"
 cd "$out/by-hand/spirals"
 sha256sum --quiet -c manifest-sha256.txt && echo "sha256sum -c manifest-sha256.txt: all OK"
 python3 -m bagit --quiet --validate . && echo "bagit --validate: valid bag"
 minisign -Vm mlpack/manifest.json -p "$out/author.pub"
+cd "$root" && python3 fixtures/ro-crate/validate-offline.py "$out/by-hand/spirals"
 
 step "done: the pack and everything above are in out/demo/"

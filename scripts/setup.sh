@@ -4,7 +4,7 @@
 # tools the interop tests run, and the demo's Python packages.
 set -euo pipefail
 
-apt_packages=(pkg-config libarchive-dev libzstd-dev libsodium-dev zstd libarchive-tools minisign bubblewrap time git python3)
+apt_packages=(pkg-config libarchive-dev libzstd-dev libsodium-dev zstd libarchive-tools minisign bubblewrap time git python3 strace)
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
 
 missing=()
@@ -19,8 +19,8 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python_packages=(numpy safetensors bagit jsonschema)
-if ! python3 -c 'import numpy, safetensors, bagit, jsonschema' 2>/dev/null; then
+python_packages=(numpy safetensors bagit jsonschema roc-validator==0.13.0)
+if ! python3 -c 'import numpy, safetensors, bagit, jsonschema, rocrate_validator' 2>/dev/null; then
     echo "setup: installing Python packages ${python_packages[*]}"
     python3 -m pip install -q "${python_packages[@]}" 2>/dev/null \
         || python3 -m pip install -q --break-system-packages "${python_packages[@]}"

@@ -23,10 +23,11 @@ struct StandardToolsTests {
                 #expect(!check.out.contains("FAILED"), "\(check)")
             }
             let manifestLines = try String(contentsOfFile: bag + "/manifest-sha256.txt", encoding: .utf8).split(separator: "\n")
-            // Every payload file is listed: the code, the snapshot descriptor, the card and the weights
-            // (and the environment capture, counted apart).
-            #expect(withoutEnvironment(manifestLines).count == project.files.count + 3, "manifest-sha256.txt: \(manifestLines)")
-            #expect(manifestLines.count == project.files.count + 3 + EnvironmentItems.count, "manifest-sha256.txt: \(manifestLines)")
+            // Every payload file is listed: the code, the snapshot descriptor, the card, the weights
+            // and the RO-Crate view (and the environment capture, counted apart).
+            #expect(withoutEnvironment(manifestLines).count == project.files.count + 4, "manifest-sha256.txt: \(manifestLines)")
+            #expect(manifestLines.count == project.files.count + 4 + EnvironmentItems.count, "manifest-sha256.txt: \(manifestLines)")
+            #expect(manifestLines.contains { $0.hasSuffix("  data/ro-crate-metadata.json") })
             let tagLines = try String(contentsOfFile: bag + "/tagmanifest-sha256.txt", encoding: .utf8).split(separator: "\n")
             for tag in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "mlpack/disclosures.json", "mlpack/manifest.json"] {
                 #expect(tagLines.contains { $0.hasSuffix("  " + tag) }, "tagmanifest-sha256.txt does not list \(tag)")
@@ -114,7 +115,8 @@ struct StandardToolsTests {
             let out = try box.mkdir("by-hand")
             try await must("tar", ["--zstd", "-xf", pack, "-C", out])
             let disclosures = try readDisclosures(out + "/demo/mlpack/disclosures.json")
-            let members = try await tarMembers(pack).filter { $0.name.hasPrefix("demo/data/") }
+            // Every item; the RO-Crate view is derived, not an item.
+            let members = try await tarMembers(pack).filter { $0.name.hasPrefix("demo/data/") && $0.name != "demo/data/ro-crate-metadata.json" }
             #expect(members.count == disclosures.count)
             for member in members {
                 let path = String(member.name.dropFirst("demo/data/".count))

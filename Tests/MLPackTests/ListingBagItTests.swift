@@ -53,7 +53,7 @@ struct ListingBagItTests {
     @Test("bag-info.txt has the Payload-Oxum and the Bagging-Date")
     func bagInfo() {
         let manifest = Manifest(name: "demo", created: "2026-11-27T12:00:00Z", signer: nil, items: [])
-        let text = String(decoding: BagIt.bagInfo(manifest: manifest, items: Self.items), as: UTF8.self)
+        let text = String(decoding: BagIt.bagInfo(manifest: manifest, payload: Self.items.map(BagIt.PayloadFile.init)), as: UTF8.self)
         #expect(text == """
             Bag-Software-Agent: mlpack (format 1)
             Bagging-Date: 2026-11-27
@@ -66,14 +66,14 @@ struct ListingBagItTests {
     @Test("Payload-Oxum of no items is 0.0")
     func emptyOxum() {
         let manifest = Manifest(name: "demo", created: "1999-01-02T03:04:05Z", signer: nil, items: [])
-        let text = String(decoding: BagIt.bagInfo(manifest: manifest, items: []), as: UTF8.self)
+        let text = String(decoding: BagIt.bagInfo(manifest: manifest, payload: []), as: UTF8.self)
         #expect(text.contains("\nPayload-Oxum: 0.0\n"))
         #expect(text.contains("\nBagging-Date: 1999-01-02\n"))
     }
 
     @Test("manifest-sha256.txt lists every payload file below data/, sorted")
     func payloadManifest() {
-        let text = String(decoding: BagIt.payloadManifest(Self.items), as: UTF8.self)
+        let text = String(decoding: BagIt.payloadManifest(Self.items.map(BagIt.PayloadFile.init)), as: UTF8.self)
         #expect(text == """
             \(Self.hex(2))  data/artifacts/model.bin
             \(Self.hex(4))  data/code/abc/empty.txt

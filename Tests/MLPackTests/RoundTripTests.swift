@@ -307,7 +307,7 @@ struct RoundTripTests {
             forced.force = true
             #expect(try PackCreator.create(forced).items > 0)
             let nothing = expectMLPackError { _ = try PackCreator.create(createOptions(dir, output: "empty.mlpack", code: nil, weights: [])) }
-            #expect(nothing == .usage("nothing to pack: give --code, --weights and/or --data"))
+            #expect(nothing == .usage("nothing to pack: give --output-of, --code, --weights and/or --data"))
             #expect(!dir.exists("empty.mlpack"))
             // No temporary file is left behind.
             #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".mlpack-create-") }.isEmpty)

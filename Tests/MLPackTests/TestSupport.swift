@@ -140,25 +140,20 @@ func craftPack(
 ) throws {
     let file = try PosixFile(path: output, mode: .createExclusive)
     let writer = try PackWriter(output: file, topDirectory: name, mtime: 0, progress: nil)
+    // Every pack has a card: the RO-Crate view is made from it.
+    var all = items
+    if !all.contains(where: { $0.path == Layout.card }) {
+        let card = Card(name: name, title: nil, created: created, codeSnapshots: [], outputs: [])
+        all.append((Layout.card, .card, try JSONText.encode(card), 0o644))
+    }
     var written: [Item] = []
-    for item in items.sorted(by: { Manifest.bytewise($0.path, $1.path) }) {
+    for item in all.sorted(by: { Manifest.bytewise($0.path, $1.path) }) {
         let result = try writer.add(path: Layout.payloadPath(item.path), source: .bytes(item.bytes), mode: item.mode)
         written.append(Item(path: item.path, role: item.role, size: result.size, sha256: Hex.encode(result.sha256), mode: item.mode))
     }
-    let disclosures = written.map { Disclosure(item: $0, salt: Sodium.randomBytes(Disclosure.saltLength)) }
-    let manifest = Manifest(name: name, created: created, signer: nil, items: disclosures.map(\.digest))
-    var tagFiles: [(path: String, bytes: [UInt8])] = [
-        (Layout.bagitDeclaration, BagIt.declaration),
-        (Layout.bagInfo, BagIt.bagInfo(manifest: manifest, items: written)),
-        (Layout.payloadManifest, BagIt.payloadManifest(written)),
-        (Layout.disclosures, try DisclosureFile(disclosures: disclosures.map(\.encoded)).encoded()),
-        (Layout.manifest, try manifest.encoded()),
-    ]
-    tagFiles.append((Layout.tagManifest, BagIt.tagManifest(tagFiles.map { ($0.path, SHA256Hasher.hex($0.bytes)) })))
-    for tag in tagFiles {
-        try writer.add(path: tag.path, source: .bytes(tag.bytes), mode: 0o644)
+    _ = try PackSealer.seal(writer, items: written, name: name, created: created, key: nil) { path in
+        all.first { $0.path == path }?.bytes
     }
-    try writer.finish()
 }
 
 /// Runs `body` and returns the `MLPackError` it throws, or records an issue.

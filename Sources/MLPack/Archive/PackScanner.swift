@@ -184,7 +184,7 @@ struct PackScanner {
             }
             return
         }
-        guard let expected else { return }
+        guard let expected, entry.path != Layout.roCrate else { return }
         guard let item = expected[itemPath] else {
             throw MLPackError.integrity(entry: entry.path, problem: "not in the pack's disclosures")
         }
@@ -193,8 +193,11 @@ struct PackScanner {
         }
     }
 
+    /// Files readers parse: the tag files, and the items the derived views are made from
+    /// (by path here, since roles are known only once the disclosures are read).
     static func isMetadata(_ path: String) -> Bool {
         Layout.tagFiles.contains(path) || path == Layout.payloadPath(Layout.card)
+            || ((path.hasPrefix("data/runs/") || path.hasPrefix("data/refs/")) && path.hasSuffix(".json"))
     }
 
     /// After the tar's end: only zero padding and skippable frames (the index) may follow.

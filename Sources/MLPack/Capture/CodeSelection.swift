@@ -22,7 +22,8 @@ struct CodeSelection {
     static let defaultExcludes = PatternSet(["*.pyc", "*.pyo"])
 
     static func select(
-        directory: String, includes: [String], excludes: [String], alsoSkip skipPaths: Set<String> = []
+        directory: String, includes: [String], excludes: [String], alsoSkip skipPaths: Set<String> = [],
+        allowEmpty: Bool = false
     ) throws -> CodeSelection {
         guard FileSystem.status(directory, followLinks: true)?.isDirectory == true else {
             throw MLPackError.usage("--code \(directory): not a directory")
@@ -72,7 +73,8 @@ struct CodeSelection {
                 warnings.append("\(relative): symbolic link skipped (it points to a file that is not packed)")
             }
         }
-        guard !files.isEmpty else {
+        // A run's snapshot may be empty (a fresh repository); a pack's code may not.
+        guard !files.isEmpty || allowEmpty else {
             throw MLPackError.usage(gitState == nil
                 ? "--code \(directory): no files to pack"
                 : "--code \(directory): git tracks no files here (add them, or pick files with --include)")
@@ -103,7 +105,7 @@ struct CodeSelection {
     }
 
     /// Virtualenvs and conda environments, whatever their folder is called.
-    private static func isEnvironment(_ directory: String) -> Bool {
+    static func isEnvironment(_ directory: String) -> Bool {
         FileSystem.status(directory + "/pyvenv.cfg") != nil || FileSystem.status(directory + "/conda-meta")?.isDirectory == true
     }
 }

@@ -35,6 +35,16 @@ enum FileHashing {
         }
     }
 
+    /// Hashes `paths` in parallel, each result on its own: one file failing (it vanished, it
+    /// cannot be read) does not lose the others.
+    static func hashEach(files paths: [String]) -> [Swift.Result<Result, any Error>] {
+        let results = ResultSlots(count: paths.count)
+        DispatchQueue.concurrentPerform(iterations: paths.count) { i in
+            results.set(i, Swift.Result { try hash(file: paths[i]) })
+        }
+        return (0..<paths.count).map { results.get($0) }
+    }
+
     /// One slot per file, each written by exactly one iteration.
     private final class ResultSlots: @unchecked Sendable {
         private let slots: UnsafeMutableBufferPointer<Swift.Result<Result, any Error>?>

@@ -33,7 +33,7 @@ public enum DataFetcher {
     }
 
     static func references(in pack: String, limits: ReaderLimits) throws -> [Loaded] {
-        let (_, loaded) = try PackItems.read(pack, limits: limits) { $0.hasPrefix("refs/") }
+        let loaded = try PackItems.read(pack, limits: limits) { $0.hasPrefix("refs/") }.items
         let byPath = Dictionary(uniqueKeysWithValues: loaded.map { ($0.item.path, $0.bytes) })
         return try loaded.filter { $0.item.role == .dataRef && $0.item.path.hasSuffix(".json") }.map { entry in
             let reference: DataReference

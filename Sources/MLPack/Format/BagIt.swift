@@ -3,18 +3,34 @@
 enum BagIt {
     static let declaration = Array("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n".utf8)
 
-    /// `manifest-sha256.txt`: every payload file present.
-    static func payloadManifest(_ items: [Item]) -> [UInt8] {
-        Listing.sha256sum(items.map { (Layout.payloadPath($0.path), $0.sha256) })
+    /// A file below `data/`: an item, or a derived view such as the RO-Crate metadata.
+    struct PayloadFile {
+        /// Path below the top-level directory, `data/…`.
+        var path: String
+        var sha256: String
+        var size: UInt64
+
+        init(path: String, sha256: String, size: UInt64) {
+            self.path = path
+            self.sha256 = sha256
+            self.size = size
+        }
+
+        init(_ item: Item) { self.init(path: Layout.payloadPath(item.path), sha256: item.sha256, size: item.size) }
     }
 
-    static func bagInfo(manifest: Manifest, items: [Item]) -> [UInt8] {
-        let octets = items.reduce(UInt64(0)) { $0 + $1.size }
+    /// `manifest-sha256.txt`: every payload file present.
+    static func payloadManifest(_ files: [PayloadFile]) -> [UInt8] {
+        Listing.sha256sum(files.map { ($0.path, $0.sha256) })
+    }
+
+    static func bagInfo(manifest: Manifest, payload files: [PayloadFile]) -> [UInt8] {
+        let octets = files.reduce(UInt64(0)) { $0 + $1.size }
         return Array("""
             Bag-Software-Agent: mlpack (format \(manifest.formatVersion))
             Bagging-Date: \(manifest.created.prefix(10))
             External-Identifier: \(manifest.packId)
-            Payload-Oxum: \(octets).\(items.count)
+            Payload-Oxum: \(octets).\(files.count)
 
             """.utf8)
     }

@@ -4,6 +4,28 @@ public struct Card: Codable, Sendable, Equatable {
         /// Item path of the output, e.g. `artifacts/model.safetensors`.
         public var path: String
         public var role: Role
+        /// How closely a rebuild must reproduce it; absent: the comparison's defaults.
+        public var tolerance: Tolerance?
+
+        public init(path: String, role: Role, tolerance: Tolerance? = nil) {
+            self.path = path
+            self.role = role
+            self.tolerance = tolerance
+        }
+    }
+
+    /// Float tensors match when |rebuilt − expected| ≤ atol + rtol·|expected|; each named
+    /// metric when |rebuilt − expected| ≤ its value.
+    public struct Tolerance: Codable, Sendable, Equatable {
+        public var atol: Double?
+        public var rtol: Double?
+        public var metrics: [String: Double]?
+
+        public init(atol: Double? = nil, rtol: Double? = nil, metrics: [String: Double]? = nil) {
+            self.atol = atol
+            self.rtol = rtol
+            self.metrics = metrics
+        }
     }
 
     public var formatVersion = 1
@@ -15,6 +37,8 @@ public struct Card: Codable, Sendable, Equatable {
     public var outputs: [Output]
     /// Names of the data references (`refs/<name>.json`).
     public var dataReferences: [String]?
+    /// Ids of the runs (`runs/<id>.json`) that produced the outputs, oldest first.
+    public var runs: [String]?
 }
 
 /// `data/code/<snapshot>.json`: where a code snapshot came from.

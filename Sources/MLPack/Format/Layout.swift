@@ -9,6 +9,9 @@ enum Layout {
     static let payloadManifest = "manifest-sha256.txt"
     static let tagManifest = "tagmanifest-sha256.txt"
 
+    /// The RO-Crate view: below `data/`, but derived, not an item.
+    static let roCrate = payloadDirectory + "/" + ROCrate.metadataPath
+
     /// Item paths (below `data/`).
     static let card = "pack.json"
     static let codeDirectory = "code"

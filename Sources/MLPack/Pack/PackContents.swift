@@ -88,7 +88,7 @@ public struct PackContents: Sendable {
             throw MLPackError.integrity(entry: required, problem: "missing")
         }
         var present = Set<String>()
-        for entry in scanned.entries {
+        for entry in scanned.entries where entry.path != Layout.roCrate {
             guard let itemPath = Layout.itemPath(entry.path) else { continue }
             guard let item = item(itemPath) else {
                 throw MLPackError.integrity(entry: entry.path, problem: "not in the pack's disclosures")
@@ -120,10 +120,16 @@ public struct PackContents: Sendable {
     }
 
     private func checkBagIt(_ scanned: ScannedPack) throws {
+        let roCrate = try DerivedViews.roCrate(items: items) { scanned.metadata[Layout.payloadPath($0)] }
+        guard let entry = scanned.entry(Layout.roCrate) else { throw MLPackError.integrity(entry: Layout.roCrate, problem: "missing") }
+        guard entry.sha256 == SHA256Hasher.hex(roCrate) else {
+            throw MLPackError.integrity(entry: Layout.roCrate, problem: "does not match the pack's items (RO-Crate view tampered with)")
+        }
+        let payload = DerivedViews.payload(items: items, roCrate: roCrate)
         let expected: [(String, [UInt8])] = [
             (Layout.bagitDeclaration, BagIt.declaration),
-            (Layout.bagInfo, BagIt.bagInfo(manifest: manifest, items: items)),
-            (Layout.payloadManifest, BagIt.payloadManifest(items)),
+            (Layout.bagInfo, BagIt.bagInfo(manifest: manifest, payload: payload)),
+            (Layout.payloadManifest, BagIt.payloadManifest(payload)),
         ]
         for (path, bytes) in expected where scanned.entry(path)?.sha256 != SHA256Hasher.hex(bytes) {
             throw MLPackError.integrity(entry: path, problem: "does not match the pack's items (BagIt view tampered with)")

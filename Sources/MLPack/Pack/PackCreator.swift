@@ -7,6 +7,12 @@ public struct CreateOptions: Sendable {
     public var includes: [String] = []
     public var excludes: [String] = []
     public var weights: [String] = []
+    /// Pack the lineage of this file: the recorded runs that produced it (`mlpack run`).
+    public var outputOf: String?
+    /// With `outputOf`: ship intermediate checkpoints (else a rebuild regenerates them).
+    public var includeCheckpoints = true
+    /// How closely a rebuild must reproduce the outputs (recorded in the card).
+    public var tolerance: Card.Tolerance?
     /// The Python interpreter whose version and packages are recorded (default: python3).
     public var python: String?
     /// Data named by reference (hashes and URIs), or stored inline.
@@ -64,10 +70,17 @@ public enum PackCreator {
         let created = Timestamp.format(options.created)
         var plan = Plan()
 
-        guard options.codeDirectory != nil || !options.weights.isEmpty || !options.data.isEmpty else {
-            throw MLPackError.usage("nothing to pack: give --code, --weights and/or --data")
+        guard options.codeDirectory != nil || !options.weights.isEmpty || !options.data.isEmpty || options.outputOf != nil else {
+            throw MLPackError.usage("nothing to pack: give --output-of, --code, --weights and/or --data")
         }
         var warnings: [String] = []
+        var runs: [String]?
+        if let outputOf = options.outputOf {
+            let store = RunStore.locate(from: (URL(fileURLWithPath: outputOf).standardizedFileURL.path as NSString).deletingLastPathComponent)
+            let lineage = try Lineage.of(file: outputOf, in: store)
+            try plan.addLineage(lineage, from: store, checkpoints: options.includeCheckpoints)
+            runs = lineage.runs.map(\.id)
+        }
         let weightPaths = try options.weights.map { try plan.addWeights($0) }
         let dataPaths = try options.data.map { try plan.addData($0, progress: progress) }
         var codeFiles: [(path: String, sha256: String)] = []
@@ -78,15 +91,15 @@ public enum PackCreator {
             warnings += selection.warnings
             codeFiles = try plan.addCode(selection, progress: progress)
         }
-        // The platform this pack was made on: public record, package list, private host record.
-        let (platform, host) = EnvironmentCapture.capture(python: options.python, codeFiles: codeFiles)
-        for file in platform.packFiles(host: host) {
-            plan.add(path: "env/\(platform.id)/\(file.name)", role: file.role, source: .bytes(file.bytes))
+        // The platform this pack was made on (a lineage brings its runs' own platforms).
+        if options.outputOf == nil {
+            let (platform, host) = EnvironmentCapture.capture(python: options.python, codeFiles: codeFiles)
+            try plan.addEnvironment(id: platform.id, files: platform.packFiles(host: host))
         }
         let card = Card(
             name: name, title: options.title, created: created, codeSnapshots: plan.codeSnapshots,
-            outputs: plan.items.filter { $0.role == .weights }.map { .init(path: $0.path, role: $0.role) },
-            dataReferences: options.data.isEmpty ? nil : options.data.map(\.name).sorted())
+            outputs: plan.items.filter { $0.role == .weights }.map { .init(path: $0.path, role: $0.role, tolerance: options.tolerance) },
+            dataReferences: plan.dataReferences.isEmpty ? nil : plan.dataReferences.sorted(), runs: runs)
         plan.add(path: Layout.card, role: .card, source: .bytes(try JSONText.encode(card)))
         try plan.checkPaths()
 
@@ -144,34 +157,10 @@ public enum PackCreator {
             written[planned.path] = item.sha256
             items.append(item)
         }
-
-        // Signed packs derive salts from the key, so they are byte-for-byte reproducible;
-        // unsigned packs have no secret to derive from and use random salts.
-        let disclosures = items.map { item in
-            let salt = key?.salt(for: [name, created, item.path, item.role.rawValue, item.sha256, "\(item.size)", "\(item.mode)"])
-            return Disclosure(item: item, salt: salt ?? Sodium.randomBytes(Disclosure.saltLength))
+        let manifest = try PackSealer.seal(writer, items: items, name: name, created: created, key: key) { path in
+            guard let planned = plan.items.first(where: { $0.path == path }), case .bytes(let bytes) = planned.source else { return nil }
+            return bytes
         }
-        let signer = key.map { Manifest.Signer(keyId: $0.publicKey.id, publicKey: $0.publicKey.base64) }
-        let manifest = Manifest(name: name, created: created, signer: signer, items: disclosures.map(\.digest))
-        let manifestBytes = try manifest.encoded()
-        var tagFiles: [(path: String, bytes: [UInt8])] = [
-            (Layout.bagitDeclaration, BagIt.declaration),
-            (Layout.bagInfo, BagIt.bagInfo(manifest: manifest, items: items)),
-            (Layout.payloadManifest, BagIt.payloadManifest(items)),
-            (Layout.disclosures, try DisclosureFile(disclosures: disclosures.map(\.encoded)).encoded()),
-            (Layout.manifest, manifestBytes),
-        ]
-        if let key {
-            let signature = key.sign(
-                manifestBytes, trustedComment: "mlpack pack:\(name) created:\(created) id:\(manifest.packId)",
-                untrustedComment: "signature of \(name)/\(Layout.manifest) by mlpack key \(key.publicKey.id)")
-            tagFiles.append((Layout.signature, signature.fileBytes))
-        }
-        tagFiles.append((Layout.tagManifest, BagIt.tagManifest(tagFiles.map { ($0.path, SHA256Hasher.hex($0.bytes)) })))
-        for tag in tagFiles {
-            try writer.add(path: tag.path, source: .bytes(tag.bytes), mode: 0o644)
-        }
-        try writer.finish()
         return (manifest.packId, items.reduce(0) { $0 + $1.size })
     }
 }
@@ -192,6 +181,8 @@ private struct Plan {
 
     private(set) var items: [Planned] = []
     private(set) var codeSnapshots: [String] = []
+    private(set) var dataReferences: [String] = []
+    private var firstWithContent: [String: String] = [:]
 
     var totalBytes: UInt64 {
         items.reduce(0) { total, item in
@@ -237,6 +228,8 @@ private struct Plan {
         var captured = try DataReferenceCapture.capture(
             name: input.name, path: input.path, uris: input.uris, mount: input.mountPath, progress: progress)
         let name = input.name
+        guard !dataReferences.contains(name) else { throw MLPackError.usage("--data \(name): a data reference of that name exists already") }
+        dataReferences.append(name)
         if input.inline {
             let directory = DataReference.inlineDirectory(name)
             captured.reference.inline = directory
@@ -254,35 +247,116 @@ private struct Plan {
         return captured.files.map(\.absolute)
     }
 
-    /// Adds a code snapshot under `code/<first 12 hex digits of its tree digest>/`, with its
-    /// descriptor; files with identical content are stored once.
-    /// Returns the snapshot's files as (path relative to the snapshot, sha256).
+    /// Adds a code snapshot of the files in `selection` (see `addSnapshot`); returns them as
+    /// (path relative to the snapshot, sha256), for the environment's lock files.
     @discardableResult
     mutating func addCode(_ selection: CodeSelection, progress: ProgressHandler?) throws -> [(path: String, sha256: String)] {
         let counter = ProgressCounter(progress, phase: "hashing code", total: selection.files.reduce(0) { $0 + $1.size })
         let hashes = try FileHashing.hash(files: selection.files.map(\.absolutePath), progress: counter)
-        let listing = Listing.sha256sum(zip(selection.files, hashes).map { ($0.relativePath, $1.sha256) })
+        let files = zip(selection.files, hashes).map { file, hash in
+            SnapshotFile(path: file.relativePath, sha256: hash.sha256, size: hash.size, mode: file.executable ? 0o755 : 0o644, source: file.absolutePath)
+        }
+        try addSnapshot(files, git: selection.git)
+        return files.map { ($0.path, $0.sha256) }
+    }
+
+    struct SnapshotFile {
+        var path: String
+        var sha256: String
+        var size: UInt64
+        var mode: UInt32
+        /// Where the bytes are read from: the working tree, or the run store's objects.
+        var source: String
+    }
+
+    /// Adds a code snapshot under `code/<first 12 hex digits of its tree digest>/`, with its
+    /// descriptor, once per tree digest. Identical files (same content and mode: extracted, a
+    /// hard link shares its target's mode) are stored once, across snapshots too.
+    mutating func addSnapshot(_ files: [SnapshotFile], git: CodeSnapshotDescriptor.Git?) throws {
+        let listing = Listing.sha256sum(files.map { ($0.path, $0.sha256) })
         let treeDigest = SHA256Hasher.hex(listing)
         let snapshot = Layout.codeDirectory + "/" + treeDigest.prefix(12)
+        guard !codeSnapshots.contains(snapshot) else { return }
         codeSnapshots.append(snapshot)
-        // Extracted, a hard link shares its target's mode: only same content and same mode link.
-        var firstWithContent: [String: String] = [:]
-        for (file, hash) in zip(selection.files, hashes) {
-            let path = snapshot + "/" + file.relativePath
+        for file in files {
+            let path = snapshot + "/" + file.path
             var planned = Planned(
-                path: path, role: .code, mode: file.executable ? 0o755 : 0o644, size: hash.size,
-                source: .file(path: file.absolutePath, size: hash.size), sha256: hash.sha256)
-            if hash.size > 0 {
-                let key = "\(hash.sha256) \(planned.mode)"
+                path: path, role: .code, mode: file.mode, size: file.size, source: .file(path: file.source, size: file.size),
+                sha256: file.sha256)
+            if file.size > 0 {
+                let key = "\(file.sha256) \(file.mode)"
                 if let first = firstWithContent[key] { planned.hardlinkTarget = first } else { firstWithContent[key] = path }
             }
             items.append(planned)
         }
         let descriptor = CodeSnapshotDescriptor(
-            treeDigest: treeDigest, fileCount: selection.files.count, size: hashes.reduce(0) { $0 + $1.size },
-            git: selection.git)
+            treeDigest: treeDigest, fileCount: files.count, size: files.reduce(0) { $0 + $1.size }, git: git)
         add(path: snapshot + ".json", role: .codeSnapshot, source: .bytes(try JSONText.encode(descriptor)))
-        return zip(selection.files, hashes).map { ($0.relativePath, $1.sha256) }
+    }
+
+    /// Adds an environment capture's files under `env/<id>/`, once per id.
+    mutating func addEnvironment(id: String, files: [(name: String, role: Role, bytes: [UInt8])]) throws {
+        guard !items.contains(where: { $0.path.hasPrefix("env/\(id)/") }) else { return }
+        for file in files { add(path: "env/\(id)/\(file.name)", role: file.role, source: .bytes(file.bytes)) }
+    }
+
+    /// Adds everything a lineage needs to be rebuilt: each run's record, code snapshot and
+    /// environment; the final output as weights; the checkpoints later runs read (unless a
+    /// rebuild is to regenerate them); and every input no run produced, as a data reference.
+    mutating func addLineage(_ lineage: Lineage, from store: RunStore, checkpoints: Bool) throws {
+        for run in lineage.runs {
+            add(path: "runs/\(run.id).json", role: .run, source: .bytes(try JSONText.encode(run)))
+            try addSnapshot(run.code.files.map {
+                SnapshotFile(path: $0.path, sha256: $0.sha256, size: $0.size, mode: $0.mode, source: store.objectPath($0.sha256))
+            }, git: run.code.git)
+            try addEnvironment(id: run.environment, files: store.environmentFiles(run.environment))
+        }
+        func file(_ record: RunRecord.FileRecord) throws -> PackWriter.Source {
+            let path = record.path.hasPrefix("/") ? record.path : store.projectRoot + "/" + record.path
+            guard let status = FileSystem.status(path, followLinks: true), status.isRegular, status.size == record.size else {
+                throw MLPackError.io(path: path, reason: "the file a recorded run wrote is gone or changed (use --no-checkpoints to leave checkpoints to a rebuild)")
+            }
+            return .file(path: path, size: record.size)
+        }
+        let finalName = (lineage.final.path as NSString).lastPathComponent
+        add(path: "\(Layout.artifactsDirectory)/\(finalName)", role: .weights, source: try file(lineage.final), sha256: lineage.final.sha256)
+        if checkpoints {
+            var seen = Set<String>()
+            for (run, output) in lineage.checkpoints where seen.insert(output.sha256).inserted {
+                let name = (output.path as NSString).lastPathComponent
+                add(path: "\(Layout.artifactsDirectory)/checkpoints/\(run.id)/\(name)", role: .checkpoint, source: try file(output), sha256: output.sha256)
+            }
+        }
+        var named = Set<String>()
+        for (_, input) in lineage.externalInputs where named.insert(input.sha256).inserted {
+            try addReference(to: input, from: store)
+        }
+    }
+
+    /// A data reference for a run's input, from what the run recorded (the data itself
+    /// need not be here any more).
+    private mutating func addReference(to input: RunRecord.FileRecord, from store: RunStore) throws {
+        var name = PackPath.sanitizedName((input.path as NSString).lastPathComponent)
+        var suffix = 2
+        while dataReferences.contains(name) {
+            name = PackPath.sanitizedName((input.path as NSString).lastPathComponent) + "-\(suffix)"
+            suffix += 1
+        }
+        dataReferences.append(name)
+        let inside = !input.path.hasPrefix("/")
+        let absolute = inside ? store.projectRoot + "/" + input.path : input.path
+        var reference = DataReference(
+            name: name, kind: input.kind, size: input.size, fileCount: input.fileCount ?? 1, uris: [],
+            mountPath: inside ? input.path : (input.path as NSString).lastPathComponent)
+        if input.kind == .directory {
+            reference.treeDigest = input.sha256
+            add(path: DataReference.listingPath(name), role: .dataRef, source: .bytes(try store.object(input.sha256)))
+        } else {
+            reference.sha256 = input.sha256
+        }
+        add(path: DataReference.itemPath(name), role: .dataRef, source: .bytes(try JSONText.encode(reference)))
+        let local = LocalDataLocation(uris: [URL(fileURLWithPath: absolute).absoluteString])
+        add(path: DataReference.localPath(name), role: .host, source: .bytes(try JSONText.encode(local)))
     }
 
     /// Sorts the items and checks every path against the pack rules, before anything is written.

@@ -29,6 +29,8 @@ public struct InspectReport: Sendable, Codable {
     public var packBytes: UInt64?
     public var roles: [RoleSummary]
     public var outputs: [Card.Output]
+    /// The runs that produced the outputs, oldest first (empty without recorded runs).
+    public var lineage: [LineageView.Step]
     public var files: [File]
     /// "seek index" or "sequential scan".
     public var readThrough: String
@@ -37,29 +39,11 @@ public struct InspectReport: Sendable, Codable {
 
 public enum PackInspector {
     public static func inspect(_ path: String, limits: ReaderLimits = .init()) throws -> InspectReport {
-        let pack = try PackFile(path: path, limits: limits)
-        var warnings: [String] = []
-        var readThrough = "seek index"
-        let contents: PackContents
-        let card: Card?
-        do {
-            let ahead = try PackContents.loadThroughIndex(pack)
-            let top = try PackContents.topDirectory(of: pack.index.get().index)
-            let cardBytes = try pack.indexEntry(top + "/" + Layout.payloadPath(Layout.card)).map { try pack.read($0) }
-            card = try ahead.card(bytes: cardBytes)
-            contents = ahead
-        } catch {
-            // Anything odd through the index (or a pipe): read the pack front to back instead.
-            if pack.size != nil {
-                warnings.append("\(error is IndexUnusable ? "\(error)" : "seek index unusable (\(error))"); read the whole pack")
-            }
-            readThrough = "sequential scan"
-            let scanned = try PackScanner(pack: pack).scan()
-            contents = try PackContents.load(
-                manifest: scanned.metadata[Layout.manifest], disclosures: scanned.metadata[Layout.disclosures],
-                signature: scanned.metadata[Layout.signature])
-            card = try contents.card(bytes: scanned.metadata[Layout.payloadPath(Layout.card)])
+        let read = try PackItems.read(path, limits: limits) { item in
+            item == Layout.card || (item.hasPrefix("runs/") || item.hasPrefix("refs/")) && item.hasSuffix(".json")
         }
+        let contents = read.contents
+        let card = try contents.card(bytes: read.bytes(Layout.card))
         let items = contents.items
         let roles = Dictionary(grouping: items, by: \.role).map { role, items in
             InspectReport.RoleSummary(role: role, items: items.count, bytes: items.reduce(0) { $0 + $1.size })
@@ -68,9 +52,10 @@ public enum PackInspector {
             pack: path, name: contents.manifest.name, packId: contents.manifest.packId, created: contents.manifest.created,
             title: card?.title, signer: contents.manifest.signer?.keyId ?? "unsigned",
             signature: contents.signer == nil ? "unsigned" : "valid", items: items.count,
-            withheld: contents.withheld, payloadBytes: items.reduce(0) { $0 + $1.size }, packBytes: pack.size,
-            roles: roles, outputs: card?.outputs ?? [],
+            withheld: contents.withheld, payloadBytes: items.reduce(0) { $0 + $1.size },
+            packBytes: path == "-" ? nil : FileSystem.status(path, followLinks: true)?.size,
+            roles: roles, outputs: card?.outputs ?? [], lineage: try LineageView.steps(read),
             files: items.map { .init(path: $0.path, role: $0.role, size: $0.size, sha256: $0.sha256) },
-            readThrough: readThrough, warnings: warnings)
+            readThrough: read.readThrough, warnings: read.warnings)
     }
 }

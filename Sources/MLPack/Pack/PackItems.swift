@@ -1,23 +1,44 @@
-/// Reads chosen small items (environment captures, data references, run records) out of a
-/// pack: through the seek index when it is usable, else by a sequential scan; either way each
-/// item's bytes are checked against its disclosure, and the signature over the manifest is
-/// checked first.
+/// Reads chosen small items (the card, run records, environment captures, data references)
+/// out of a pack: through the seek index when it is usable, else by a sequential scan; either
+/// way each item's bytes are checked against its disclosure, and the signature over the
+/// manifest is checked first.
 public enum PackItems {
     public struct Loaded: Sendable {
         public var item: Item
         public var bytes: [UInt8]
     }
 
+    public struct Result: Sendable {
+        public var contents: PackContents
+        public var items: [Loaded]
+        /// "seek index" or "sequential scan".
+        public var readThrough: String
+        public var warnings: [String]
+
+        public func bytes(_ itemPath: String) -> [UInt8]? { items.first { $0.item.path == itemPath }?.bytes }
+    }
+
     /// `wanted` picks items by their path below `data/` (e.g. `{ $0.hasPrefix("env/") }`).
     public static func read(
         _ path: String, limits: ReaderLimits = .init(), where wanted: (_ itemPath: String) -> Bool
-    ) throws -> (contents: PackContents, items: [Loaded]) {
-        let pack = try PackFile(path: path, limits: limits)
-        if pack.size != nil, let result = try? readThroughIndex(pack, wanted) { return result }
-        return try readByScanning(pack, wanted)
+    ) throws -> Result {
+        try read(PackFile(path: path, limits: limits), where: wanted)
     }
 
-    private static func readThroughIndex(_ pack: PackFile, _ wanted: (String) -> Bool) throws -> (PackContents, [Loaded]) {
+    static func read(_ pack: PackFile, where wanted: (String) -> Bool) throws -> Result {
+        guard pack.size != nil else { return try readByScanning(pack, wanted, warnings: []) }
+        do {
+            return try readThroughIndex(pack, wanted)
+        } catch let error as MLPackError where error.category != .invalid {
+            throw error
+        } catch {
+            // Anything odd through the index: read the pack front to back instead.
+            let reason = error is IndexUnusable ? "\(error)" : "seek index unusable (\(error))"
+            return try readByScanning(pack, wanted, warnings: ["\(reason); read the whole pack"])
+        }
+    }
+
+    private static func readThroughIndex(_ pack: PackFile, _ wanted: (String) -> Bool) throws -> Result {
         let contents = try PackContents.loadThroughIndex(pack)
         let top = try PackContents.topDirectory(of: pack.index.get().index)
         let items = try contents.items.filter { wanted($0.path) }.map { item in
@@ -30,17 +51,19 @@ public enum PackItems {
             }
             return Loaded(item: item, bytes: bytes)
         }
-        return (contents, items)
+        return Result(contents: contents, items: items, readThrough: "seek index", warnings: [])
     }
 
-    private static func readByScanning(_ pack: PackFile, _ wanted: (String) -> Bool) throws -> (PackContents, [Loaded]) {
+    private static func readByScanning(_ pack: PackFile, _ wanted: (String) -> Bool, warnings: [String]) throws -> Result {
         var collected: [String: [UInt8]] = [:]
         let limit = pack.limits.maxMetadataBytes
         let scanned = try withoutActuallyEscaping(wanted) { wanted in
             try PackScanner(pack: pack).scan { entry in
-            guard let itemPath = Layout.itemPath(entry.path), wanted(itemPath), entry.hardlinkTarget == nil, entry.size <= UInt64(limit) else { return nil }
-            collected[itemPath] = []
-            return { collected[itemPath]! += $0 }
+                guard let itemPath = Layout.itemPath(entry.path), wanted(itemPath), entry.hardlinkTarget == nil,
+                    entry.size <= UInt64(limit)
+                else { return nil }
+                collected[itemPath] = []
+                return { collected[itemPath]! += $0 }
             }
         }
         let contents = try PackContents.load(
@@ -48,11 +71,13 @@ public enum PackItems {
             signature: scanned.metadata[Layout.signature])
         try contents.check(scanned)
         let items = try contents.items.filter { wanted($0.path) }.map { item in
-            guard let bytes = collected[item.path] else {
+            guard let bytes = collected[item.path] ?? scanned.entries.first(where: { $0.path == Layout.payloadPath(item.path) })
+                .flatMap({ $0.hardlinkTarget }).flatMap({ Layout.itemPath($0) }).flatMap({ collected[$0] })
+            else {
                 throw MLPackError.limitExceeded(limit: "metadata-size", detail: "data/\(item.path) is \(item.size) bytes")
             }
             return Loaded(item: item, bytes: bytes)
         }
-        return (contents, items)
+        return Result(contents: contents, items: items, readThrough: "sequential scan", warnings: warnings)
     }
 }

@@ -14,7 +14,10 @@ import Glibc
 enum ChildProcess {
     /// More output than any probe prints: a runaway program is cut off.
     static let maxOutputBytes = 16 << 20
-    private static let spawning = NSLock()
+    /// Held from creating a pipe until it is close-on-exec and the child started; whoever
+    /// else spawns while helpers may run (`ForegroundCommand`) takes it too, so no child
+    /// inherits another's pipe end.
+    static let spawning = NSLock()
 
     static func run(_ arguments: [String], timeout: Double = 3, environment: [String: String]? = nil) -> String? {
         runBytes(arguments, timeout: timeout, environment: environment).map { String(decoding: $0, as: UTF8.self) }
@@ -47,20 +50,9 @@ enum ChildProcess {
         posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
         posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
 
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
+        // Its own process group, so a timeout kills what it started too.
+        var attributes = Self.spawnAttributes(newProcessGroup: true)
         defer { posix_spawnattr_destroy(&attributes) }
-        // Its own process group, so a timeout kills what it started too; default signal
-        // handling and an empty mask, whatever this process changed.
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        var pipeSignal = sigset_t()
-        sigemptyset(&pipeSignal)
-        sigaddset(&pipeSignal, SIGPIPE)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &pipeSignal)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
 
         let argv = [executable] + arguments.dropFirst()
         let envp = (environment ?? ProcessInfo.processInfo.environment).map { "\($0.key)=\($0.value)" }.sorted()
@@ -106,6 +98,28 @@ enum ChildProcess {
         // Exited normally (no signal) with status 0.
         guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else { return nil }
         return output
+    }
+
+    /// Attributes for posix_spawn (destroy them after use): no blocked signals, and SIGPIPE
+    /// back to its default (the Swift runtime ignores it), so a child sees the signals a shell
+    /// would have given it. Caught signals are reset by exec itself.
+    static func spawnAttributes(newProcessGroup: Bool) -> posix_spawnattr_t {
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &pipeSignal)
+        var flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
+        if newProcessGroup {
+            posix_spawnattr_setpgroup(&attributes, 0)
+            flags |= POSIX_SPAWN_SETPGROUP
+        }
+        posix_spawnattr_setflags(&attributes, Int16(flags))
+        return attributes
     }
 
     /// `program` when it holds a slash, else its first executable match on PATH.

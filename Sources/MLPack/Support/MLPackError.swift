@@ -15,12 +15,15 @@ public enum MLPackError: Error, Sendable, Equatable, CustomStringConvertible {
     case limitExceeded(limit: String, detail: String)
     /// The pack carries no signature that the user trusts.
     case untrusted(String)
+    /// `mlpack run` could not start the command; `status` is the shell's code for it (127:
+    /// not found, 126: found but not executable), which mlpack exits with.
+    case cannotRun(program: String, reason: String, status: Int32)
 
     public enum Category: Sendable { case invalid, usage, untrusted }
 
     public var category: Category {
         switch self {
-        case .usage, .io, .notAPack: .usage
+        case .usage, .io, .notAPack, .cannotRun: .usage
         case .unsafeEntry, .integrity, .limitExceeded: .invalid
         case .untrusted: .untrusted
         }
@@ -35,6 +38,7 @@ public enum MLPackError: Error, Sendable, Equatable, CustomStringConvertible {
         case .integrity(let entry, let problem): "\(entry): \(problem)"
         case .limitExceeded(let limit, let detail): "limit \(limit) exceeded: \(detail)"
         case .untrusted(let message): message
+        case .cannotRun(let program, let reason, _): "\(program): \(reason)"
         }
     }
 }

@@ -11,7 +11,9 @@ enum ExitStatus {
     static let notReproduced: Int32 = 4
 
     static func code(for error: MLPackError) -> Int32 {
-        switch error.category {
+        // A command `mlpack run` could not start exits as a shell would (127, 126).
+        if case .cannotRun(_, _, let status) = error { return status }
+        return switch error.category {
         case .invalid: invalid
         case .usage: usage
         case .untrusted: untrusted

@@ -18,6 +18,23 @@ struct Create: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The pack to write.", valueName: "P.mlpack"))
     var output: String
 
+    @Option(help: ArgumentHelp(
+        "Pack the lineage of this file: the runs recorded with `mlpack run` that produced it, their code, environments, checkpoints and data references.",
+        valueName: "PATH"))
+    var outputOf: String?
+
+    @Flag(help: "With --output-of: leave intermediate checkpoints out; a rebuild regenerates them.")
+    var noCheckpoints = false
+
+    @Option(help: ArgumentHelp("Absolute tolerance for comparing the outputs' float tensors on rebuild.", valueName: "X"))
+    var atol: Double?
+
+    @Option(help: ArgumentHelp("Relative tolerance for comparing the outputs' float tensors on rebuild.", valueName: "Y"))
+    var rtol: Double?
+
+    @Option(help: ArgumentHelp("Tolerance for one metric on rebuild (repeatable).", valueName: "NAME=VALUE"))
+    var metricTolerance: [String] = []
+
     @Option(help: ArgumentHelp("The code folder to snapshot.", valueName: "DIR"))
     var code: String?
 
@@ -70,7 +87,11 @@ struct Create: ParsableCommand {
     @OptionGroup var format: OutputOptions
 
     func validate() throws {
-        if code == nil && weights.isEmpty && data.isEmpty { throw ValidationError("give --code DIR, --weights PATH and/or --data NAME=PATH") }
+        if outputOf == nil && code == nil && weights.isEmpty && data.isEmpty {
+            throw ValidationError("give --output-of PATH, --code DIR, --weights PATH and/or --data NAME=PATH")
+        }
+        if noCheckpoints && outputOf == nil { throw ValidationError("--no-checkpoints goes with --output-of") }
+        _ = try tolerance()
         _ = try dataInputs()
         if key == nil && !unsigned { throw ValidationError("give --key BASE.key to sign the pack, or --unsigned") }
         if key != nil && unsigned { throw ValidationError("--key and --unsigned contradict each other") }
@@ -91,6 +112,21 @@ struct Create: ParsableCommand {
             return Date(timeIntervalSince1970: TimeInterval(seconds))
         }
         return Date()
+    }
+
+    private func tolerance() throws -> Card.Tolerance? {
+        var metrics: [String: Double] = [:]
+        for value in metricTolerance {
+            guard let equals = value.firstIndex(of: "="), let number = Double(value[value.index(after: equals)...]), number >= 0 else {
+                throw ValidationError("--metric-tolerance \(value): expected NAME=VALUE with VALUE ≥ 0")
+            }
+            metrics[String(value[..<equals])] = number
+        }
+        for (flag, value) in [("--atol", atol), ("--rtol", rtol)] where (value ?? 0) < 0 || value?.isFinite == false {
+            throw ValidationError("\(flag) must be a finite number ≥ 0")
+        }
+        guard atol != nil || rtol != nil || !metrics.isEmpty else { return nil }
+        return Card.Tolerance(atol: atol, rtol: rtol, metrics: metrics.isEmpty ? nil : metrics)
     }
 
     /// Joins `--data`, `--data-uri`, `--data-mount` and `--inline-data` by name.
@@ -126,6 +162,9 @@ struct Create: ParsableCommand {
     func run() throws {
         var options = CreateOptions(output: output, created: try creationTime())
         options.codeDirectory = code
+        options.outputOf = outputOf
+        options.includeCheckpoints = !noCheckpoints
+        options.tolerance = try tolerance()
         options.includes = include
         options.excludes = exclude
         options.weights = weights

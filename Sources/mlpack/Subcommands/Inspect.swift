@@ -27,6 +27,11 @@ struct Inspect: ParsableCommand {
         print("  items     \(report.items) (\(Terminal.bytes(report.payloadBytes)))\(report.packBytes.map { ", \(Terminal.bytes($0)) compressed" } ?? "")")
         print("  withheld  \(report.withheld) items")
         for output in report.outputs { print("  output    \(output.path) (\(output.role.rawValue))") }
+        if !report.lineage.isEmpty {
+            print("")
+            print("lineage (\(report.lineage.count) run\(report.lineage.count == 1 ? "" : "s"), oldest first; ← read, → wrote)")
+            for line in LineageText.lines(report.lineage) { print("  " + line) }
+        }
         print("")
         print("  role            items        size")
         for role in report.roles {
@@ -90,5 +95,32 @@ struct FileTree {
             }
         }
         return out
+    }
+}
+
+/// The lineage as a text graph: run → output → run.
+enum LineageText {
+    static func lines(_ steps: [LineageView.Step]) -> [String] {
+        var out: [String] = []
+        for step in steps {
+            let exit = step.exitCode.map { " (exit \($0))" } ?? ""
+            out.append("run \(step.run)\(step.name.map { "  \"\($0)\"" } ?? "")  \(step.status.rawValue)\(exit)  code \(step.codeSnapshot)  env \(step.environment)")
+            let directory = step.workingDirectory == "." ? "" : "(in \(step.workingDirectory)) "
+            out.append("  $ \(directory)\(step.command.map(quoted).joined(separator: " "))")
+            let width = min(40, (step.inputs + step.outputs).map(\.path.count).max() ?? 0)
+            for input in step.inputs {
+                let source = input.producedBy.map { "from run \($0)" }
+                    ?? input.reference.map { "data reference \($0)" } ?? input.item.map { "in the pack: \($0)" } ?? "not in the pack"
+                out.append("  ← " + pad(input.path, width) + "  " + source)
+            }
+            for output in step.outputs {
+                out.append("  → " + pad(output.path, width) + "  " + (output.item.map { "in the pack: \($0)" } ?? "not in the pack"))
+            }
+        }
+        return out
+    }
+
+    private static func quoted(_ argument: String) -> String {
+        argument.contains(where: { " \"'$\\".contains($0) }) || argument.isEmpty ? "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'" : argument
     }
 }

@@ -45,7 +45,7 @@ public enum EnvironmentSource {
 
     /// The pack's platform records, by environment id (the folder name under `env/`).
     static func fromPack(_ path: String, id wantedId: String?, limits: ReaderLimits) throws -> EnvironmentCapture {
-        let (_, loaded) = try PackItems.read(path, limits: limits, where: { $0.hasPrefix("env/") && $0.hasSuffix("/platform.json") })
+        let loaded = try PackItems.read(path, limits: limits, where: { $0.hasPrefix("env/") && $0.hasSuffix("/platform.json") }).items
         var captures: [String: [UInt8]] = [:]
         for item in loaded {
             let id = item.item.path.dropFirst("env/".count).dropLast("/platform.json".count)

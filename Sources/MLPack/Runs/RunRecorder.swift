@@ -1,0 +1,248 @@
+import Foundation
+
+/// What `mlpack run` is asked to do.
+public struct RunRequest: Sendable {
+    /// The command and its arguments, as given after `--`.
+    public var command: [String]
+    /// `-i`: files or folders the command reads; hashed before it starts.
+    public var inputs: [String]
+    /// `-o`: files or folders the command writes (in addition to those found by scanning).
+    public var outputs: [String]
+    /// `--metrics`: a JSON object file the command writes.
+    public var metrics: String?
+    public var name: String?
+    public var deterministic: Bool
+    public var trace: Bool
+    /// Where the command runs (mlpack's own working folder), and where the store is looked up.
+    public var workingDirectory: String
+
+    public init(
+        command: [String], inputs: [String] = [], outputs: [String] = [], metrics: String? = nil, name: String? = nil,
+        deterministic: Bool = false, trace: Bool = false, workingDirectory: String = FileManager.default.currentDirectoryPath
+    ) {
+        self.command = command
+        self.inputs = inputs
+        self.outputs = outputs
+        self.metrics = metrics
+        self.name = name
+        self.deterministic = deterministic
+        self.trace = trace
+        self.workingDirectory = workingDirectory
+    }
+}
+
+/// How a recorded run went.
+public struct RunOutcome: Sendable {
+    public var store: RunStore
+    public var termination: CommandTermination
+    /// The saved record, or why it could not be saved: the command ran either way.
+    public var record: Result<RunRecord, MLPackError>
+}
+
+/// `mlpack run -- CMD`: runs the command in the foreground and records the run in the
+/// project's store (README "Runs").
+///
+/// Before the command starts: the code snapshot (stored by content), the `-i` inputs (hashed
+/// now, as the command could change them) and a stat snapshot of the project. While it runs:
+/// the environment capture, on its own thread. After it ended: the outputs (new or changed
+/// files, `-o`, `--metrics`), the files it read (`--trace`), lineage by content, the record.
+public enum RunRecorder {
+    public static func run(_ request: RunRequest, warning warn: (String) -> Void) throws -> RunOutcome {
+        guard let program = request.command.first else {
+            throw MLPackError.usage("no command to run: mlpack run [OPTIONS] -- CMD [ARGS...]")
+        }
+        if let name = request.name, name.isEmpty || name.contains(where: \.isNewline) {
+            throw MLPackError.usage("--name: one non-empty line")
+        }
+        let cwd = RunFiles.canonical(request.workingDirectory, cwd: FileManager.default.currentDirectoryPath)
+        let executable = try ForegroundCommand.resolve(program, in: cwd)
+        let store = RunStore.locate(from: cwd)
+        let root = store.projectRoot
+        let inputPaths = try request.inputs.map { path in
+            let absolute = RunFiles.canonical(path, cwd: cwd)
+            guard FileSystem.status(absolute, followLinks: true) != nil else {
+                throw MLPackError.io(path: path, reason: "no such file or directory (an input must exist before the run)")
+            }
+            return absolute
+        }
+        try store.prepare()
+
+        // Before any other thread spawns: the forwarder's pipe must not leak into a child.
+        let forwarder = try SignalForwarder()
+        defer { forwarder.restore() }
+        var environment = ProcessInfo.processInfo.environment
+        let setVariables = request.deterministic ? Determinism.apply(to: &environment) : [:]
+        let python = interpreter(program: program, executable: executable)
+        let probe = BackgroundValue { EnvironmentProbe.collect(python: python) }
+
+        let (code, codeWarnings) = try CodeCapture.capture(projectRoot: root, store: store)
+        codeWarnings.forEach(warn)
+        var inputs = try inputPaths.compactMap { try RunFiles.record($0, projectRoot: root, store: store, warn: warn) }
+        var trace: ReadTrace?
+        var pythonPrefixes: BackgroundValue<[String]>?
+        if request.trace {
+            let prepared = ReadTrace.prepare()
+            if let problem = prepared.problem { warn("--trace: \(problem); recording without tracing") }
+            trace = prepared.trace
+            if trace != nil { pythonPrefixes = BackgroundValue { ReadTrace.pythonPrefixes(python: python) } }
+        }
+        let before = TreeSnapshot.take(root)
+
+        // Only a request for another folder changes it: the command keeps mlpack's own
+        // working folder (as the shell named it, links and all) otherwise.
+        let directory = RunFiles.canonical(FileManager.default.currentDirectoryPath, cwd: "/") == cwd ? nil : cwd
+        let started = Date()
+        forwarder.install()
+        forwarder.commandStarting()
+        let pid: pid_t
+        do {
+            if let trace {
+                pid = try ForegroundCommand.spawn(
+                    executable: trace.strace, arguments: trace.wrap(executable: executable, arguments: request.command),
+                    environment: environment, directory: directory, closing: forwarder.descriptors)
+            } else {
+                pid = try ForegroundCommand.spawn(
+                    executable: executable, arguments: request.command, environment: environment, directory: directory,
+                    closing: forwarder.descriptors)
+            }
+        } catch {
+            forwarder.stopForwarding()
+            throw error
+        }
+        forwarder.forward(to: pid, isTracer: trace != nil)
+        let termination = ForegroundCommand.wait(pid)
+        forwarder.stopForwarding()
+        let ended = Date()
+
+        let record: Result<RunRecord, MLPackError>
+        do {
+            var outputs = try findOutputs(request, cwd: cwd, store: store, before: before, warn: warn)
+            let metrics = readMetrics(request.metrics, cwd: cwd, outputs: &outputs, root: root, warn: warn)
+            if let trace, let pythonPrefixes {
+                inputs += tracedInputs(
+                    trace.filesRead(cwd: cwd), root: root, pythonPrefixes: pythonPrefixes.value, code: code,
+                    known: inputs, outputs: outputs, warn: warn)
+            }
+            do { RunFiles.linkProducers(&inputs, runs: try store.runs()) } catch {
+                warn("lineage not linked: \(error)")
+            }
+
+            var raw = probe.value
+            raw.codeFiles = code.files.map { ($0.path, $0.sha256) }
+            raw.environment = environment  // what the command saw, --deterministic included
+            let (platform, host) = raw.build()
+            let environmentId = try store.storeEnvironment(platform, host: host)
+
+            var id = RunClock.id(started: started)
+            while FileSystem.status(store.runsDirectory + "/" + id + ".json") != nil { id = RunClock.id(started: started) }
+            let (status, exitCode, signal): (RunRecord.Status, Int32?, Int32?) =
+                switch termination {
+                case .exited(0): (.succeeded, 0, nil)
+                case .exited(let code): (.failed, code, nil)
+                case .signaled(let signal): (.killed, nil, signal)
+                }
+            let run = RunRecord(
+                id: id, name: request.name, argv: request.command, workingDirectory: RunFiles.recordedPath(cwd, projectRoot: root),
+                started: RunClock.timestamp(started), ended: RunClock.timestamp(ended), status: status, exitCode: exitCode,
+                signal: signal, code: code, environment: environmentId, setVariables: setVariables, inputs: inputs,
+                outputs: outputs, metrics: metrics)
+            try store.save(run)
+            record = .success(run)
+        } catch let error as MLPackError {
+            record = .failure(error)
+        } catch {
+            record = .failure(.io(path: store.root, reason: "cannot record the run: \(error)"))
+        }
+        return RunOutcome(store: store, termination: termination, record: record)
+    }
+
+    /// The interpreter whose packages the environment records: the command's own when it
+    /// is a Python (`python`, `python3.12`, `.venv/bin/python`), else python3 on PATH.
+    static func interpreter(program: String, executable: String) -> String? {
+        let name = (program as NSString).lastPathComponent
+        guard name.hasPrefix("python") else { return nil }
+        let version = name.dropFirst("python".count)
+        return version.allSatisfy({ $0.isNumber || $0 == "." }) ? executable : nil
+    }
+
+    /// New or changed files under the project, then `-o` paths (a folder as one record with
+    /// its listing), each once, sorted by path.
+    static func findOutputs(
+        _ request: RunRequest, cwd: String, store: RunStore, before: TreeSnapshot, warn: (String) -> Void
+    ) throws -> [RunRecord.FileRecord] {
+        let root = store.projectRoot
+        let changed = TreeSnapshot.take(root).changed(since: before)
+        var files = changed.map { (absolute: root + "/" + $0, recorded: $0) }
+        var seen = Set(changed)
+        var folders: [RunRecord.FileRecord] = []
+        for path in request.outputs {
+            let absolute = RunFiles.canonical(path, cwd: cwd)
+            let recorded = RunFiles.recordedPath(absolute, projectRoot: root)
+            guard let status = FileSystem.status(absolute, followLinks: true) else {
+                warn("-o \(path): does not exist after the run")
+                continue
+            }
+            if status.isDirectory {
+                do { folders.append(try RunFiles.directoryRecord(absolute, recorded: recorded, store: store, warn: warn)) } catch {
+                    warn("-o \(path): not recorded (\(error))")
+                }
+            } else if status.isRegular {
+                if seen.insert(recorded).inserted { files.append((absolute, recorded)) }
+            } else {
+                warn("-o \(path): not a file or directory")
+            }
+        }
+        let records = RunFiles.fileRecords(absolute: files.map(\.absolute), recorded: files.map(\.recorded), warn: warn)
+        return (records + folders).sorted { Manifest.bytewise($0.path, $1.path) }
+    }
+
+    /// The `--metrics` file's JSON object; the file is an output too.
+    static func readMetrics(
+        _ path: String?, cwd: String, outputs: inout [RunRecord.FileRecord], root: String, warn: (String) -> Void
+    ) -> JSONValue? {
+        guard let path else { return nil }
+        let absolute = RunFiles.canonical(path, cwd: cwd)
+        let recorded = RunFiles.recordedPath(absolute, projectRoot: root)
+        guard let data = FileManager.default.contents(atPath: absolute) else {
+            warn("--metrics \(path): no such file after the run")
+            return nil
+        }
+        if !outputs.contains(where: { $0.path == recorded }) {
+            // Inside the project the scan knows whether the run wrote it; outside it cannot.
+            if !recorded.hasPrefix("/") { warn("--metrics \(path): not written by this run (recorded as it is)") }
+            outputs += RunFiles.fileRecords(absolute: [absolute], recorded: [recorded], warn: warn)
+            outputs.sort { Manifest.bytewise($0.path, $1.path) }
+        }
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data), case .object = value else {
+            warn("--metrics \(path): not a JSON object; metrics not recorded")
+            return nil
+        }
+        return value
+    }
+
+    /// The traced files that are data: not the system's or the Python installation's, not
+    /// code of the snapshot, not the run's outputs, not already an input (or inside one),
+    /// not where the output scan never looks (.git, .mlpack, caches, environments).
+    static func tracedInputs(
+        _ files: [String], root: String, pythonPrefixes: [String], code: RunRecord.Code, known: [RunRecord.FileRecord],
+        outputs: [RunRecord.FileRecord], warn: (String) -> Void
+    ) -> [RunRecord.FileRecord] {
+        let excluded = Set(code.files.map(\.path)).union(outputs.map(\.path)).union(known.map(\.path))
+        let folders = known.filter { $0.kind == .directory }.map { $0.path == "." ? "" : $0.path + "/" }
+        var absolute: [String] = []
+        var recorded: [String] = []
+        for file in files {
+            if pythonPrefixes.contains(where: { file.hasPrefix($0) }) { continue }
+            let name = RunFiles.recordedPath(file, projectRoot: root)
+            if name.hasPrefix("/") {
+                if ReadTrace.isSystemFile(file) { continue }
+            } else if TreeSnapshot.isSkipped(relative: name, root: root) {
+                continue
+            }
+            if excluded.contains(name) || folders.contains(where: { name.hasPrefix($0) }) { continue }
+            absolute.append(file)
+            recorded.append(name)
+        }
+        return RunFiles.fileRecords(absolute: absolute, recorded: recorded, warn: warn)
+    }
+}

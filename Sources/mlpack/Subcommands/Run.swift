@@ -1,0 +1,66 @@
+import ArgumentParser
+import Foundation
+import MLPack
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run a command and record the run in the project's .mlpack/ folder.",
+        usage: "mlpack run [-i <PATH>]... [-o <PATH>]... [--metrics <FILE>] [--name <NAME>] [--deterministic] [--trace] [--quiet] -- <CMD> [<ARGS>...]",
+        discussion: """
+            The command runs in the foreground, with this terminal, and mlpack exits with its \
+            status (or dies by the same signal). The record holds the command line, working \
+            folder, times, status, the exact code (every file git tracks, uncommitted edits \
+            included, kept by content in .mlpack/objects/), the environment, inputs and outputs \
+            by size and SHA-256, and metrics. Outputs are the -o paths plus every file created \
+            or changed under the project while the command ran (git-ignored folders included; \
+            .git, .mlpack, __pycache__, *.pyc, virtualenvs and .ipynb_checkpoints excluded). \
+            An input with the content of an earlier run's output is linked to that run. \
+            A command that cannot be started exits 127 (not found) or 126 (not executable), \
+            and no run is recorded.
+            """)
+
+    @Option(name: [.customShort("i"), .customLong("input")], help: ArgumentHelp(
+        "A file or folder the command reads (repeatable); hashed before the command starts.", valueName: "PATH"))
+    var inputs: [String] = []
+
+    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp(
+        "A file or folder the command writes (repeatable), also outside the project.", valueName: "PATH"))
+    var outputs: [String] = []
+
+    @Option(help: ArgumentHelp("A JSON object file of metrics the command writes; recorded, and an output.", valueName: "FILE"))
+    var metrics: String?
+
+    @Option(help: ArgumentHelp("A name for the run.", valueName: "NAME"))
+    var name: String?
+
+    @Flag(help: "Set and record PYTHONHASHSEED=0, CUBLAS_WORKSPACE_CONFIG=:4096:8, TF_DETERMINISTIC_OPS=1, TF_CUDNN_DETERMINISTIC=1 and TF_ENABLE_ONEDNN_OPTS=0 (a value already set is kept).")
+    var deterministic = false
+
+    @Flag(help: "Also record the data files the command opened for reading, traced with strace.")
+    var trace = false
+
+    @Flag(name: .shortAndLong, help: "No warnings and no summary line on standard error.")
+    var quiet = false
+
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD"))
+    var command: [String] = []
+
+    func run() throws {
+        let request = RunRequest(
+            command: command, inputs: inputs, outputs: outputs, metrics: metrics, name: name, deterministic: deterministic,
+            trace: trace)
+        let outcome = try RunRecorder.run(request) { if !quiet { Terminal.warning($0) } }
+        switch outcome.record {
+        case .success(let record):
+            if !quiet {
+                let count = record.outputs.count
+                Terminal.standardError("mlpack: recorded run \(record.id) (\(record.status.rawValue), \(count) output\(count == 1 ? "" : "s")) in \(RunStore.directoryName)/")
+            }
+        case .failure(let error):
+            Terminal.error(error.description)
+            // The command's own failure says more than ours; a success must not hide ours.
+            if outcome.termination == .exited(0) { Foundation.exit(ExitStatus.usage) }
+        }
+        ChildExit.exit(like: outcome.termination)
+    }
+}
