@@ -40,8 +40,9 @@ step "mlpack key generate: the author's minisign key pair (password from MLPACK_
 export MLPACK_PASSWORD=demo-password
 "$mlpack" key generate --output "$out/author"
 
-step "mlpack create --output-of: exactly the lineage of the fine-tuned weights, signed"
-"$mlpack" create --output "$out/spirals.mlpack" --output-of finetuned.safetensors \
+step "mlpack create --output-of: the lineage of the fine-tuned weights, signed (the side experiment rides along as private history)"
+side=$("$mlpack" runs --json | python3 -c 'import json,sys; print([r["id"] for r in json.load(sys.stdin)["runs"] if r.get("name") == "try-high-lr"][0])')
+"$mlpack" create --output "$out/spirals.mlpack" --output-of finetuned.safetensors --run "$side" --note README.md \
     --title "Two-spirals MLP (mlpack demo)" --atol 1e-6 --metric-tolerance test_accuracy=0.01 \
     --created 2026-11-27T00:00:00Z --key "$out/author.key"
 
@@ -57,8 +58,15 @@ echo "stage 2's train.py (after the edit):  $(grep -l 'default=0.2' "$out"/extra
 step "mlpack verify, trusting the author's public key"
 "$mlpack" verify "$out/spirals.mlpack" --key "$out/author.pub"
 
+step "mlpack redact --public: publish it without private history (notes, host records, the side experiment)"
+"$mlpack" redact "$out/spirals.mlpack" --output "$out/spirals-public.mlpack" --public --key "$out/author.key"
+"$mlpack" verify "$out/spirals-public.mlpack" --key "$out/author.pub"
+cmp <(tar --zstd -xOf "$out/spirals.mlpack" spirals/mlpack/manifest.json) \
+    <(tar --zstd -xOf "$out/spirals-public.mlpack" spirals/mlpack/manifest.json) \
+    && echo "the published pack carries the author's manifest byte for byte: the signature still verifies"
+
 step "check it without mlpack: tar, sha256sum, bagit, minisign, an RO-Crate validator"
-mkdir -p "$out/by-hand" && tar --zstd -xf "$out/spirals.mlpack" -C "$out/by-hand"
+mkdir -p "$out/by-hand" && tar --zstd -xf "$out/spirals-public.mlpack" -C "$out/by-hand"
 cd "$out/by-hand/spirals"
 sha256sum --quiet -c manifest-sha256.txt && echo "sha256sum -c manifest-sha256.txt: all OK"
 python3 -m bagit --quiet --validate . && echo "bagit --validate: valid bag"

@@ -96,7 +96,10 @@ struct ListingBagItTests {
         #expect(Layout.itemPath("data/code/a.py") == "code/a.py")
         #expect(Layout.itemPath("database/x") == nil)
         #expect(Layout.itemPath("mlpack/manifest.json") == nil)
-        #expect(Layout.requiredTagFiles == Set(Layout.tagFiles).subtracting(["mlpack/manifest.json.minisig"]))
+        #expect(Layout.requiredTagFiles == Set(Layout.tagFiles).subtracting([
+            "mlpack/manifest.json.minisig", "mlpack/original/manifest.json", "mlpack/original/manifest.json.minisig",
+            "mlpack/original/disclosures.json",
+        ]))
         #expect(Layout.tagFiles.last == "tagmanifest-sha256.txt")
     }
 }

@@ -151,7 +151,7 @@ func craftPack(
         let result = try writer.add(path: Layout.payloadPath(item.path), source: .bytes(item.bytes), mode: item.mode)
         written.append(Item(path: item.path, role: item.role, size: result.size, sha256: Hex.encode(result.sha256), mode: item.mode))
     }
-    _ = try PackSealer.seal(writer, items: written, name: name, created: created, key: nil) { path in
+    _ = try PackSealer.seal(writer, items: written, name: name, created: created, manifesting: .new(key: nil)) { path in
         all.first { $0.path == path }?.bytes
     }
 }

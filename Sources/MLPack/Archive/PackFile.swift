@@ -43,30 +43,13 @@ final class PackFile {
 
     /// Streams one entry's bytes through the index, decompressing only the frames it spans.
     func stream(_ entry: SeekIndex.Entry, into consumer: (UnsafeRawBufferPointer) throws -> Void) throws {
-        guard case .success(let loaded) = index else { throw IndexUnusable(reason: "no seek index") }
-        let frame = loaded.index.frame(containing: entry.dataOffset)
-        let reader = FrameReader(
-            file: file, compressedOffset: frame.compressedOffset, uncompressedOffset: frame.uncompressedOffset,
-            limits: limits)
+        let reader = try EntryReader(pack: self, entry: entry)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
         defer { buffer.deallocate() }
-        var skip = entry.dataOffset - frame.uncompressedOffset
-        var remaining = entry.size
-        while remaining > 0 {
-            let n: Int
-            do { n = try reader.read(into: buffer) } catch {
-                throw IndexUnusable(reason: "reading \(entry.path) through the index failed")
-            }
-            guard n > 0 else { throw IndexUnusable(reason: "index points past the end of the data") }
-            var chunk = UnsafeRawBufferPointer(rebasing: buffer[..<n])
-            if skip > 0 {
-                let dropped = Int(min(skip, UInt64(n)))
-                skip -= UInt64(dropped)
-                chunk = UnsafeRawBufferPointer(rebasing: chunk[dropped...])
-            }
-            let take = Int(min(remaining, UInt64(chunk.count)))
-            if take > 0 { try consumer(UnsafeRawBufferPointer(rebasing: chunk[..<take])) }
-            remaining -= UInt64(take)
+        while true {
+            let n = try reader.read(into: buffer)
+            if n == 0 { break }
+            try consumer(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
         }
     }
 
@@ -87,4 +70,49 @@ final class PackFile {
 struct IndexUnusable: Error, CustomStringConvertible {
     let reason: String
     var description: String { "seek index unusable: \(reason)" }
+}
+
+/// One entry's bytes, pulled through the seek index: decompresses from the frame holding the
+/// entry's first byte and stops after its last. What it yields must still be checked against
+/// the entry's disclosure; any inconsistency throws `IndexUnusable`.
+final class EntryReader: ByteReader {
+    let path: String
+    private let reader: FrameReader
+    private var skip: UInt64
+    private var remaining: UInt64
+    private let scratch: UnsafeMutableRawBufferPointer
+
+    init(pack: PackFile, entry: SeekIndex.Entry) throws {
+        guard case .success(let loaded) = pack.index else { throw IndexUnusable(reason: "no seek index") }
+        let frame = loaded.index.frame(containing: entry.dataOffset)
+        path = entry.path
+        reader = FrameReader(
+            file: pack.file, compressedOffset: frame.compressedOffset, uncompressedOffset: frame.uncompressedOffset,
+            limits: pack.limits)
+        skip = entry.dataOffset - frame.uncompressedOffset
+        remaining = entry.size
+        scratch = .allocate(byteCount: 1 << 16, alignment: 16)
+    }
+
+    deinit { scratch.deallocate() }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        while skip > 0 {
+            let n = try next(into: UnsafeMutableRawBufferPointer(rebasing: scratch[..<Int(min(skip, UInt64(scratch.count)))]))
+            skip -= UInt64(n)
+        }
+        guard remaining > 0, buffer.count > 0 else { return 0 }
+        let n = try next(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(min(remaining, UInt64(buffer.count)))]))
+        remaining -= UInt64(n)
+        return n
+    }
+
+    private func next(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        let n: Int
+        do { n = try reader.read(into: buffer) } catch {
+            throw IndexUnusable(reason: "reading \(path) through the index failed")
+        }
+        guard n > 0 else { throw IndexUnusable(reason: "index points past the end of the data") }
+        return n
+    }
 }

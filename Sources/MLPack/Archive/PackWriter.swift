@@ -6,6 +6,15 @@ final class PackWriter {
         case bytes([UInt8])
         /// A file and the size it had when it was planned; a change is an error.
         case file(path: String, size: UInt64)
+        /// Bytes pulled from a reader (another pack's entry, say) that yields exactly `size`.
+        case reader(any ByteReader, size: UInt64)
+
+        var size: UInt64 {
+            switch self {
+            case .bytes(let bytes): UInt64(bytes.count)
+            case .file(_, let size), .reader(_, let size): size
+            }
+        }
     }
 
     struct Written {
@@ -48,7 +57,9 @@ final class PackWriter {
             try tar.finishEntry()
             return Written(size: UInt64(bytes.count), sha256: SHA256Hasher.digest(bytes))
         case .file(let filePath, let size):
-            return try addFile(archivePath: archivePath, filePath: filePath, size: size, mode: mode)
+            return try addStream(archivePath: archivePath, reader: try PosixFile(path: filePath, mode: .read), size: size, mode: mode)
+        case .reader(let reader, let size):
+            return try addStream(archivePath: archivePath, reader: reader, size: size, mode: mode)
         }
     }
 
@@ -66,8 +77,7 @@ final class PackWriter {
         try tar.finishEntry()
     }
 
-    private func addFile(archivePath: String, filePath: String, size: UInt64, mode: UInt32) throws -> Written {
-        let file = try PosixFile(path: filePath, mode: .read)
+    private func addStream(archivePath: String, reader file: any ByteReader, size: UInt64, mode: UInt32) throws -> Written {
         let chunkSize = UInt64(frames.chunkSize)
         let large = size >= Self.largeEntryThreshold
         var remaining = size
@@ -102,7 +112,7 @@ final class PackWriter {
         hashing.run()
         var probe: UInt8 = 0
         if try withUnsafeMutableBytes(of: &probe, { try file.read(into: $0) }) > 0 {
-            throw MLPackError.io(path: filePath, reason: "file grew while it was being packed")
+            throw MLPackError.io(path: file.path, reason: "file grew while it was being packed")
         }
         if large {
             try frames.endFrame()
@@ -112,7 +122,7 @@ final class PackWriter {
         return Written(size: size, sha256: hashing.hasher.finalize())
     }
 
-    private func readChunk(_ file: PosixFile, into buffer: Int, count: Int) throws -> Int {
+    private func readChunk(_ file: any ByteReader, into buffer: Int, count: Int) throws -> Int {
         let n = try file.readFully(into: UnsafeMutableRawBufferPointer(rebasing: readBuffers[buffer][..<count]))
         guard n == count else {
             throw MLPackError.io(path: file.path, reason: "file shrank while it was being packed")

@@ -8,6 +8,11 @@ enum Layout {
     static let bagInfo = "bag-info.txt"
     static let payloadManifest = "manifest-sha256.txt"
     static let tagManifest = "tagmanifest-sha256.txt"
+    /// In a pack a redaction re-signed: the author's manifest, its signature, and the
+    /// author's disclosures of the items kept unchanged.
+    static let originalManifest = "mlpack/original/manifest.json"
+    static let originalSignature = "mlpack/original/manifest.json.minisig"
+    static let originalDisclosures = "mlpack/original/disclosures.json"
 
     /// The RO-Crate view: below `data/`, but derived, not an item.
     static let roCrate = payloadDirectory + "/" + ROCrate.metadataPath
@@ -19,10 +24,11 @@ enum Layout {
 
     /// Every file outside `data/`, in the order a pack stores them (after the payload).
     static let tagFiles = [
-        bagitDeclaration, bagInfo, payloadManifest, disclosures, manifest, signature, tagManifest,
+        bagitDeclaration, bagInfo, payloadManifest, disclosures, manifest, signature,
+        originalDisclosures, originalManifest, originalSignature, tagManifest,
     ]
-    /// Tag files a pack must have (the signature is absent from unsigned packs).
-    static let requiredTagFiles = Set(tagFiles).subtracting([signature])
+    /// Tag files every pack has (no signature in unsigned packs, no original/ unless re-signed).
+    static let requiredTagFiles: Set<String> = [bagitDeclaration, bagInfo, payloadManifest, disclosures, manifest, tagManifest]
 
     static func payloadPath(_ itemPath: String) -> String { payloadDirectory + "/" + itemPath }
 

@@ -46,9 +46,9 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     func encoded() throws -> [UInt8] { try JSONText.encode(self) }
 
-    /// Parses and checks a manifest from a pack. Errors name `Layout.manifest`.
-    static func decode(_ bytes: [UInt8]) throws -> Manifest {
-        func invalid(_ problem: String) -> MLPackError { .integrity(entry: Layout.manifest, problem: problem) }
+    /// Parses and checks a manifest from a pack. Errors name `path`.
+    static func decode(_ bytes: [UInt8], path: String = Layout.manifest) throws -> Manifest {
+        func invalid(_ problem: String) -> MLPackError { .integrity(entry: path, problem: problem) }
         let manifest: Manifest
         do { manifest = try JSONText.decode(Manifest.self, from: bytes) } catch {
             throw invalid("not a valid manifest (\(Self.describe(error)))")
@@ -65,6 +65,9 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
         for (a, b) in zip(manifest.items, manifest.items.dropFirst()) where !bytewise(a, b) {
             throw invalid("item digests are not sorted and unique")
+        }
+        if let derivedFrom = manifest.derivedFrom, !Hex.isSHA256(derivedFrom) {
+            throw invalid("derivedFrom is not a SHA-256 in hex")
         }
         return manifest
     }

@@ -18,12 +18,60 @@ public struct PackContents: Sendable {
     }
     public func item(_ path: String) -> Item? { byPath[path].map { disclosures[$0].item } }
 
-    static func load(manifest manifestBytes: [UInt8]?, disclosures disclosuresBytes: [UInt8]?, signature: [UInt8]?) throws -> PackContents {
-        guard let manifestBytes else { throw MLPackError.integrity(entry: Layout.manifest, problem: "missing") }
-        guard let disclosuresBytes else { throw MLPackError.integrity(entry: Layout.disclosures, problem: "missing") }
-        let manifest = try Manifest.decode(manifestBytes)
+    /// The author's pack a re-signing redaction derived this one from (spec §10.1).
+    public let provenance: Provenance?
+
+    public struct Provenance: Sendable {
+        public let manifest: Manifest
+        /// The author, whose signature over the original manifest verified; nil if unsigned.
+        public let signer: PublicKey?
+        /// Paths of the items the original manifest covers unchanged: the author vouches for
+        /// them; the others only the redactor's signature covers.
+        public let authorItems: Set<String>
+        /// Items of the original pack withheld here (dropped, or rewritten).
+        public let withheld: Int
+    }
+
+    /// Loads and cross-checks the manifest, its signature and the disclosures (and, in a
+    /// re-signed pack, the original ones), given the tag files' bytes by path.
+    static func load(tagFile: (String) throws -> [UInt8]?) throws -> PackContents {
+        let (manifest, manifestBytes, signer, disclosures) = try loadManifest(
+            tagFile(Layout.manifest), signature: tagFile(Layout.signature), disclosures: tagFile(Layout.disclosures),
+            manifestPath: Layout.manifest, disclosuresPath: Layout.disclosures)
+        var provenance: Provenance?
+        if let derivedFrom = manifest.derivedFrom {
+            let (original, originalBytes, author, kept) = try loadManifest(
+                tagFile(Layout.originalManifest), signature: tagFile(Layout.originalSignature),
+                disclosures: tagFile(Layout.originalDisclosures),
+                manifestPath: Layout.originalManifest, disclosuresPath: Layout.originalDisclosures)
+            guard SHA256Hasher.hex(originalBytes) == derivedFrom else {
+                throw MLPackError.integrity(entry: Layout.originalManifest, problem: "is not the manifest derivedFrom names")
+            }
+            let current = Dictionary(uniqueKeysWithValues: disclosures.map { ($0.item.path, $0.item) })
+            let covered = kept.filter { current[$0.item.path] == $0.item }.map(\.item.path)
+            guard covered.count == kept.count else {
+                throw MLPackError.integrity(entry: Layout.originalDisclosures, problem: "discloses an item this pack does not hold as disclosed")
+            }
+            provenance = Provenance(manifest: original, signer: author, authorItems: Set(covered), withheld: original.items.count - kept.count)
+        }
+        let disclosuresBytes = try tagFile(Layout.disclosures) ?? []
+        return PackContents(
+            manifest: manifest, manifestBytes: manifestBytes, disclosuresBytes: disclosuresBytes, signer: signer,
+            disclosures: disclosures,
+            byPath: Dictionary(uniqueKeysWithValues: disclosures.enumerated().map { ($1.item.path, $0) }),
+            provenance: provenance)
+    }
+
+    /// One manifest with its signature and disclosures, each checked against the others.
+    private static func loadManifest(
+        _ manifestBytes: [UInt8]?, signature: [UInt8]?, disclosures disclosuresBytes: [UInt8]?,
+        manifestPath: String, disclosuresPath: String
+    ) throws -> (Manifest, [UInt8], PublicKey?, [Disclosure]) {
+        guard let manifestBytes else { throw MLPackError.integrity(entry: manifestPath, problem: "missing") }
+        guard let disclosuresBytes else { throw MLPackError.integrity(entry: disclosuresPath, problem: "missing") }
+        let manifest = try Manifest.decode(manifestBytes, path: manifestPath)
         let signer = try SignatureStatus.validSigner(manifest: manifest, manifestBytes: manifestBytes, signatureBytes: signature)
-        func invalid(_ problem: String) -> MLPackError { .integrity(entry: Layout.disclosures, problem: problem) }
+        func invalid(_ problem: String) -> MLPackError { .integrity(entry: disclosuresPath, problem: problem) }
         let file: DisclosureFile
         do { file = try JSONText.decode(DisclosureFile.self, from: disclosuresBytes) } catch {
             throw invalid("not a valid disclosures file (\(Manifest.describe(error)))")
@@ -44,10 +92,7 @@ public struct PackContents: Sendable {
             disclosures.append(disclosure)
         }
         disclosures.sort { Manifest.bytewise($0.item.path, $1.item.path) }
-        return PackContents(
-            manifest: manifest, manifestBytes: manifestBytes, disclosuresBytes: disclosuresBytes, signer: signer,
-            disclosures: disclosures,
-            byPath: Dictionary(uniqueKeysWithValues: disclosures.enumerated().map { ($1.item.path, $0) }))
+        return (manifest, manifestBytes, signer, disclosures)
     }
 
     /// The card, parsed once its bytes have been checked against its disclosure.
@@ -71,7 +116,7 @@ public struct PackContents: Sendable {
         func read(_ path: String) throws -> [UInt8]? {
             try pack.indexEntry(top + "/" + path).map { try pack.read($0) }
         }
-        return try load(manifest: read(Layout.manifest), disclosures: read(Layout.disclosures), signature: read(Layout.signature))
+        return try load(tagFile: read)
     }
 
     static func topDirectory(of index: SeekIndex) throws -> String {

@@ -7,8 +7,13 @@ public struct CreateOptions: Sendable {
     public var includes: [String] = []
     public var excludes: [String] = []
     public var weights: [String] = []
+    /// Free-form notes (role note: private, withheld by `redact --public`).
+    public var notes: [String] = []
     /// Pack the lineage of this file: the recorded runs that produced it (`mlpack run`).
     public var outputOf: String?
+    /// Also pack these recorded runs (id prefixes) as history: record, code, environment.
+    /// `redact --public` withholds those outside the outputs' lineage.
+    public var runs: [String] = []
     /// With `outputOf`: ship intermediate checkpoints (else a rebuild regenerates them).
     public var includeCheckpoints = true
     /// How closely a rebuild must reproduce the outputs (recorded in the card).
@@ -70,7 +75,9 @@ public enum PackCreator {
         let created = Timestamp.format(options.created)
         var plan = Plan()
 
-        guard options.codeDirectory != nil || !options.weights.isEmpty || !options.data.isEmpty || options.outputOf != nil else {
+        guard options.codeDirectory != nil || !options.weights.isEmpty || !options.data.isEmpty || options.outputOf != nil
+            || !options.runs.isEmpty
+        else {
             throw MLPackError.usage("nothing to pack: give --output-of, --code, --weights and/or --data")
         }
         var warnings: [String] = []
@@ -81,13 +88,18 @@ public enum PackCreator {
             try plan.addLineage(lineage, from: store, checkpoints: options.includeCheckpoints)
             runs = lineage.runs.map(\.id)
         }
+        if !options.runs.isEmpty {
+            let store = RunStore.locate(from: options.outputOf.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath)
+            for id in options.runs { try plan.addRunHistory(try store.run(id), from: store) }
+        }
         let weightPaths = try options.weights.map { try plan.addWeights($0) }
+        let notePaths = try options.notes.map { try plan.addNote($0) }
         let dataPaths = try options.data.map { try plan.addData($0, progress: progress) }
         var codeFiles: [(path: String, sha256: String)] = []
         if let codeDirectory = options.codeDirectory {
             let selection = try CodeSelection.select(
                 directory: codeDirectory, includes: options.includes, excludes: options.excludes,
-                alsoSkip: Set(weightPaths.flatMap { $0 } + dataPaths.flatMap { $0 } + [outputPath]))
+                alsoSkip: Set(weightPaths.flatMap { $0 } + dataPaths.flatMap { $0 } + notePaths + [outputPath]))
             warnings += selection.warnings
             codeFiles = try plan.addCode(selection, progress: progress)
         }
@@ -157,7 +169,7 @@ public enum PackCreator {
             written[planned.path] = item.sha256
             items.append(item)
         }
-        let manifest = try PackSealer.seal(writer, items: items, name: name, created: created, key: key) { path in
+        let manifest = try PackSealer.seal(writer, items: items, name: name, created: created, manifesting: .new(key: key)) { path in
             guard let planned = plan.items.first(where: { $0.path == path }), case .bytes(let bytes) = planned.source else { return nil }
             return bytes
         }
@@ -192,12 +204,7 @@ private struct Plan {
     }
 
     mutating func add(path: String, role: Role, source: PackWriter.Source, mode: UInt32 = 0o644, sha256: String? = nil) {
-        let size: UInt64
-        switch source {
-        case .bytes(let bytes): size = UInt64(bytes.count)
-        case .file(_, let fileSize): size = fileSize
-        }
-        items.append(Planned(path: path, role: role, mode: mode, size: size, source: source, sha256: sha256))
+        items.append(Planned(path: path, role: role, mode: mode, size: source.size, source: source, sha256: sha256))
     }
 
     /// Adds a weights file, or every file below a weights folder; returns the absolute paths.
@@ -220,6 +227,16 @@ private struct Plan {
             added.append(file)
         }
         return added
+    }
+
+    /// Adds a note file as `notes/<name>`; returns its absolute path.
+    mutating func addNote(_ path: String) throws -> String {
+        let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
+        guard let status = FileSystem.status(absolute, followLinks: true), status.isRegular else {
+            throw MLPackError.io(path: path, reason: "no such file (a note is one file)")
+        }
+        add(path: "notes/" + (absolute as NSString).lastPathComponent, role: .note, source: .file(path: absolute, size: status.size))
+        return absolute
     }
 
     /// Adds a data reference: its description, its listing (for a folder), its private
@@ -304,13 +321,7 @@ private struct Plan {
     /// environment; the final output as weights; the checkpoints later runs read (unless a
     /// rebuild is to regenerate them); and every input no run produced, as a data reference.
     mutating func addLineage(_ lineage: Lineage, from store: RunStore, checkpoints: Bool) throws {
-        for run in lineage.runs {
-            add(path: "runs/\(run.id).json", role: .run, source: .bytes(try JSONText.encode(run)))
-            try addSnapshot(run.code.files.map {
-                SnapshotFile(path: $0.path, sha256: $0.sha256, size: $0.size, mode: $0.mode, source: store.objectPath($0.sha256))
-            }, git: run.code.git)
-            try addEnvironment(id: run.environment, files: store.environmentFiles(run.environment))
-        }
+        for run in lineage.runs { try addRunHistory(run, from: store) }
         func file(_ record: RunRecord.FileRecord) throws -> PackWriter.Source {
             let path = record.path.hasPrefix("/") ? record.path : store.projectRoot + "/" + record.path
             guard let status = FileSystem.status(path, followLinks: true), status.isRegular, status.size == record.size else {
@@ -331,6 +342,17 @@ private struct Plan {
         for (_, input) in lineage.externalInputs where named.insert(input.sha256).inserted {
             try addReference(to: input, from: store)
         }
+    }
+
+    /// A run's record, code snapshot and environment, once per run.
+    mutating func addRunHistory(_ run: RunRecord, from store: RunStore) throws {
+        let path = "runs/\(run.id).json"
+        guard !items.contains(where: { $0.path == path }) else { return }
+        add(path: path, role: .run, source: .bytes(try JSONText.encode(run)))
+        try addSnapshot(run.code.files.map {
+            SnapshotFile(path: $0.path, sha256: $0.sha256, size: $0.size, mode: $0.mode, source: store.objectPath($0.sha256))
+        }, git: run.code.git)
+        try addEnvironment(id: run.environment, files: store.environmentFiles(run.environment))
     }
 
     /// A data reference for a run's input, from what the run recorded (the data itself

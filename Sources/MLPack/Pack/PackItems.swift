@@ -66,9 +66,7 @@ public enum PackItems {
                 return { collected[itemPath]! += $0 }
             }
         }
-        let contents = try PackContents.load(
-            manifest: scanned.metadata[Layout.manifest], disclosures: scanned.metadata[Layout.disclosures],
-            signature: scanned.metadata[Layout.signature])
+        let contents = try PackContents.load { scanned.metadata[$0] }
         try contents.check(scanned)
         let items = try contents.items.filter { wanted($0.path) }.map { item in
             guard let bytes = collected[item.path] ?? scanned.entries.first(where: { $0.path == Layout.payloadPath(item.path) })

@@ -22,6 +22,24 @@ public struct VerifyReport: Sendable, Codable {
     /// The signer's public-key line, to check with its owner before trusting it.
     public var signerPublicKey: String?
     public var seekIndex: String
+    /// For a pack a redaction re-signed: who vouches for each item.
+    public var provenance: Provenance?
+
+    public struct Provenance: Sendable, Codable {
+        /// SHA-256 of the author's manifest, kept in `mlpack/original/`.
+        public var derivedFrom: String
+        /// Key id of the author's signature (which verified), or "unsigned".
+        public var author: String
+        /// Key id of the redactor's signature over the new manifest, or "unsigned".
+        public var redactor: String
+        /// Items the author's signature covers unchanged.
+        public var authorItems: [String]
+        /// Items only the redactor's signature covers (rewritten, or new).
+        public var redactorItems: [String]
+        /// Items of the author's pack that this pack does not hold as the author made them.
+        public var withheldFromOriginal: Int
+    }
+
     /// Data references: "not checked" unless verify fetched and re-hashed them.
     public var data: [DataReport.Reference]
     public var warnings: [String]
@@ -57,7 +75,15 @@ public enum PackVerifier {
             title: card?.title, items: contents.disclosures.count, withheld: contents.withheld,
             payloadBytes: contents.items.reduce(0) { $0 + $1.size }, signature: signature.description,
             signer: signature.keyId, signerPublicKey: contents.manifest.signer?.publicKey,
-            seekIndex: indexStatus(pack, scanned), data: data, warnings: warnings, verdict: verdict)
+            seekIndex: indexStatus(pack, scanned), provenance: contents.provenance.map { original in
+                VerifyReport.Provenance(
+                    derivedFrom: contents.manifest.derivedFrom ?? "", author: original.signer?.id ?? "unsigned",
+                    redactor: contents.signer?.id ?? "unsigned",
+                    authorItems: contents.items.map(\.path).filter { original.authorItems.contains($0) },
+                    redactorItems: contents.items.map(\.path).filter { !original.authorItems.contains($0) },
+                    withheldFromOriginal: original.withheld)
+            },
+            data: data, warnings: warnings, verdict: verdict)
     }
 
     /// The full check shared by `verify` and `extract`: a sequential scan (with the
@@ -81,9 +107,7 @@ public enum PackVerifier {
         }
         scanner.progress = progress
         let scanned = try scanner.scan(sinkFor: sinkFor)
-        let contents = try PackContents.load(
-            manifest: scanned.metadata[Layout.manifest], disclosures: scanned.metadata[Layout.disclosures],
-            signature: scanned.metadata[Layout.signature])
+        let contents = try PackContents.load { scanned.metadata[$0] }
         let signature = try contents.signature(trusting: trusted)
         try contents.check(scanned)
         return (scanned, contents, signature, trusted.warnings + warnings)

@@ -61,13 +61,13 @@ public struct RunStore: Sendable {
     /// Every recorded run, oldest first.
     public func runs() throws -> [RunRecord] {
         guard FileSystem.status(runsDirectory)?.isDirectory == true else { return [] }
-        return try FileSystem.directoryEntries(runsDirectory).filter { $0.hasSuffix(".json") }.sorted().map { name in
+        return try FileSystem.directoryEntries(runsDirectory).filter { $0.hasSuffix(".json") }.map { name in
             let path = runsDirectory + "/" + name
             guard let bytes = FileManager.default.contents(atPath: path), let run = try? JSONText.decode(RunRecord.self, from: Array(bytes)) else {
                 throw MLPackError.io(path: path, reason: "not a valid run record")
             }
             return run
-        }
+        }.sorted { ($0.started, $0.id) < ($1.started, $1.id) }
     }
 
     /// The run whose id is `id` or starts with it (unambiguously).

@@ -7,9 +7,30 @@ import Darwin
 #endif
 import Foundation
 
+/// Something bytes are pulled from: a file, or an entry of another pack.
+protocol ByteReader {
+    /// Names the source in errors.
+    var path: String { get }
+    /// Reads up to `buffer.count` bytes; returns 0 only at the end.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
+}
+
+extension ByteReader {
+    /// Fills `buffer` completely unless the source ends first; returns the bytes read.
+    func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var total = 0
+        while total < buffer.count {
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]))
+            if n == 0 { break }
+            total += n
+        }
+        return total
+    }
+}
+
 /// The one place that touches POSIX file descriptors: an owned descriptor closed in `deinit`,
 /// with reads and writes that retry on EINTR and short counts.
-final class PosixFile: @unchecked Sendable {
+final class PosixFile: ByteReader, @unchecked Sendable {
     let fd: Int32
     let path: String
     private let owned: Bool
@@ -49,17 +70,6 @@ final class PosixFile: @unchecked Sendable {
             if n >= 0 { return n }
             if errno != EINTR { throw MLPackError.io(path: path, reason: PosixFile.lastError()) }
         }
-    }
-
-    /// Fills `buffer` completely unless the file ends first; returns the bytes read.
-    func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-        var total = 0
-        while total < buffer.count {
-            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[total...]))
-            if n == 0 { break }
-            total += n
-        }
-        return total
     }
 
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {

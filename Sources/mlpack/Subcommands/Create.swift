@@ -23,6 +23,11 @@ struct Create: ParsableCommand {
         valueName: "PATH"))
     var outputOf: String?
 
+    @Option(name: .customLong("run"), help: ArgumentHelp(
+        "Also pack this recorded run as history (its record, code and environment); redact --public withholds it unless it is in the outputs' lineage (repeatable; an id prefix).",
+        valueName: "ID"))
+    var runs: [String] = []
+
     @Flag(help: "With --output-of: leave intermediate checkpoints out; a rebuild regenerates them.")
     var noCheckpoints = false
 
@@ -46,6 +51,9 @@ struct Create: ParsableCommand {
 
     @Option(help: ArgumentHelp("A weights file or folder, stored under artifacts/ (repeatable).", valueName: "PATH"))
     var weights: [String] = []
+
+    @Option(help: ArgumentHelp("A free-form note to carry along, private by default: redact --public withholds it (repeatable).", valueName: "PATH"))
+    var note: [String] = []
 
     @Option(help: ArgumentHelp(
         "Data the pack names by hash, not by copy: a file or folder (repeatable). Folders get a sha256sum listing.",
@@ -87,7 +95,7 @@ struct Create: ParsableCommand {
     @OptionGroup var format: OutputOptions
 
     func validate() throws {
-        if outputOf == nil && code == nil && weights.isEmpty && data.isEmpty {
+        if outputOf == nil && code == nil && weights.isEmpty && data.isEmpty && runs.isEmpty {
             throw ValidationError("give --output-of PATH, --code DIR, --weights PATH and/or --data NAME=PATH")
         }
         if noCheckpoints && outputOf == nil { throw ValidationError("--no-checkpoints goes with --output-of") }
@@ -163,11 +171,13 @@ struct Create: ParsableCommand {
         var options = CreateOptions(output: output, created: try creationTime())
         options.codeDirectory = code
         options.outputOf = outputOf
+        options.runs = runs
         options.includeCheckpoints = !noCheckpoints
         options.tolerance = try tolerance()
         options.includes = include
         options.excludes = exclude
         options.weights = weights
+        options.notes = note
         options.data = try dataInputs()
         options.python = python
         options.name = name

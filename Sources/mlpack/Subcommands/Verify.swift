@@ -52,6 +52,12 @@ struct Verify: ParsableCommand {
             print("  created     \(report.created)")
             print("  items       \(report.items) (\(Terminal.bytes(report.payloadBytes))), every sha256 checked")
             if report.withheld > 0 { print("  withheld    \(report.withheld) items withheld") }
+            if let provenance = report.provenance {
+                print("  redacted    from the pack whose manifest has sha256 \(provenance.derivedFrom.prefix(16))…, \(provenance.withheldFromOriginal) of its items withheld or rewritten")
+                print("  covered by  the author's signature (\(provenance.author)): \(provenance.authorItems.count) items")
+                print("              the redactor's signature only (\(provenance.redactor)): \(provenance.redactorItems.count) items")
+                for path in provenance.redactorItems { print("                \(path)") }
+            }
             print("  signature   \(report.signature)")
             print("  bagit       valid")
             print("  seek index  \(report.seekIndex)")
