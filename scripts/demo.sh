@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job end to end, on the demo project: record a two-stage training (pretrain, edit
 # the code, fine-tune from the checkpoint) with `mlpack run`, pack the fine-tuned weights'
-# lineage into a signed pack, inspect it, extract it, verify it, and check it again with
-# standard tools only. Everything lands in out/demo/.
+# lineage into a signed pack, inspect it, extract it, verify it, check it again with
+# standard tools only, publish it redacted, and rebuild it as a reviewer would. Everything
+# lands in out/demo/.
 set -euo pipefail
 root="$(pwd)"
 mlpack="$root/${1:-.build/debug/mlpack}"
@@ -72,5 +73,15 @@ sha256sum --quiet -c manifest-sha256.txt && echo "sha256sum -c manifest-sha256.t
 python3 -m bagit --quiet --validate . && echo "bagit --validate: valid bag"
 minisign -Vm mlpack/manifest.json -p "$out/author.pub"
 cd "$root" && python3 fixtures/ro-crate/validate-offline.py "$out/by-hand/spirals"
+
+step "a reviewer: mlpack verify --rebuild replays the published pack's lineage in bubblewrap and compares every output"
+# The data is referenced, not shipped: here the reviewer's cache is filled from the author's
+# local copy (a real dataset would be fetched from its --data-uri).
+"$mlpack" fetch "$out/spirals.mlpack" --cache "$out/data-cache"
+"$mlpack" verify "$out/spirals-public.mlpack" --rebuild --key "$out/author.pub" --cache "$out/data-cache" \
+    --report "$out/rebuild-report.md"
+
+step "the report to paste into the review (out/demo/rebuild-report.md)"
+cat "$out/rebuild-report.md"
 
 step "done: the pack and everything above are in out/demo/"

@@ -16,7 +16,7 @@ struct MLPackCommand: ParsableCommand {
             2 usage or I/O error; 3 no trusted signature; 4 not reproduced.
             """,
         version: MLPackInfo.version,
-        subcommands: [Key.self, Env.self, Create.self, Inspect.self, Extract.self, Verify.self, Fetch.self, Run.self, Runs.self, Redact.self])
+        subcommands: [Key.self, Env.self, Create.self, Inspect.self, Extract.self, Verify.self, Fetch.self, Run.self, Runs.self, Redact.self, Compare.self, Diff.self])
 
     static func main() {
         do {

@@ -122,6 +122,15 @@ struct RedactTests {
             #expect(try readBytes(box.path("x/paper/data/artifacts/final.weights")) == (try readBytes(source.project + "/final.weights")))
             #expect(try await run("python3", ["-m", "bagit", "--validate", box.path("x/paper")]).status == 0)
 
+            // A reviewer rebuilds the published pack (its data from a cache filled by the
+            // internal pack's local copies): the outputs still reproduce.
+            let cache = box.path("cache")
+            let fetch = try await mlpack(["fetch", source.pack, "--cache", cache])
+            #expect(fetch.status == 0, "\(fetch)")
+            let rebuild = try await mlpack(["verify", published, "--rebuild", "--key", source.key + ".pub", "--cache", cache])
+            #expect(rebuild.status == 0, "\(rebuild)")
+            #expect(rebuild.out.contains("result: REPRODUCED"))
+
             // Tampering afterwards: re-adding a withheld file, or changing a rewritten record.
             let readded = box.path("readded.mlpack")
             try await tamper(["add", "--kind", "file", "--name", "{top}/data/notes/notes.md", "--data", Self.marker], pack: published, output: readded)

@@ -220,3 +220,97 @@ final class TarReader {
         throw TarError(message: LibArchive.message(archive))
     }
 }
+
+/// One member of a zip archive, as its headers state it.
+struct ZipEntry {
+    var name: String
+    var isRegular: Bool
+    var isEncrypted: Bool
+    /// The uncompressed size when the headers give it (a streamed entry may not).
+    var size: Int64?
+}
+
+/// Reads a zip archive on disk (an `.npz`) entry by entry. Zip is read only here, for
+/// comparing outputs: every entry's bytes are counted against its stated size, so a member
+/// that is longer or shorter than its headers say is an error, not a silent truncation.
+final class ZipReader {
+    let path: String
+    private let archive: OpaquePointer
+    private var current: ZipEntry?
+    private var consumed: Int64 = 0
+
+    init(path: String) throws {
+        _ = LibArchive.localeReady
+        self.path = path
+        guard let archive = archive_read_new() else { throw MLPackError.io(path: path, reason: "libarchive: out of memory") }
+        self.archive = archive
+        // Zip only (stored or deflated members); libarchive picks its seekable reader, which
+        // trusts the central directory, for a file on disk.
+        try check(archive_read_support_format_zip(archive))
+        try check(archive_read_open_filename(archive, path, 64 * 1024))
+    }
+
+    deinit { archive_read_free(archive) }
+
+    /// The next member, or nil at the end of the archive.
+    func next() throws -> ZipEntry? {
+        var entryPointer: OpaquePointer?
+        let code = archive_read_next_header(archive, &entryPointer)
+        if code == ARCHIVE_EOF {
+            current = nil
+            return nil
+        }
+        try check(code, allowWarnings: true)
+        guard let entry = entryPointer else { throw MLPackError.io(path: path, reason: "libarchive returned no zip entry") }
+        let raw = archive_entry_pathname(entry).map { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map(UInt8.init(bitPattern:)) } ?? []
+        let size = archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : nil
+        if let size, size < 0 { throw MLPackError.io(path: path, reason: "zip member \(PackPath.display(raw)) has a negative size") }
+        let zipEntry = ZipEntry(
+            name: String(decoding: raw, as: UTF8.self),
+            isRegular: UInt32(archive_entry_filetype(entry)) == FileType.regular,
+            isEncrypted: archive_entry_is_encrypted(entry) != 0,
+            size: size)
+        current = zipEntry
+        consumed = 0
+        return zipEntry
+    }
+
+    /// Reads the current member's bytes; returns 0 at its end, which must be where its
+    /// headers said it ends.
+    func read(into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard let entry = current else { return 0 }
+        guard output.count > 0 else { return 0 }
+        let n = archive_read_data(archive, output.baseAddress, output.count)
+        if n < 0 { throw MLPackError.io(path: path, reason: "zip member \(entry.name): \(LibArchive.message(archive))") }
+        consumed += Int64(n)
+        if let size = entry.size {
+            if consumed > size { throw MLPackError.io(path: path, reason: "zip member \(entry.name) holds more than its stated \(size) bytes") }
+            if n == 0 && consumed != size {
+                throw MLPackError.io(path: path, reason: "zip member \(entry.name) ends after \(consumed) of its stated \(size) bytes")
+            }
+        }
+        return n
+    }
+
+    /// Fills `output` unless the member ends first; returns the bytes read.
+    func readFully(into output: UnsafeMutableRawBufferPointer) throws -> Int {
+        var total = 0
+        while total < output.count {
+            let n = try read(into: UnsafeMutableRawBufferPointer(rebasing: output[total...]))
+            if n == 0 { break }
+            total += n
+        }
+        return total
+    }
+
+    /// Skips the rest of the current member.
+    func skip() throws {
+        guard current != nil else { return }
+        try check(archive_read_data_skip(archive))
+    }
+
+    private func check(_ code: Int32, allowWarnings: Bool = false) throws {
+        if code == ARCHIVE_OK || (allowWarnings && code == ARCHIVE_WARN) { return }
+        throw MLPackError.io(path: path, reason: "not a readable zip archive (\(LibArchive.message(archive)))")
+    }
+}

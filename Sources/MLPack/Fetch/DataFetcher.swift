@@ -70,6 +70,8 @@ public enum DataFetcher {
         progress: ProgressHandler? = nil
     ) throws -> DataReport {
         var report = DataReport(pack: pack, cache: cache.root, references: [])
+        // Every reference is tried, so one error can list all that is missing.
+        var missingData: [String] = []
         for loaded in try references(in: pack, limits: limits) {
             let reference = loaded.reference
             var entry = DataReport.Reference(
@@ -86,13 +88,22 @@ public enum DataFetcher {
                     return true
                 }
                 if !missing.isEmpty {
-                    entry.sources = try fetch(missing, of: loaded, into: cache, progress: progress)
-                    entry.status = "fetched"
+                    do {
+                        entry.sources = try fetch(missing, of: loaded, into: cache, progress: progress)
+                        entry.status = "fetched"
+                    } catch let error as MLPackError where error.category == .usage {
+                        let reason = if case .io(_, let reason) = error { reason } else { error.description }
+                        missingData.append(
+                            "data reference \(reference.name) (mounted at \(reference.mountPath); \(missing.count) of \(loaded.files.count) files not in the cache): \(reason)")
+                    }
                 } else if recheck {
                     entry.status = "verified"
                 }
             }
             report.references.append(entry)
+        }
+        if !missingData.isEmpty {
+            throw MLPackError.io(path: cache.root, reason: "missing data: " + missingData.joined(separator: "; "))
         }
         return report
     }

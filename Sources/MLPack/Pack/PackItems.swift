@@ -38,6 +38,27 @@ public enum PackItems {
         }
     }
 
+    /// Copies one item's bytes out of the pack through the seek index, checking them against
+    /// its disclosure as they stream (a large item is never held in memory).
+    static func copy(_ item: Item, from pack: PackFile, into file: PosixFile) throws {
+        guard case .success(let loaded) = pack.index,
+            let entry = loaded.index.entries.first(where: { $0.path.hasSuffix("/" + Layout.payloadPath(item.path)) && $0.size == item.size })
+        else { throw MLPackError.usage("\(pack.path): its seek index is unusable; extract the pack and create it again") }
+        var hasher = SHA256Hasher()
+        try pack.stream(entry) { chunk in
+            hasher.update(chunk)
+            try file.write(chunk)
+        }
+        guard Hex.encode(hasher.finalize()) == item.sha256 else {
+            throw MLPackError.integrity(entry: Layout.payloadPath(item.path), problem: "sha256 differs from its disclosure")
+        }
+    }
+
+    /// Copies one item into a new file at `path` (readable by its owner only).
+    static func copy(_ item: Item, from pack: PackFile, to path: String) throws {
+        try copy(item, from: pack, into: PosixFile(path: path, mode: .createExclusive, permissions: 0o600))
+    }
+
     private static func readThroughIndex(_ pack: PackFile, _ wanted: (String) -> Bool) throws -> Result {
         let contents = try PackContents.loadThroughIndex(pack)
         let top = try PackContents.topDirectory(of: pack.index.get().index)

@@ -73,6 +73,9 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var outputs: [FileRecord]
     /// The JSON object of `--metrics FILE`, when given.
     public var metrics: JSONValue?
+    /// Where that file is (an output of the run), so a rebuild knows which output to
+    /// compare metric by metric.
+    public var metricsPath: String?
 
     public init(
         id: String, name: String?, argv: [String], workingDirectory: String, started: String, ended: String,

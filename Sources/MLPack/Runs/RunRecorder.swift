@@ -141,11 +141,14 @@ public enum RunRecorder {
                 case .exited(let code): (.failed, code, nil)
                 case .signaled(let signal): (.killed, nil, signal)
                 }
-            let run = RunRecord(
+            var run = RunRecord(
                 id: id, name: request.name, argv: request.command, workingDirectory: RunFiles.recordedPath(cwd, projectRoot: root),
                 started: RunClock.timestamp(started), ended: RunClock.timestamp(ended), status: status, exitCode: exitCode,
                 signal: signal, code: code, environment: environmentId, setVariables: setVariables, inputs: inputs,
                 outputs: outputs, metrics: metrics)
+            if metrics != nil {
+                run.metricsPath = request.metrics.map { RunFiles.recordedPath(RunFiles.canonical($0, cwd: cwd), projectRoot: root) }
+            }
             try store.save(run)
             record = .success(run)
         } catch let error as MLPackError {
@@ -213,7 +216,7 @@ public enum RunRecorder {
             outputs += RunFiles.fileRecords(absolute: [absolute], recorded: [recorded], warn: warn)
             outputs.sort { Manifest.bytewise($0.path, $1.path) }
         }
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: data), case .object = value else {
+        guard let value = MetricsJSON.parse(data), case .object = value else {
             warn("--metrics \(path): not a JSON object; metrics not recorded")
             return nil
         }

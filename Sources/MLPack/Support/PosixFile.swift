@@ -158,6 +158,14 @@ enum FileSystem {
         }
     }
 
+    /// A new private folder under $TMPDIR (or /tmp).
+    static func makeTemporaryDirectory(prefix: String) throws -> String {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array(((base.hasSuffix("/") ? base : base + "/") + prefix + ".XXXXXX").utf8CString)
+        guard mkdtemp(&template) != nil else { throw MLPackError.io(path: base, reason: "cannot make a temporary folder: " + PosixFile.lastError()) }
+        return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
     static func removeTree(_ path: String) {
         try? FileManager.default.removeItem(atPath: path)
     }

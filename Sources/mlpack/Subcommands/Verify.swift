@@ -8,7 +8,15 @@ struct Verify: ParsableCommand {
             Exit codes: 0 verified; 1 invalid (a digest, size, listing or signature is wrong, \
             or an entry breaks a reader rule); 2 usage or I/O error (missing file, not a pack); \
             3 no trusted signature (unsigned without --allow-unsigned, or signed by a key that \
-            is neither given with --key nor in the keyring).
+            is neither given with --key nor in the keyring); 4 not reproduced (--rebuild).
+
+            --rebuild then replays the runs that produced the card's outputs, in lineage order, \
+            each in a fresh workspace (its code snapshot, its inputs: data references from the \
+            cache or their URIs, earlier runs' rebuilt outputs), inside bubblewrap with no \
+            network, the system read-only and only the workspace writable; and compares every \
+            recorded output with the rebuilt one: identical (same SHA-256), equivalent \
+            (bitwise-equal tensors, other bytes), within tolerance (floats within \
+            atol + rtol·|expected|, from the card or --atol/--rtol), different, or missing.
             """)
 
     @Argument(help: ArgumentHelp("The pack to check ('-' reads standard input).", valueName: "P.mlpack"))
@@ -20,14 +28,17 @@ struct Verify: ParsableCommand {
     @Flag(help: "Also check the data references: fetch what the cache lacks, re-hash the rest.")
     var data = false
 
-    @Option(help: ArgumentHelp("The data cache for --data (default: $XDG_CACHE_HOME/mlpack).", valueName: "DIR"))
+    @Option(help: ArgumentHelp("The data cache for --data and --rebuild (default: $XDG_CACHE_HOME/mlpack).", valueName: "DIR"))
     var cache: String?
+
+    @OptionGroup(title: "Rebuild") var rebuild: RebuildFlags
 
     @OptionGroup(title: "Trust") var trust: TrustOptions
     @OptionGroup var format: OutputOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
+        if rebuild.rebuild { return try runRebuild() }
         var options = VerifyOptions()
         options.allowUnsigned = allowUnsigned
         options.trusted = try trust.load()
@@ -81,9 +92,75 @@ struct Verify: ParsableCommand {
         }
     }
 
+    private func runRebuild() throws {
+        var options = RebuildOptions()
+        options.verify.allowUnsigned = allowUnsigned
+        options.verify.trusted = try trust.load()
+        options.verify.limits = limits.limits
+        options.cache = DataCache(root: cache)
+        options.workdir = rebuild.workdir
+        options.keep = rebuild.keep
+        options.allowNetwork = rebuild.allowNetwork
+        options.unsafeNoSandbox = rebuild.unsafeNoSandbox
+        options.timeout = rebuild.timeout
+        options.atol = rebuild.atol
+        options.rtol = rebuild.rtol
+        let quiet = format.quiet || format.json
+        let report = try Rebuilder.rebuild(pack, options: options) { line in
+            if !quiet { Terminal.standardError("mlpack: \(line)") }
+        }
+        if let path = rebuild.report {
+            try RebuildText.write(report, to: path)
+        }
+        if format.json {
+            try Terminal.printJSON(report)
+        } else {
+            RebuildText.lines(report).forEach { print($0) }
+        }
+        if report.verdict != .reproduced { throw ExitCode(ExitStatus.notReproduced) }
+    }
+
     private struct Failure: Encodable {
         var pack: String
         var verdict: String
         var error: String
+    }
+}
+
+struct RebuildFlags: ParsableArguments {
+    @Flag(help: "Replay the lineage in a sandbox and compare the outputs (exit 4 when not reproduced).")
+    var rebuild = false
+
+    @Option(help: ArgumentHelp("Where the runs' workspaces go (default: a temporary folder, removed unless --keep).", valueName: "DIR"))
+    var workdir: String?
+
+    @Flag(help: "Keep the workspaces and logs.")
+    var keep = false
+
+    @Option(help: ArgumentHelp("Also write the report here: Markdown, or JSON for a .json file.", valueName: "FILE"))
+    var report: String?
+
+    @Flag(help: "Let the runs use the network (default: none; the pack's code is a stranger's).")
+    var allowNetwork = false
+
+    @Flag(help: "Run without bubblewrap, unconfined. Only for code you trust.")
+    var unsafeNoSandbox = false
+
+    @Option(help: ArgumentHelp("Seconds each run may take.", valueName: "SECONDS"))
+    var timeout: Double?
+
+    @Option(help: ArgumentHelp("Absolute tolerance for float tensors and metrics (overrides the card's).", valueName: "X"))
+    var atol: Double?
+
+    @Option(help: ArgumentHelp("Relative tolerance for float tensors and metrics (overrides the card's).", valueName: "Y"))
+    var rtol: Double?
+
+    func validate() throws {
+        if !rebuild && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || timeout != nil || atol != nil || rtol != nil) {
+            throw ValidationError("--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --atol and --rtol go with --rebuild")
+        }
+        for (flag, value) in [("--atol", atol), ("--rtol", rtol), ("--timeout", timeout)] where value.map({ $0 < 0 || !$0.isFinite }) == true {
+            throw ValidationError("\(flag) must be a finite number ≥ 0")
+        }
     }
 }

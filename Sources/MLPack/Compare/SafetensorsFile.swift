@@ -1,0 +1,98 @@
+import Foundation
+
+/// A safetensors file (https://github.com/huggingface/safetensors): an 8-byte little-endian
+/// header length, a JSON header (`__metadata__`, then per tensor `dtype`, `shape` and
+/// `data_offsets` relative to the data that follows the header), then the data. Only the
+/// header is read into memory; every number in it is checked before it is used, since the
+/// file may come from code nobody trusts.
+final class SafetensorsFile: TensorContainer {
+    /// safetensors' own limit on the header (100 MB); real headers are kilobytes.
+    static let maxHeaderBytes: UInt64 = 100_000_000
+    /// The largest integer a JSON number holds exactly (the header's numbers go through Double).
+    private static let maxExactInteger: Double = 9_007_199_254_740_992
+
+    let path: String
+    let tensors: [TensorInfo]
+    let metadata: [String: String]
+    private let file: PosixFile
+
+    init(path: String) throws {
+        func invalid(_ problem: String) -> MLPackError { .io(path: path, reason: "not a valid safetensors file: \(problem)") }
+        let file = try PosixFile(path: path, mode: .read)
+        guard let size = file.seekableSize else { throw MLPackError.io(path: path, reason: "not a regular file") }
+        guard size >= 8 else { throw invalid("\(size) bytes, shorter than the 8-byte header length") }
+        let headerLength = try file.read(at: 0, count: 8).reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        guard headerLength <= Self.maxHeaderBytes else {
+            throw invalid("header length \(headerLength) is over the \(Self.maxHeaderBytes)-byte limit")
+        }
+        guard headerLength <= size - 8 else { throw invalid("header length \(headerLength) runs past the end of the \(size)-byte file") }
+        guard headerLength >= 2 else { throw invalid("header length \(headerLength) cannot hold a JSON object") }
+        let header = try file.read(at: 8, count: Int(headerLength))
+        guard header.count == Int(headerLength) else { throw invalid("the header is cut short") }
+        guard header.first == UInt8(ascii: "{") else { throw invalid("the header does not start with '{'") }
+        let object: [String: JSONValue]
+        do { object = try JSONDecoder().decode([String: JSONValue].self, from: Data(header)) } catch {
+            throw invalid("the header is not a JSON object")
+        }
+        let dataSize = size - 8 - headerLength
+        let dataStart = 8 + headerLength
+
+        var metadata: [String: String] = [:]
+        var tensors: [TensorInfo] = []
+        for (name, value) in object {
+            if name == "__metadata__" {
+                guard case .object(let fields) = value else { throw invalid("__metadata__ is not an object") }
+                for (key, field) in fields {
+                    if case .string(let text) = field { metadata[key] = text } else { metadata[key] = "\(field)" }
+                }
+                continue
+            }
+            guard case .object(let fields) = value else { throw invalid("tensor \(name) is not described by an object") }
+            guard case .string(let dtypeName)? = fields["dtype"] else { throw invalid("tensor \(name) has no dtype") }
+            guard let dtype = TensorDType.safetensors(dtypeName) else { throw invalid("tensor \(name) has the unsupported dtype \(dtypeName)") }
+            guard case .array(let dimensions)? = fields["shape"],
+                let shape = Self.integers(dimensions)?.compactMap({ Int(exactly: $0) }), shape.count == dimensions.count
+            else { throw invalid("tensor \(name) has no shape of non-negative integers") }
+            guard case .array(let offsetValues)? = fields["data_offsets"], offsetValues.count == 2,
+                let offsets = Self.integers(offsetValues)
+            else { throw invalid("tensor \(name) has no data_offsets [begin, end] of non-negative integers") }
+            let (begin, end) = (offsets[0], offsets[1])
+            guard begin <= end else { throw invalid("tensor \(name) has data_offsets [\(begin), \(end)] that end before they begin") }
+            guard end <= dataSize else {
+                throw invalid("tensor \(name) has data_offsets [\(begin), \(end)] past the end of the \(dataSize) data bytes")
+            }
+            guard let sizes = TensorInfo.sizes(shape: shape, dtype: dtype) else {
+                throw invalid("tensor \(name) has a shape \(shape) too large to address")
+            }
+            guard sizes.bytes == end - begin else {
+                throw invalid("tensor \(name): shape \(shape) × \(dtypeName) is \(sizes.bytes) bytes, but data_offsets span \(end - begin)")
+            }
+            tensors.append(TensorInfo(
+                name: name, dtype: dtype, shape: shape, elements: sizes.elements, byteCount: sizes.bytes, position: dataStart + begin))
+        }
+        tensors.sort { ($0.position, $0.byteCount) < ($1.position, $1.byteCount) }
+        for (previous, next) in zip(tensors, tensors.dropFirst()) where next.position < previous.position + previous.byteCount {
+            throw invalid("the data of tensors \(previous.name) and \(next.name) overlap")
+        }
+        self.path = path
+        self.file = file
+        self.tensors = tensors
+        self.metadata = metadata
+    }
+
+    func open(_ tensor: TensorInfo) throws -> any TensorByteStream {
+        FileRangeStream(file: file, offset: tensor.position, count: tensor.byteCount, tensor: tensor.name)
+    }
+
+    /// The values as integers, or nil unless every one is a whole number from 0 to 2^53.
+    private static func integers(_ values: [JSONValue]) -> [UInt64]? {
+        var out: [UInt64] = []
+        for value in values {
+            guard case .number(let number) = value, number >= 0, number <= maxExactInteger, number.rounded(.towardZero) == number else {
+                return nil
+            }
+            out.append(UInt64(number))
+        }
+        return out
+    }
+}

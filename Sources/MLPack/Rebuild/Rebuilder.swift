@@ -1,0 +1,232 @@
+import Foundation
+
+public struct RebuildOptions: Sendable {
+    /// Where the workspaces go (default: a new temporary folder).
+    public var workdir: String?
+    /// Keep the workspaces and logs afterwards (they are kept anyway when a run fails).
+    public var keep = false
+    public var allowNetwork = false
+    public var unsafeNoSandbox = false
+    /// Seconds each run may take.
+    public var timeout: Double?
+    /// The reviewer's tolerances, overriding the card's.
+    public var atol: Double?
+    public var rtol: Double?
+    public var cache = DataCache()
+    public var verify = VerifyOptions()
+
+    public init() {}
+}
+
+/// What `verify --rebuild` found: the verification, each replayed run, each output compared,
+/// and the drift between the pack's platform and this machine.
+public struct RebuildReport: Sendable, Codable {
+    public enum Verdict: String, Sendable, Codable {
+        case reproduced
+        case notReproduced = "not reproduced"
+    }
+
+    public struct Run: Sendable, Codable {
+        public var id: String
+        public var name: String?
+        public var command: [String]
+        /// "ok", "failed", "timed out" or "not run".
+        public var status: String
+        public var exitCode: Int32?
+        public var signal: Int32?
+        public var seconds: Double?
+        public var log: String?
+        /// The end of the log, when the run failed.
+        public var logTail: [String]
+        /// What the sandbox refused, as far as the log tells (network, writes outside the workspace).
+        public var sandboxRefusals: [String]
+    }
+
+    public struct Output: Sendable, Codable {
+        public var run: String
+        public var path: String
+        /// The pack item compared against, when the pack holds the output.
+        public var item: String?
+        public var verdict: ComparisonVerdict
+        /// True when the output decides the verdict (the card's outputs, shipped
+        /// checkpoints, recorded metrics); other outputs are listed for information.
+        public var decisive: Bool
+        public var comparison: Comparison?
+        public var note: String?
+    }
+
+    public var pack: String
+    public var verification: VerifyReport
+    public var sandbox: String
+    public var runs: [Run]
+    /// The card's tolerance with the reviewer's --atol/--rtol on top.
+    public var tolerance: ComparisonTolerance
+    public var outputs: [Output]
+    public var drift: EnvironmentDiff?
+    public var verdict: Verdict
+    public var workdir: String?
+}
+
+/// Replays a pack's lineage in a sandbox and compares what comes out with what the pack
+/// records (spec: README "Verify by rebuild").
+public enum Rebuilder {
+    public static func rebuild(
+        _ path: String, options: RebuildOptions, progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) throws -> RebuildReport {
+        // 1. Signature and integrity first: nothing of a pack runs before it checked out.
+        let verification = try PackVerifier.verify(path, options: options.verify)
+        guard verification.verdict == .verified else {
+            throw MLPackError.untrusted("\(path): \(verification.signature): not rebuilding code nobody you trust vouches for")
+        }
+        let sandbox = try Sandbox.make(allowNetwork: options.allowNetwork, unsafeNoSandbox: options.unsafeNoSandbox)
+        let pack = try PackFile(path: path, limits: options.verify.limits)
+        let read = try PackItems.read(pack) { item in
+            item == Layout.card || (item.hasPrefix("runs/") || item.hasPrefix("refs/")) && item.hasSuffix(".json")
+                || (item.hasPrefix("env/") && item.hasSuffix("/platform.json"))
+        }
+        let contents = read.contents
+        guard let card = try contents.card(bytes: read.bytes(Layout.card)) else {
+            throw MLPackError.integrity(entry: Layout.payloadPath(Layout.card), problem: "missing")
+        }
+        let runs = try read.items.filter { $0.item.role == .run }.map { try JSONText.decode(RunRecord.self, from: $0.bytes) }
+        guard !runs.isEmpty else {
+            throw MLPackError.usage("\(path) holds no recorded runs: nothing to rebuild (packs made with `create --output-of` can be rebuilt)")
+        }
+        let lineage = try replayOrder(card: card, contents: contents, runs: runs)
+
+        // 2. The data, fetched (or found in the cache) before anything runs.
+        let data = try dataSources(path, options: options, progress: progress)
+
+        // 3. Replay, each run in a fresh workspace.
+        let workdir = try options.workdir ?? FileSystem.makeTemporaryDirectory(prefix: "mlpack-rebuild")
+        try FileSystem.makeDirectories(workdir)
+        var replay = Replay(pack: pack, contents: contents, data: data, sandbox: sandbox, workdir: workdir, timeout: options.timeout)
+        for loaded in read.items where loaded.item.path.hasPrefix("env/") && loaded.item.path.hasSuffix("/platform.json") {
+            guard let capture = try? EnvironmentCapture.decode(loaded.bytes) else { continue }
+            replay.recordedVariables[capture.id] = capture.environment
+        }
+        var reportRuns: [RebuildReport.Run] = []
+        var failed = false
+        for (number, run) in lineage.enumerated() {
+            let label = "run \(number + 1)/\(lineage.count) \(run.name.map { "\"\($0)\" " } ?? "")\(run.id)"
+            guard !failed else {
+                reportRuns.append(.init(id: run.id, name: run.name, command: run.argv, status: "not run", logTail: [], sandboxRefusals: []))
+                continue
+            }
+            progress("\(label): \(run.argv.joined(separator: " "))")
+            let result = try replay.run(run)
+            progress("\(label): \(result.status)\(result.seconds.map { String(format: " in %.1f s", $0) } ?? "")")
+            failed = result.status != "ok"
+            reportRuns.append(result)
+        }
+
+        // 4. Compare every recorded output with the rebuilt one.
+        let tolerance = ComparisonTolerance(card: card.outputs.first?.tolerance, atol: options.atol, rtol: options.rtol)
+        let outputs = try compareOutputs(
+            lineage, card: card, contents: contents, replay: replay, tolerance: tolerance, workdir: workdir)
+
+        // 5. The platform the pack was made on against this machine.
+        let drift = try? platformDrift(read, run: lineage.last!)
+
+        let reproduced = !failed && outputs.filter(\.decisive).allSatisfy { [.identical, .equivalent, .withinTolerance].contains($0.verdict) }
+        let keep = options.keep || !reproduced || options.workdir != nil
+        if !keep { FileSystem.removeTree(workdir) }
+        return RebuildReport(
+            pack: path, verification: verification, sandbox: sandbox.description,
+            runs: reportRuns.map { var run = $0; if !keep { run.log = nil }; return run },
+            tolerance: tolerance, outputs: outputs, drift: drift, verdict: reproduced ? .reproduced : .notReproduced, workdir: keep ? workdir : nil)
+    }
+
+    /// The runs that produced the card's outputs, oldest first.
+    private static func replayOrder(card: Card, contents: PackContents, runs: [RunRecord]) throws -> [RunRecord] {
+        let sorted = runs.sorted { ($0.started, $0.id) < ($1.started, $1.id) }
+        var ids = Set<String>()
+        for output in card.outputs {
+            guard let item = contents.item(output.path) else { continue }
+            guard sorted.contains(where: { $0.outputs.contains { $0.sha256 == item.sha256 } }) else { continue }
+            ids.formUnion(try Lineage.of(sha256: item.sha256, named: output.path, among: sorted).runs.map(\.id))
+        }
+        guard !ids.isEmpty else {
+            throw MLPackError.usage("no recorded run of the pack wrote its outputs (\(card.outputs.map(\.path).joined(separator: ", ")))")
+        }
+        return sorted.filter { ids.contains($0.id) }
+    }
+
+    /// Every data reference's files, by content: fetched into the cache first. What cannot be
+    /// fetched is one clear error naming the reference and where it was looked for.
+    private static func dataSources(_ path: String, options: RebuildOptions, progress: @Sendable (String) -> Void) throws -> DataSources {
+        let references = try DataFetcher.references(in: path, limits: options.verify.limits)
+        if references.contains(where: { $0.reference.inline == nil }) {
+            progress("fetching data references into \(options.cache.root)")
+            do { _ = try DataFetcher.fetch(path, cache: options.cache, limits: options.verify.limits) } catch let error as MLPackError where error.category == .usage {
+                throw MLPackError.usage("cannot rebuild \(path): \(error)")
+            }
+        }
+        return DataSources(references: references, cache: options.cache)
+    }
+
+    private static func compareOutputs(
+        _ lineage: [RunRecord], card: Card, contents: PackContents, replay: Replay, tolerance: ComparisonTolerance, workdir: String
+    ) throws -> [RebuildReport.Output] {
+        let cardOutputs = Set(card.outputs.compactMap { contents.item($0.path)?.sha256 })
+        let shipped = Dictionary(contents.items.filter { [.weights, .checkpoint, .output, .metrics].contains($0.role) }.map { ($0.sha256, $0) },
+                                 uniquingKeysWith: { first, _ in first })
+        let expectedFolder = workdir + "/expected"
+        var results: [RebuildReport.Output] = []
+        for run in lineage {
+            for output in run.outputs where output.kind == .file {
+                let rebuilt = replay.rebuiltPath(run: run, output: output)
+                let item = shipped[output.sha256]
+                var result = RebuildReport.Output(
+                    run: run.id, path: output.path, item: item?.path, verdict: .missing,
+                    decisive: cardOutputs.contains(output.sha256) || item != nil || output.path == run.metricsPath, comparison: nil, note: nil)
+                guard let rebuilt, FileSystem.status(rebuilt)?.isRegular == true else {
+                    result.note = "the rebuild did not write it"
+                    results.append(result)
+                    continue
+                }
+                if let item {
+                    try FileSystem.makeDirectories(expectedFolder)
+                    // Named like the output: the extension says how to compare it.
+                    let expected = expectedFolder + "/" + item.sha256 + "-" + (output.path as NSString).lastPathComponent
+                    if FileSystem.status(expected) == nil { try PackItems.copy(item, from: replay.pack, to: expected) }
+                    let comparison = try OutputComparison.compare(expected: expected, actual: rebuilt, tolerance: tolerance)
+                    result.comparison = comparison
+                    result.verdict = comparison.verdict
+                } else if output.path == run.metricsPath, let metrics = run.metrics {
+                    let actual = (try? Data(contentsOf: URL(fileURLWithPath: rebuilt))).flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
+                    let comparison = OutputComparison.compareMetrics(expected: metrics, actual: actual ?? .null, tolerance: tolerance)
+                    result.comparison = comparison
+                    result.verdict = comparison.verdict
+                } else {
+                    // Not in the pack: only its digest is known, and it does not decide the verdict.
+                    let sha256 = try FileHashing.hash(file: rebuilt).sha256
+                    result.verdict = sha256 == output.sha256 ? .identical : .different
+                    result.note = "not in the pack: compared by SHA-256 only, for information"
+                }
+                results.append(result)
+            }
+        }
+        return results
+    }
+
+    private static func platformDrift(_ read: PackItems.Result, run: RunRecord) throws -> EnvironmentDiff? {
+        guard let bytes = read.bytes("env/\(run.environment)/platform.json") else { return nil }
+        let recorded = try EnvironmentCapture.decode(bytes)
+        let current = EnvironmentCapture.capture().platform
+        var drift = EnvironmentDiff(recorded, current)
+        // Lock files belong to the code snapshot, which this machine's capture has not seen.
+        drift.entries.removeAll { $0.field.hasPrefix("lockfile") }
+        return drift
+    }
+}
+
+/// Where each data reference's files are, by the digest runs recorded for their inputs.
+struct DataSources {
+    let references: [DataFetcher.Loaded]
+    let cache: DataCache
+
+    func reference(forDigest digest: String) -> DataFetcher.Loaded? {
+        references.first { $0.reference.digest == digest }
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a program with its output going to a log file and an optional time limit: the
+/// replayed runs of a rebuild, which may print a lot and must not take forever.
+enum LoggedCommand {
+    struct Outcome: Sendable {
+        var termination: CommandTermination
+        var timedOut: Bool
+        var seconds: Double
+    }
+
+    /// `arguments[0]` must be an absolute path. The child gets its own process group, so a
+    /// timeout kills whatever it started.
+    static func run(_ arguments: [String], log: String, environment: [String: String], timeout: Double?) throws -> Outcome {
+        let logFile = try PosixFile(path: log, mode: .createTruncate)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, logFile.fd, 1)
+        posix_spawn_file_actions_adddup2(&actions, logFile.fd, 2)
+        var attributes = ChildProcess.spawnAttributes(newProcessGroup: true)
+        defer { posix_spawnattr_destroy(&attributes) }
+
+        let envp = environment.map { "\($0.key)=\($0.value)" }.sorted()
+        let started = Date()
+        var pid: pid_t = 0
+        ChildProcess.spawning.lock()
+        let spawned = ChildProcess.withCStrings(arguments) { argv in
+            ChildProcess.withCStrings(envp) { envp in posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp) }
+        }
+        ChildProcess.spawning.unlock()
+        guard spawned == 0 else {
+            throw MLPackError.io(path: arguments[0], reason: String(cString: strerror(spawned)).lowercased())
+        }
+        var status: Int32 = 0
+        var timedOut = false
+        while true {
+            let result = waitpid(pid, &status, WNOHANG)
+            if result == pid { break }
+            if result < 0 && errno != EINTR { break }
+            if let timeout, Date().timeIntervalSince(started) > timeout, !timedOut {
+                timedOut = true
+                kill(-pid, SIGKILL)
+                kill(pid, SIGKILL)
+            }
+            usleep(20_000)
+        }
+        let termination: CommandTermination = status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+        return Outcome(termination: termination, timedOut: timedOut, seconds: Date().timeIntervalSince(started))
+    }
+}

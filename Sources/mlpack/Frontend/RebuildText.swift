@@ -1,0 +1,106 @@
+import Foundation
+import MLPack
+
+/// The rebuild report as text for the terminal, and as Markdown to paste into a review.
+enum RebuildText {
+    static func lines(_ report: RebuildReport) -> [String] {
+        var out: [String] = []
+        let verification = report.verification
+        out.append("verified: \(report.pack) — \(verification.name)\(verification.title.map { " (\($0))" } ?? "")")
+        out.append("  signature   \(verification.signature); \(verification.items) items, every sha256 checked")
+        out.append("rebuild (sandbox: \(report.sandbox))")
+        for (number, run) in report.runs.enumerated() {
+            let time = run.seconds.map { String(format: "%.1f s", $0) } ?? ""
+            let exit = run.exitCode.map { "exit \($0)" } ?? run.signal.map { "signal \($0)" } ?? ""
+            out.append("  \(number + 1). \(pad(run.status, 10)) \(pad(time, 9)) \(pad(exit, 8)) \(run.name.map { "\"\($0)\" " } ?? "")\(run.id)")
+            out.append("     $ \(run.command.joined(separator: " "))")
+            run.sandboxRefusals.forEach { out.append("     ! \($0)") }
+            if !run.logTail.isEmpty {
+                out.append("     log\(run.log.map { " (\($0))" } ?? ""), last lines:")
+                run.logTail.filter { !$0.isEmpty }.suffix(8).forEach { out.append("       | \($0)") }
+            }
+        }
+        out.append("outputs (tolerance: \(ComparisonText.tolerance(report.tolerance)))")
+        for output in report.outputs {
+            let numbers = output.comparison.map(ComparisonText.summary) ?? ""
+            let marker = output.decisive ? " " : "·"
+            out.append("  \(marker)\(pad(output.verdict.rawValue, 17)) \(pad(output.item ?? output.path, 48)) \(numbers)")
+            if let note = output.note { out.append("      \(note)") }
+            if let comparison = output.comparison, !comparison.verdict.passes || comparison.verdict == .withinTolerance {
+                out += ComparisonText.details(comparison, indent: "      ")
+            }
+        }
+        if report.outputs.contains(where: { !$0.decisive }) { out.append("  (· not in the pack: for information, not part of the verdict)") }
+        if let drift = report.drift {
+            out.append("environment drift (pack → this machine): \(drift.majorCount) major, \(drift.minorCount) minor")
+            for entry in drift.entries.filter({ $0.severity == .major }).prefix(12) {
+                out.append("  major  \(pad(entry.field, 28)) \(entry.a) → \(entry.b)")
+            }
+        }
+        out.append(report.verdict == .reproduced
+            ? "result: REPRODUCED — every output identical, equivalent or within tolerance"
+            : "result: NOT REPRODUCED")
+        if let workdir = report.workdir { out.append("workspaces and logs kept in \(workdir)") }
+        return out
+    }
+
+    /// `--report FILE`: JSON for a `.json` file, else Markdown.
+    static func write(_ report: RebuildReport, to path: String) throws {
+        let bytes: Data
+        if path.hasSuffix(".json") {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            bytes = try encoder.encode(report)
+        } else {
+            bytes = Data(markdown(report).utf8)
+        }
+        do { try bytes.write(to: URL(fileURLWithPath: path)) } catch {
+            throw MLPackError.io(path: path, reason: "cannot write the report")
+        }
+    }
+
+    static func markdown(_ report: RebuildReport) -> String {
+        let verification = report.verification
+        var out = "# Rebuild of `\(verification.name)`\(verification.title.map { ": \($0)" } ?? "")\n\n"
+        out += "**Result: \(report.verdict == .reproduced ? "reproduced" : "NOT reproduced")**\n\n"
+        out += "- Pack: `\(report.pack)`, created \(verification.created), pack id `\(verification.packId)`\n"
+        out += "- Signature: \(verification.signature); \(verification.items) items, every SHA-256 checked\n"
+        out += "- Sandbox: \(report.sandbox)\n"
+        out += "- Tolerance: \(ComparisonText.tolerance(report.tolerance)) (the card's, or the reviewer's --atol/--rtol)\n\n"
+        out += "## Runs\n\n| # | run | command | status | time |\n|---|---|---|---|---|\n"
+        for (number, run) in report.runs.enumerated() {
+            let time = run.seconds.map { String(format: "%.1f s", $0) } ?? ""
+            out += "| \(number + 1) | \(run.name ?? "") `\(run.id)` | `\(run.command.joined(separator: " "))` | \(run.status) | \(time) |\n"
+        }
+        for (number, run) in report.runs.enumerated() where !run.sandboxRefusals.isEmpty || !run.logTail.isEmpty {
+            out += "\n### Run \(number + 1) \(run.status)\(run.exitCode.map { " (exit \($0))" } ?? run.signal.map { " (signal \($0))" } ?? "")\n\n"
+            run.sandboxRefusals.forEach { out += "- **Sandbox:** \($0)\n" }
+            if !run.logTail.isEmpty {
+                out += "\nLast lines of its log:\n\n```\n" + run.logTail.joined(separator: "\n") + "\n```\n"
+            }
+        }
+        out += "\n## Outputs\n\n| verdict | output | max abs | max rel | worst |\n|---|---|---|---|---|\n"
+        for output in report.outputs {
+            let comparison = output.comparison
+            let abs = comparison?.maxAbsoluteDifference.flatMap { $0 > 0 ? ComparisonText.number($0) : nil } ?? ""
+            let rel = comparison?.maxRelativeDifference.flatMap { $0 > 0 ? ComparisonText.number($0) : nil } ?? ""
+            out += "| \(output.verdict.rawValue)\(output.decisive ? "" : " (info)") | `\(output.item ?? output.path)` | \(abs) | \(rel) | \(comparison?.worst ?? "") |\n"
+        }
+        for output in report.outputs where output.decisive && output.verdict != .identical && output.verdict != .equivalent {
+            var lines = output.note.map { [$0] } ?? []
+            if let comparison = output.comparison {
+                lines.append("tolerance: \(ComparisonText.tolerance(comparison.tolerance))")
+                lines += ComparisonText.details(comparison, indent: "")
+            }
+            out += "\n### `\(output.item ?? output.path)`: \(output.verdict.rawValue)\n\n```\n" + lines.joined(separator: "\n") + "\n```\n"
+        }
+        if let drift = report.drift {
+            out += "\n## Environment drift (pack → this machine)\n\n\(drift.majorCount) major, \(drift.minorCount) minor.\n\n"
+            if !drift.entries.isEmpty { out += "| severity | field | pack | here |\n|---|---|---|---|\n" }
+            for entry in drift.entries.prefix(40) {
+                out += "| \(entry.severity.rawValue) | \(entry.field) | \(entry.a) | \(entry.b) |\n"
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,290 @@
+import Foundation
+import Testing
+
+/// `mlpack verify --rebuild`: replay a pack's lineage in bubblewrap and compare the outputs.
+@Suite("Verify by rebuild")
+struct RebuildTests {
+    /// A git project with `files`, committed.
+    func project(in box: Sandbox, _ files: [String: String]) async throws -> String {
+        let root = try box.mkdir("project")
+        for (path, text) in files { try box.write("project/" + path, text) }
+        for arguments in [["init", "-q"], ["add", "-A"], ["-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-qm", "v1"]] {
+            try await must("git", arguments, cwd: root)
+        }
+        return root
+    }
+
+    func record(_ arguments: [String], in root: String) async throws {
+        let result = try await mlpack(["run"] + arguments, cwd: root)
+        guard result.status == 0 else { throw HarnessError("mlpack run: \(result)") }
+    }
+
+    func create(_ output: String, from root: String, of weights: String, _ extra: [String] = []) async throws {
+        let result = try await mlpack(["create", "--output", output, "--output-of", weights, "--unsigned"] + extra, cwd: root)
+        guard result.status == 0 else { throw HarnessError("mlpack create: \(result)") }
+    }
+
+    func json(_ path: String) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(readBytes(path))) as? [String: Any])
+    }
+
+    /// The demo project (numpy MLP, safetensors): pretrain, edit the code, fine-tune.
+    func demoPack(in box: Sandbox) async throws -> (pack: String, project: String) {
+        let demo = Repo.root + "/fixtures/demo-project/"
+        var files: [String: String] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: demo) {
+            files[name] = String(decoding: try readBytes(demo + name), as: UTF8.self)
+        }
+        files[".gitignore"] = "dataset/\ncheckpoints/\n*.safetensors\n*.json\n"
+        let root = try await project(in: box, files)
+        try await must("python3", ["make_data.py", "--out", "dataset"], cwd: root)
+        try await record([
+            "--name", "pretrain", "-i", "dataset", "--metrics", "pretrain-metrics.json", "--",
+            "python3", "train.py", "--data", "dataset", "--epochs", "8", "--out", "checkpoints/pretrain.safetensors", "--metrics", "pretrain-metrics.json",
+        ], in: root)
+        try box.write("project/train.py", String(decoding: try readBytes(root + "/train.py"), as: UTF8.self).replacingOccurrences(of: "default=0.5", with: "default=0.2"))
+        try await record([
+            "--name", "finetune", "-i", "dataset", "-i", "checkpoints/pretrain.safetensors", "--metrics", "metrics.json", "--",
+            "python3", "train.py", "--data", "dataset", "--init", "checkpoints/pretrain.safetensors", "--epochs", "4",
+            "--out", "finetuned.safetensors", "--metrics", "metrics.json",
+        ], in: root)
+        let pack = box.path("spirals.mlpack")
+        try await create(pack, from: root, of: "finetuned.safetensors", ["--atol", "1e-6", "--metric-tolerance", "test_accuracy=0.01"])
+        return (pack, root)
+    }
+
+    @Test("the demo's two-stage pack rebuilds to reproduced; the reports say so in Markdown and JSON")
+    func demoReproduces() async throws {
+        try await withSandbox { box in
+            let (pack, project) = try await demoPack(in: box)
+            let cache = box.path("cache")
+            let result = try await mlpack([
+                "verify", pack, "--rebuild", "--allow-unsigned", "--cache", cache, "--report", box.path("review.md"),
+            ])
+            #expect(result.status == 0, "\(result)")
+            #expect(result.out.contains("sandbox: bubblewrap, no network"))
+            #expect(result.out.contains("result: REPRODUCED"))
+            #expect(result.err.contains("run 1/2 \"pretrain\""), "progress per run on the terminal")
+            let markdown = String(decoding: try readBytes(box.path("review.md")), as: UTF8.self)
+            #expect(markdown.contains("**Result: reproduced**"))
+            #expect(markdown.contains("| identical | `artifacts/finetuned.safetensors`"))
+
+            let jsonReport = try await mlpack([
+                "verify", pack, "--rebuild", "--allow-unsigned", "--cache", cache, "--json", "--report", box.path("review.json"),
+            ])
+            #expect(jsonReport.status == 0, "\(jsonReport)")
+            let report = try #require(try JSONSerialization.jsonObject(with: jsonReport.stdout) as? [String: Any])
+            #expect(report["verdict"] as? String == "reproduced")
+            #expect(report["workdir"] == nil, "the workspaces are removed unless kept")
+            let runs = try #require(report["runs"] as? [[String: Any]])
+            #expect(runs.map { $0["name"] as? String } == ["pretrain", "finetune"])
+            #expect(runs.allSatisfy { $0["status"] as? String == "ok" })
+            let outputs = try #require(report["outputs"] as? [[String: Any]])
+            let weights = try #require(outputs.first { $0["item"] as? String == "artifacts/finetuned.safetensors" })
+            #expect(weights["verdict"] as? String == "identical")
+            #expect(weights["decisive"] as? Bool == true)
+            #expect(try json(box.path("review.json"))["verdict"] as? String == "reproduced")
+
+            // --keep leaves the workspaces and logs.
+            let kept = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--cache", cache, "--workdir", box.path("work"), "-q"])
+            #expect(kept.status == 0, "\(kept)")
+            #expect(exists(box.path("work")))
+            #expect(try FileManager.default.subpathsOfDirectory(atPath: box.path("work")).contains { $0.hasSuffix(".log") })
+
+            // Missing data: a clear error naming the reference and where it was looked for; nothing runs.
+            try FileManager.default.moveItem(atPath: project + "/dataset", toPath: box.path("dataset-moved"))
+            let missing = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--cache", box.path("empty-cache")])
+            #expect(missing.status == 2, "\(missing)")
+            #expect(missing.errLines.filter { $0.contains("error") }.count == 1, "\(missing)")
+            #expect(missing.err.contains("missing data: data reference dataset (mounted at dataset"))
+            #expect(missing.err.contains("not in the cache"))
+            #expect(!missing.err.contains("run 1/2"))
+        }
+    }
+
+    @Test("training seeded from the clock rebuilds to not reproduced (exit 4) with the numbers; a loose --atol accepts it")
+    func clockSeed() async throws {
+        try await withSandbox { box in
+            let root = try await project(in: box, ["train.py": """
+                import json, time
+                import numpy as np
+                from safetensors.numpy import save_file
+                rng = np.random.default_rng(time.time_ns())
+                w = rng.standard_normal((16, 8)).astype(np.float32)
+                save_file({"w": w, "steps": np.arange(4, dtype=np.int64)}, "model.safetensors")
+                json.dump({"loss": float(np.abs(w).mean()), "seconds": time.time() % 1}, open("metrics.json", "w"))
+
+                """, ".gitignore": "*.safetensors\nmetrics.json\n"])
+            try await record(["--metrics", "metrics.json", "--", "python3", "train.py"], in: root)
+            let pack = box.path("clock.mlpack")
+            try await create(pack, from: root, of: "model.safetensors")
+
+            let untrusted = try await mlpack(["verify", pack, "--rebuild", "--workdir", box.path("never")])
+            #expect(untrusted.status == 3, "\(untrusted)")
+            #expect(!exists(box.path("never")), "nothing runs before the signature is trusted")
+
+            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--report", box.path("r.json")])
+            #expect(result.status == 4, "\(result)")
+            #expect(result.out.contains("result: NOT REPRODUCED"))
+            #expect(result.out.contains("different"))
+            #expect(result.out.contains("max abs"))
+            #expect(result.out.contains("in w"))
+            #expect(result.out.contains("workspaces and logs kept in"))
+            let report = try json(box.path("r.json"))
+            #expect(report["verdict"] as? String == "not reproduced")
+            let outputs = try #require(report["outputs"] as? [[String: Any]])
+            let model = try #require(outputs.first { $0["item"] as? String == "artifacts/model.safetensors" })
+            #expect(model["verdict"] as? String == "different")
+            let comparison = try #require(model["comparison"] as? [String: Any])
+            #expect((comparison["maxAbsoluteDifference"] as? Double ?? 0) > 0)
+            #expect(comparison["worst"] as? String == "w")
+            let tensors = try #require(comparison["tensors"] as? [[String: Any]])
+            #expect(tensors.first { $0["name"] as? String == "steps" }?["verdict"] as? String == "identical")
+            let metrics = try #require(outputs.first { ($0["path"] as? String) == "metrics.json" })
+            #expect(metrics["verdict"] as? String == "different")
+            if let workdir = report["workdir"] as? String { try? FileManager.default.removeItem(atPath: workdir) }
+
+            // Standard-normal weights never differ by 100: within tolerance, and the timing does not count.
+            let loose = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--atol", "100", "--json"])
+            #expect(loose.status == 0, "\(loose)")
+            let looseReport = try #require(try JSONSerialization.jsonObject(with: loose.stdout) as? [String: Any])
+            #expect(looseReport["verdict"] as? String == "reproduced")
+            let looseOutputs = try #require(looseReport["outputs"] as? [[String: Any]])
+            #expect(looseOutputs.first { $0["item"] as? String == "artifacts/model.safetensors" }?["verdict"] as? String == "within tolerance")
+        }
+    }
+
+    @Test("a run that opens a network connection fails inside the sandbox, and the report says so")
+    func network() async throws {
+        try await withSandbox { box in
+            let root = try await project(in: box, ["fetch.py": """
+                import sys, urllib.request
+                data = urllib.request.urlopen(sys.argv[1], timeout=20).read()
+                open("downloaded.bin", "wb").write(data)
+
+                """, ".gitignore": "downloaded.bin\n"])
+            try box.write("served/blob", "weights from a server\n")
+            // Recorded with a server on this machine's loopback; the sandbox has its own, empty.
+            // The server answers one request and exits, holding none of the harness's files.
+            try box.write("serve.py", """
+                import functools, http.server, os, sys
+                os.closerange(3, 65536)
+                handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+                server = http.server.HTTPServer(("127.0.0.1", 0), handler)
+                server.timeout = 60
+                with open(sys.argv[2] + ".tmp", "w") as f:
+                    f.write(str(server.server_address[1]))
+                os.rename(sys.argv[2] + ".tmp", sys.argv[2])
+                server.handle_request()
+
+                """)
+            let recorded = try await sh("""
+                python3 "$3" "$1" "$4" </dev/null >/dev/null 2>&1 &
+                for _ in $(seq 100); do [ -f "$4" ] && break; sleep 0.1; done
+                "$2" run -- python3 fetch.py "http://127.0.0.1:$(cat "$4")/blob"; status=$?
+                wait
+                exit $status
+                """, [box.path("served"), try Repo.mlpackBinary(), box.path("serve.py"), box.path("port")], cwd: root)
+            #expect(recorded.status == 0, "\(recorded)")
+            let pack = box.path("net.mlpack")
+            try await create(pack, from: root, of: "downloaded.bin")
+
+            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--report", box.path("r.md")])
+            #expect(result.status == 4, "\(result)")
+            #expect(result.out.contains("failed"))
+            #expect(result.out.contains("network refused"), "\(result)")
+            #expect(result.out.contains("missing"))
+            let markdown = String(decoding: try readBytes(box.path("r.md")), as: UTF8.self)
+            #expect(markdown.contains("**Sandbox:** network refused"))
+            #expect(markdown.contains("**Result: NOT reproduced**"))
+        }
+    }
+
+    @Test("a run that writes outside its workspace fails inside the sandbox, and nothing lands there")
+    func writeOutside() async throws {
+        try await withSandbox { box in
+            // Outside /tmp (the sandbox's /tmp is a private tmpfs) and outside the project.
+            let outside = "/var/tmp/mlpack-e2e-" + UUID().uuidString.lowercased()
+            defer { try? FileManager.default.removeItem(atPath: outside) }
+            let root = try await project(in: box, ["train.py": """
+                import os, sys
+                os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+                open(sys.argv[1], "w").write("escaped")
+                open("model.txt", "w").write("trained")
+
+                """, ".gitignore": "model.txt\n"])
+            try await record(["--", "python3", "train.py", outside + "/escape.txt"], in: root)
+            #expect(exists(outside + "/escape.txt"))
+            try FileManager.default.removeItem(atPath: outside)
+            let pack = box.path("escape.mlpack")
+            try await create(pack, from: root, of: "model.txt")
+
+            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--json"])
+            #expect(result.status == 4, "\(result)")
+            #expect(!exists(outside), "the run must not write outside its workspace")
+            let report = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+            let run = try #require((report["runs"] as? [[String: Any]])?.first)
+            #expect(run["status"] as? String == "failed")
+            let refusals = run["sandboxRefusals"] as? [String] ?? []
+            #expect(refusals.contains { $0.contains("write outside the workspace refused") && $0.contains("Read-only file system") }, "\(refusals)")
+            if let workdir = report["workdir"] as? String { try? FileManager.default.removeItem(atPath: workdir) }
+        }
+    }
+
+    @Test("without bubblewrap, a rebuild is refused unless --unsafe-no-sandbox; with it, it runs unconfined")
+    func withoutBubblewrap() async throws {
+        try await withSandbox { box in
+            let root = try await project(in: box, ["make.py": "open('out.txt', 'w').write('42')\n", ".gitignore": "out.txt\n"])
+            try await record(["--", "python3", "make.py"], in: root)
+            let pack = box.path("p.mlpack")
+            try await create(pack, from: root, of: "out.txt")
+            // A PATH with python3 but no bwrap.
+            let bin = try box.mkdir("bin")
+            try FileManager.default.createSymbolicLink(atPath: bin + "/python3", withDestinationPath: "/usr/bin/python3")
+            let refused = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned"], environment: ["PATH": bin])
+            #expect(refused.status == 2, "\(refused)")
+            #expect(refused.err.contains("bubblewrap (bwrap) is not installed"))
+            #expect(refused.err.contains("--unsafe-no-sandbox"))
+            let unsafe = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--unsafe-no-sandbox"], environment: ["PATH": bin])
+            #expect(unsafe.status == 0, "\(unsafe)")
+            #expect(unsafe.out.contains("sandbox: none (--unsafe-no-sandbox)"))
+            #expect(unsafe.out.contains("result: REPRODUCED"))
+        }
+    }
+
+    @Test("--timeout stops a run that hangs: timed out, not reproduced")
+    func timeout() async throws {
+        try await withSandbox { box in
+            // Hangs only where HOME is a rebuild workspace's home folder.
+            let root = try await project(in: box, ["train.py": """
+                import os, time
+                if os.environ["HOME"].endswith("/home"):
+                    time.sleep(600)
+                open("model.txt", "w").write("trained")
+
+                """, ".gitignore": "model.txt\n"])
+            try await record(["--", "python3", "train.py"], in: root)
+            let pack = box.path("hang.mlpack")
+            try await create(pack, from: root, of: "model.txt")
+            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--timeout", "2", "--workdir", box.path("work")])
+            #expect(result.status == 4, "\(result)")
+            #expect(result.out.contains("timed out"))
+            #expect(result.out.contains("the rebuild did not write it"))
+        }
+    }
+
+    @Test("usage: rebuild flags need --rebuild; a pack without runs cannot be rebuilt")
+    func usage() async throws {
+        try await withSandbox { box in
+            let flags = try await mlpack(["verify", "x.mlpack", "--atol", "1"])
+            #expect(flags.status == 2)
+            #expect(flags.err.contains("go with --rebuild"))
+            let negative = try await mlpack(["verify", "x.mlpack", "--rebuild", "--atol", "-1"])
+            #expect(negative.status == 2)
+            let (pack, _, _) = try await makeStandardPack(in: box)
+            let noRuns = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned"])
+            #expect(noRuns.status == 2, "\(noRuns)")
+            #expect(noRuns.err.contains("holds no recorded runs"))
+        }
+    }
+}
