@@ -2,7 +2,7 @@
 SWIFT ?= swift
 MLPACK := .build/debug/mlpack
 
-.PHONY: setup build demo test clean
+.PHONY: setup build demo test fuzz clean
 
 setup:
 	@bash scripts/setup.sh
@@ -16,5 +16,9 @@ demo: build
 test: build
 	$(SWIFT) test
 
+# libFuzzer on the readers for FUZZ_SECONDS (default 600); not part of `make test`.
+fuzz: setup
+	@bash scripts/fuzz.sh
+
 clean:
-	rm -rf .build out
+	rm -rf .build .build-fuzz out

@@ -1,4 +1,5 @@
 // swift-tools-version: 6.0
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -41,3 +42,12 @@ let package = Package(
             resources: []),
     ]
 )
+
+// The fuzz target links libFuzzer's main, so it exists only in `make fuzz`'s build
+// (MLPACK_FUZZ=1 swift build -Xswiftc -sanitize=fuzzer,address).
+if ProcessInfo.processInfo.environment["MLPACK_FUZZ"] != nil {
+    package.targets += [
+        .target(name: "CFuzzDriver"),
+        .executableTarget(name: "mlpack-fuzz", dependencies: ["MLPack", "CFuzzDriver"]),
+    ]
+}
