@@ -2,7 +2,7 @@
 SWIFT ?= swift
 MLPACK := .build/debug/mlpack
 
-.PHONY: setup build demo test fuzz clean
+.PHONY: setup build demo test fuzz bench bench-smoke clean
 
 setup:
 	@bash scripts/setup.sh
@@ -15,6 +15,14 @@ demo: build
 
 test: build
 	$(SWIFT) test
+	@bash bench/run.sh --smoke >/dev/null && echo "bench-smoke: the benchmark harness works"
+
+# Side by side with tar+zstd+sha256sum, openssl, model-signing, DVC: bench/RESULTS.md.
+bench: setup
+	@bash bench/run.sh
+
+bench-smoke: setup
+	@bash bench/run.sh --smoke
 
 # libFuzzer on the readers for FUZZ_SECONDS (default 600); not part of `make test`.
 fuzz: setup

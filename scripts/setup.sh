@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs what mlpack's build, demo and tests need on a Debian machine, and nothing that is
 # already there: C libraries (with pkg-config, through which SwiftPM finds them), the outside
-# tools the interop tests run, and the demo's Python packages.
+# tools the interop tests and benchmarks run, and the demo's Python packages.
 set -euo pipefail
 
-apt_packages=(pkg-config libarchive-dev libzstd-dev libsodium-dev zstd libarchive-tools minisign bubblewrap time git python3 strace)
+apt_packages=(pkg-config libarchive-dev libzstd-dev libsodium-dev zstd libarchive-tools minisign bubblewrap time git python3 strace bc openssl)
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
 
 missing=()
