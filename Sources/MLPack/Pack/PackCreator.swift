@@ -80,6 +80,10 @@ public enum PackCreator {
         else {
             throw MLPackError.usage("nothing to pack: give --output-of, --code, --weights and/or --data")
         }
+        // The platform this pack is made on (a lineage brings its runs' own platforms), probed
+        // while the files are hashed: the probe mostly waits on child processes.
+        let python = options.python
+        let probe = options.outputOf == nil ? BackgroundValue { EnvironmentProbe.collect(python: python) } : nil
         var warnings: [String] = []
         var runs: [String]?
         if let outputOf = options.outputOf {
@@ -103,9 +107,10 @@ public enum PackCreator {
             warnings += selection.warnings
             codeFiles = try plan.addCode(selection, progress: progress)
         }
-        // The platform this pack was made on (a lineage brings its runs' own platforms).
-        if options.outputOf == nil {
-            let (platform, host) = EnvironmentCapture.capture(python: options.python, codeFiles: codeFiles)
+        if let probe {
+            var raw = probe.value
+            raw.codeFiles = codeFiles
+            let (platform, host) = raw.build()
             try plan.addEnvironment(id: platform.id, files: platform.packFiles(host: host))
         }
         let card = Card(
