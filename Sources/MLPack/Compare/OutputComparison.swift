@@ -17,9 +17,13 @@ public enum OutputComparison {
 
     /// Errors reading `expected` are thrown (it is the reference); an `actual` file that is
     /// missing or not a valid file of the expected kind makes the verdict missing or different.
-    public static func compare(expected: String, actual: String, tolerance: ComparisonTolerance = .exact) throws -> Comparison {
+    /// `expectedSHA256`, when the caller has already checked it (an item copied out of a pack),
+    /// saves hashing the expected file again.
+    public static func compare(
+        expected: String, actual: String, tolerance: ComparisonTolerance = .exact, expectedSHA256 known: String? = nil
+    ) throws -> Comparison {
         let kind = kind(of: expected)
-        let expectedSHA256 = try FileHashing.hash(file: expected).sha256
+        let expectedSHA256 = try known ?? FileHashing.hash(file: expected).sha256
         guard FileSystem.status(actual) != nil else {
             var result = Comparison(verdict: .missing, kind: kind, tolerance: tolerance)
             result.expectedSHA256 = expectedSHA256
@@ -96,25 +100,22 @@ public enum OutputComparison {
     // MARK: -
 
     private static func compareValues(_ kind: ComparisonKind, expected: String, actual: String, tolerance: ComparisonTolerance) throws -> Comparison {
-        func onActual<T>(_ body: () throws -> T) throws -> T {
-            do { return try body() } catch let error as MLPackError { throw ActualFileFailure(error: error) }
-        }
         switch kind {
         case .safetensors:
             let a = try SafetensorsFile(path: expected)
-            let b = try onActual { try SafetensorsFile(path: actual) }
+            let b = try ActualFileFailure.reading { try SafetensorsFile(path: actual) }
             return try TensorFileComparison.compare(expected: a, actual: b, kind: kind, tolerance: tolerance)
         case .npy:
             let a = try NpyFile(path: expected)
-            let b = try onActual { try NpyFile(path: actual) }
+            let b = try ActualFileFailure.reading { try NpyFile(path: actual) }
             return try TensorFileComparison.compare(expected: a, actual: b, kind: kind, tolerance: tolerance)
         case .npz:
             let a = try NpzFile(path: expected)
-            let b = try onActual { try NpzFile(path: actual) }
+            let b = try ActualFileFailure.reading { try NpzFile(path: actual) }
             return try TensorFileComparison.compare(expected: a, actual: b, kind: kind, tolerance: tolerance)
         case .metrics:
             let a = try MetricsJSON.read(expected)
-            let b = try onActual { try MetricsJSON.read(actual) }
+            let b = try ActualFileFailure.reading { try MetricsJSON.read(actual) }
             return compareMetrics(expected: a, actual: b, tolerance: tolerance)
         case .bytes:
             var result = Comparison(verdict: .different, kind: .bytes, tolerance: tolerance)

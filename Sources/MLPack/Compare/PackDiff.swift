@@ -92,7 +92,8 @@ public struct PackDiff: Codable, Sendable {
             let (first, second) = (scratch! + "/a-" + x.sha256 + "-" + name, scratch! + "/b-" + y.sha256 + "-" + name)
             if FileSystem.status(first) == nil { try PackItems.copy(x, from: a.pack, to: first) }
             if FileSystem.status(second) == nil { try PackItems.copy(y, from: b.pack, to: second) }
-            outputs.append(Output(path: path, comparison: try OutputComparison.compare(expected: first, actual: second, tolerance: tolerance)))
+            outputs.append(Output(
+                path: path, comparison: try OutputComparison.compare(expected: first, actual: second, tolerance: tolerance, expectedSHA256: x.sha256)))
         }
         return outputs
     }

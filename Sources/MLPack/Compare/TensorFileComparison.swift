@@ -4,6 +4,11 @@ import Foundation
 /// comparison impossible.
 struct ActualFileFailure: Error {
     let error: MLPackError
+
+    /// Runs `body`, which reads the actual file, marking its errors as the actual file's.
+    static func reading<T>(_ body: () throws -> T) throws -> T {
+        do { return try body() } catch let error as MLPackError { throw ActualFileFailure(error: error) }
+    }
 }
 
 /// Compares two tensor files of one kind: the same tensor names, dtypes and shapes are
@@ -77,7 +82,7 @@ enum TensorFileComparison {
         tolerance: ComparisonTolerance, buffers: ChunkBuffers
     ) throws -> ElementStats {
         let a = try expected.open(tensor)
-        let b = try onActual { try actual.open(other) }
+        let b = try ActualFileFailure.reading { try actual.open(other) }
         // Whole elements per chunk, so no element straddles two chunks.
         let chunk = max(tensor.dtype.size, buffers.bytes / tensor.dtype.size * tensor.dtype.size)
         var stats = ElementStats()
@@ -86,19 +91,15 @@ enum TensorFileComparison {
             let n = Int(min(UInt64(chunk), remaining))
             let bufferA = try buffers.a(n), bufferB = try buffers.b(n)
             try a.readExactly(into: bufferA)
-            try onActual { try b.readExactly(into: bufferB) }
+            try ActualFileFailure.reading { try b.readExactly(into: bufferB) }
             ElementComparison.compare(
                 expected: UnsafeRawBufferPointer(bufferA), actual: UnsafeRawBufferPointer(bufferB),
                 expectedType: tensor.dtype, actualType: other.dtype, tolerance: tolerance, into: &stats)
             remaining -= UInt64(n)
         }
         try a.finish()
-        try onActual { try b.finish() }
+        try ActualFileFailure.reading { try b.finish() }
         return stats
-    }
-
-    private static func onActual<T>(_ body: () throws -> T) throws -> T {
-        do { return try body() } catch let error as MLPackError { throw ActualFileFailure(error: error) }
     }
 
     private static func hasMagnitude(_ dtype: TensorDType) -> Bool {

@@ -190,7 +190,8 @@ public enum Rebuilder {
                     // Named like the output: the extension says how to compare it.
                     let expected = expectedFolder + "/" + item.sha256 + "-" + (output.path as NSString).lastPathComponent
                     if FileSystem.status(expected) == nil { try PackItems.copy(item, from: replay.pack, to: expected) }
-                    let comparison = try OutputComparison.compare(expected: expected, actual: rebuilt, tolerance: tolerance)
+                    let comparison = try OutputComparison.compare(
+                        expected: expected, actual: rebuilt, tolerance: tolerance, expectedSHA256: item.sha256)
                     result.comparison = comparison
                     result.verdict = comparison.verdict
                 } else if output.path == run.metricsPath, let metrics = run.metrics {
