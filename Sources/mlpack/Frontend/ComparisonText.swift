@@ -57,8 +57,4 @@ enum ComparisonText {
         case .array, .object: return "…"
         }
     }
-
-    static func pad(_ text: String, _ width: Int) -> String {
-        text.count >= width ? text : text + String(repeating: " ", count: width - text.count)
-    }
 }

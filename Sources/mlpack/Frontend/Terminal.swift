@@ -68,3 +68,7 @@ final class ProgressBar: @unchecked Sendable {
         drawn = false
     }
 }
+
+/// Column padding for the commands' tables.
+func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+func padLeft(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }

@@ -36,7 +36,7 @@ struct Diff: ParsableCommand {
         if let environment = diff.environment {
             print("environment: \(environment.majorCount) major, \(environment.minorCount) minor differences")
             for entry in environment.entries.prefix(20) {
-                print("  \(ComparisonText.pad(entry.severity.rawValue, 6)) \(ComparisonText.pad(entry.field, 28)) \(entry.a) → \(entry.b)")
+                print("  \(pad(entry.severity.rawValue, 6)) \(pad(entry.field, 28)) \(entry.a) → \(entry.b)")
             }
             if environment.entries.count > 20 { print("  … and \(environment.entries.count - 20) more (see `mlpack env diff`)") }
         } else if let note = diff.environmentNote {
@@ -47,10 +47,10 @@ struct Diff: ParsableCommand {
         if diff.outputs.isEmpty { print("  none in either pack") }
         for output in diff.outputs {
             guard let comparison = output.comparison else {
-                print("  \(ComparisonText.pad(output.change?.rawValue ?? "", 17)) \(output.path)")
+                print("  \(pad(output.change?.rawValue ?? "", 17)) \(output.path)")
                 continue
             }
-            print("  \(ComparisonText.pad(comparison.verdict.rawValue, 17)) \(output.path)  \(ComparisonText.summary(comparison))")
+            print("  \(pad(comparison.verdict.rawValue, 17)) \(output.path)  \(ComparisonText.summary(comparison))")
             ComparisonText.details(comparison, indent: "      ").forEach { print($0) }
         }
         section("card", diff.card, unchanged: nil)
@@ -64,7 +64,7 @@ struct Diff: ParsableCommand {
             case .removed: change.a.map(short) ?? ""
             case .changed: "\(change.a.map(short) ?? "") → \(change.b.map(short) ?? "")"
             }
-            print("  \(ComparisonText.pad(change.change.rawValue, 8)) \(change.name)  \(values)")
+            print("  \(pad(change.change.rawValue, 8)) \(change.name)  \(values)")
         }
         if changes.count > 50 { print("  … and \(changes.count - 50) more (--json lists all)") }
     }

@@ -43,9 +43,6 @@ struct Inspect: ParsableCommand {
     }
 }
 
-func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
-func padLeft(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
-
 /// The file list of `inspect` as an indented tree; when it is too long, the deepest folders
 /// are collapsed into one summary line each until it fits.
 struct FileTree {
