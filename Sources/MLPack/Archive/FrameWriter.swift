@@ -1,43 +1,51 @@
 import Dispatch
+import Foundation
 
 /// Cuts the tar stream into zstd frames of at most `chunkSize` bytes and writes them to the
 /// pack file in order. The caller ends frames where the seek index needs a boundary (before
-/// a large entry's data) and picks each frame's level. Sealed frames are compressed several
-/// at a time on all cores; each frame is compressed alone, so the bytes are the same on any
-/// machine.
-final class FrameWriter {
+/// a large entry's data) and picks each frame's coding. A sealed frame is compressed on any
+/// core and written by a writer thread while the caller fills the next one, so reading,
+/// hashing, compressing and writing overlap. Each frame is compressed alone, so the bytes are
+/// the same on any machine.
+final class FrameWriter: @unchecked Sendable {
     static let defaultChunkSize = 4 << 20
 
     let chunkSize: Int
-    /// Level for the frame being filled; changes take effect from the next frame.
-    var level: Int32 = CompressionLevel.normal
+    /// Coding of the frames sealed from now on.
+    var coding = FrameCoding.compressed(level: CompressionLevel.normal)
 
     private let output: PosixFile
-    private var slots: [Slot]
-    private var sealedCount = 0
-    private(set) var frames: [SeekIndex.Frame] = []
+    private let slots: [Slot]
+    private let freeSlots: DispatchSemaphore
+    private var available: [Slot]  // guarded by `lock`
+    private var failure: MLPackError?  // guarded by `lock`
+    private let lock = NSLock()
+    private var filling: Slot?
+    private let writer = DispatchQueue(label: "mlpack.frames.write")
+    private var writtenFrames: [SeekIndex.Frame] = []  // on `writer`
+    private var compressedOffset: UInt64 = 0  // on `writer`
     /// Tar bytes received so far.
     private(set) var uncompressedOffset: UInt64 = 0
-    /// Pack bytes written so far.
-    private(set) var compressedOffset: UInt64 = 0
 
-    /// `batch` frames are compressed together; memory is about `batch` × 2 × `chunkSize`.
-    init(output: PosixFile, chunkSize: Int = defaultChunkSize, batch: Int = 4) {
+    /// At most `inFlight` frames are in memory at once: about `inFlight` × 2 × `chunkSize`.
+    init(output: PosixFile, chunkSize: Int = defaultChunkSize, inFlight: Int = 6) {
         self.output = output
         self.chunkSize = chunkSize
-        self.slots = (0...batch).map { _ in Slot(capacity: chunkSize) }
+        self.slots = (0..<inFlight).map { _ in Slot(capacity: chunkSize) }
+        self.available = slots
+        self.freeSlots = DispatchSemaphore(value: inFlight)
     }
-
-    /// Frames sealed and waiting to be compressed.
-    var backlog: Int { sealedCount }
-    var batchSize: Int { slots.count - 1 }
 
     func append(_ bytes: UnsafeRawBufferPointer) throws {
         var rest = bytes
         while !rest.isEmpty {
-            let slot = slots[sealedCount]
+            let slot = try currentSlot()
             let n = min(rest.count, chunkSize - slot.count)
-            (slot.input.baseAddress! + slot.count).copyMemory(from: rest.baseAddress!, byteCount: n)
+            let destination = slot.input.baseAddress! + slot.count
+            // Bytes read straight into `freeSpace()` are already in place.
+            if UnsafeRawPointer(destination) != rest.baseAddress! {
+                destination.copyMemory(from: rest.baseAddress!, byteCount: n)
+            }
             slot.count += n
             uncompressedOffset += UInt64(n)
             rest = UnsafeRawBufferPointer(rebasing: rest[n...])
@@ -45,70 +53,93 @@ final class FrameWriter {
         }
     }
 
+    /// The unfilled rest of the frame being filled, for a caller that reads straight into it
+    /// and then appends those bytes (which costs no copy), and `busy`: enter it to keep using
+    /// the bytes after appending them; the memory is reused only once it is left.
+    func freeSpace() throws -> (space: UnsafeMutableRawBufferPointer, busy: DispatchGroup) {
+        let slot = try currentSlot()
+        return (UnsafeMutableRawBufferPointer(rebasing: slot.input[slot.count...]), slot.busy)
+    }
+
     /// Ends the current frame, so the next byte starts a new one.
     func endFrame() throws {
-        if slots[sealedCount].count > 0 { try seal() }
-    }
-
-    private func seal() throws {
-        slots[sealedCount].level = level
-        sealedCount += 1
-        if sealedCount == slots.count {
-            try flush()
-        } else {
-            slots[sealedCount].uncompressedStart = uncompressedOffset
-        }
-    }
-
-    /// Compresses and writes every sealed frame, running `work` (the caller's hashing) on
-    /// another core at the same time.
-    func flush(alongside work: (@Sendable () -> Void)? = nil) throws {
-        let count = sealedCount
-        let jobs = count + (work == nil ? 0 : 1)
-        if jobs > 0 {
-            let slots = self.slots
-            DispatchQueue.concurrentPerform(iterations: jobs) { job in
-                if job == count { work?(); return }
-                slots[job].compress()
-            }
-        }
-        for slot in slots[0..<count] {
-            guard let size = slot.compressedSize else {
-                throw MLPackError.io(path: output.path, reason: slot.failure ?? "compression failed")
-            }
-            frames.append(SeekIndex.Frame(compressedOffset: compressedOffset, uncompressedOffset: slot.uncompressedStart))
-            try output.write(UnsafeRawBufferPointer(rebasing: slot.output[..<size]))
-            compressedOffset += UInt64(size)
-            slot.count = 0
-        }
-        // The frame being filled (if any slot was left open) moves to the front.
-        if count < slots.count { slots.swapAt(0, count) }
-        sealedCount = 0
-        slots[0].uncompressedStart = uncompressedOffset - UInt64(slots[0].count)
+        if let filling, filling.count > 0 { try seal() }
     }
 
     /// Flushes everything and appends raw bytes (the seek-index trailer) after the last frame.
     func finish(trailer: (_ frames: [SeekIndex.Frame], _ tarSize: UInt64) throws -> [UInt8]) throws {
         try endFrame()
-        try flush()
-        let bytes = try trailer(frames, uncompressedOffset)
+        writer.sync {}
+        try checkFailure()
+        let bytes = try trailer(writtenFrames, uncompressedOffset)
         try output.write(bytes)
-        compressedOffset += UInt64(bytes.count)
+    }
+
+    private func currentSlot() throws -> Slot {
+        if let filling { return filling }
+        try checkFailure()
+        freeSlots.wait()
+        let slot = lock.withLock { available.removeLast() }
+        slot.count = 0
+        slot.uncompressedStart = uncompressedOffset
+        filling = slot
+        return slot
+    }
+
+    /// Hands the frame being filled to a compressing core and, in order, to the writer.
+    private func seal() throws {
+        guard let slot = filling else { return }
+        filling = nil
+        slot.coding = coding
+        let encoded = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            slot.encode()
+            encoded.signal()
+        }
+        slot.busy.enter()
+        writer.async { [self] in
+            encoded.wait()
+            write(slot)
+            slot.busy.leave()
+        }
+        slot.busy.notify(queue: .global()) { [self] in
+            lock.withLock { available.append(slot) }
+            freeSlots.signal()
+        }
+        try checkFailure()
+    }
+
+    /// On the writer queue.
+    private func write(_ slot: Slot) {
+        guard lock.withLock({ failure == nil }) else { return }
+        do {
+            let size = try slot.writeFrame(to: output)
+            writtenFrames.append(SeekIndex.Frame(compressedOffset: compressedOffset, uncompressedOffset: slot.uncompressedStart))
+            compressedOffset += UInt64(size)
+        } catch {
+            let failure = error as? MLPackError ?? .io(path: output.path, reason: "\(error)")
+            lock.withLock { self.failure = failure }
+        }
+    }
+
+    private func checkFailure() throws {
+        if let failure = lock.withLock({ failure }) { throw failure }
     }
 
     private final class Slot: @unchecked Sendable {
         let input: UnsafeMutableRawBufferPointer
         let output: UnsafeMutableRawBufferPointer
         let compressor = ZstdCompressor()
+        /// Entered while anything still uses `input`.
+        let busy = DispatchGroup()
         var count = 0
-        var level = CompressionLevel.normal
+        var coding = FrameCoding.compressed(level: CompressionLevel.normal)
         var uncompressedStart: UInt64 = 0
-        var compressedSize: Int?
-        var failure: String?
+        private var encoded: Result<Int, ZstdError> = .success(0)
 
         init(capacity: Int) {
             input = .allocate(byteCount: capacity, alignment: 64)
-            output = .allocate(byteCount: Zstd.compressBound(capacity), alignment: 64)
+            output = .allocate(byteCount: max(Zstd.compressBound(capacity), StoredFrame.framingSize(capacity)), alignment: 64)
         }
 
         deinit {
@@ -116,25 +147,46 @@ final class FrameWriter {
             output.deallocate()
         }
 
-        func compress() {
-            do {
-                compressedSize = try compressor.compressFrame(
-                    UnsafeRawBufferPointer(rebasing: input[..<count]), level: level, into: output)
-                failure = nil
-            } catch {
-                compressedSize = nil
-                failure = error.message
+        private var content: UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: input[..<count]) }
+
+        /// Compresses the frame into `output`, or for a stored frame writes its framing there.
+        func encode() {
+            switch coding {
+            case .compressed(let level):
+                encoded = Result { () throws(ZstdError) in try compressor.compressFrame(content, level: level, into: output) }
+            case .stored:
+                encoded = .success(StoredFrame.writeFraming(of: content, into: output))
+            }
+        }
+
+        /// Writes the encoded frame; returns its size in the file.
+        func writeFrame(to file: PosixFile) throws -> Int {
+            let size: Int
+            do { size = try encoded.get() } catch { throw MLPackError.io(path: file.path, reason: error.message) }
+            let encodedBytes = UnsafeRawBufferPointer(rebasing: output[..<size])
+            switch coding {
+            case .compressed:
+                try file.write(encodedBytes)
+                return size
+            case .stored:
+                try file.write(pieces: StoredFrame.pieces(framing: encodedBytes, content: content))
+                return size + count
             }
         }
     }
+}
+
+/// How a frame's bytes are written (spec/FORMAT.md §2.4).
+enum FrameCoding: Equatable {
+    case compressed(level: Int32)
+    /// Raw blocks: for large entries that barely compress (float weights).
+    case stored
 }
 
 /// zstd levels the writer uses (spec/FORMAT.md §2.4).
 enum CompressionLevel {
     /// Code, text, metadata and compressible binaries.
     static let normal: Int32 = 3
-    /// Large entries a sample shows to be incompressible (float weights): nearly a copy.
-    static let fast: Int32 = -1
     /// A sample compressed at level 1 must shrink below this fraction to be worth the time.
     static let worthwhileRatio = 0.9
 }

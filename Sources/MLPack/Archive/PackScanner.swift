@@ -39,8 +39,7 @@ struct PackScanner {
 
     func scan(sinkFor: ((ScannedEntry) throws -> DataSink?)? = nil) throws -> ScannedPack {
         let frames = FrameReader(file: pack.file, limits: pack.limits, recordFrames: true)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
+        let ring = BufferRing(size: 1 << 20)
 
         var top: String?
         var entries: [ScannedEntry] = []
@@ -91,16 +90,19 @@ struct PackScanner {
 
                 let sink = try sinkFor?(entry)
                 if entry.hardlinkTarget == nil {
+                    // A large entry is hashed on another core while the next chunks are decompressed.
+                    let background = entry.size >= PackWriter.largeEntryThreshold ? BackgroundHasher() : nil
                     var hasher = SHA256Hasher()
                     var count: UInt64 = 0
                     var kept: [UInt8] = []
                     while true {
+                        let (buffer, busy) = ring.take()
                         let n = try tar.readData(into: buffer)
                         if n == 0 { break }
                         let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<n])
                         count += UInt64(n)
                         guard count <= entry.size else { throw MLPackError.integrity(entry: relative, problem: "more data than its header declares") }
-                        hasher.update(chunk)
+                        if let background { background.update(chunk, busy: busy) } else { hasher.update(chunk) }
                         if keep { kept += chunk }
                         try sink?(chunk)
                         if frames.compressedOffset > counter.completed { counter.advance(by: Int(frames.compressedOffset - counter.completed)) }
@@ -108,7 +110,7 @@ struct PackScanner {
                     guard count == entry.size else {
                         throw MLPackError.integrity(entry: relative, problem: "the pack is truncated (\(count) of \(entry.size) bytes)")
                     }
-                    entry.sha256 = Hex.encode(hasher.finalize())
+                    entry.sha256 = Hex.encode(background?.finalize() ?? hasher.finalize())
                     if keep { metadata[relative] = kept }
                 } else if keep, let target = metadata[entry.hardlinkTarget!] {
                     metadata[relative] = target
@@ -116,7 +118,7 @@ struct PackScanner {
                 positions[relative] = entries.count
                 entries.append(entry)
             }
-            try Self.drain(frames, into: buffer, after: entries.last)
+            try Self.drain(frames, into: ring.take().buffer, after: entries.last)
         } catch let problem as FrameReader.Problem {
             throw Self.describe(problem, path: pack.path, place: entriesInFrame(at: problem.offset) ?? current ?? pack.path)
         } catch let error as TarError {

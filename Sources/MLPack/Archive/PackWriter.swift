@@ -1,6 +1,6 @@
 /// Writes a pack's tar stream entry by entry, in the caller's order: each file is read once,
-/// hashed while it is compressed, and followed by nothing but its own bytes; the seek index
-/// goes last. Memory stays bounded whatever the file sizes.
+/// hashed while it is encoded and written, and followed by nothing but its own bytes; the
+/// seek index goes last. Memory stays bounded whatever the file sizes.
 final class PackWriter {
     enum Source {
         case bytes([UInt8])
@@ -22,7 +22,7 @@ final class PackWriter {
         var sha256: [UInt8]
     }
 
-    /// Entries at least this large start at a frame boundary and get their own level.
+    /// Entries at least this large start at a frame boundary and get their own coding.
     static let largeEntryThreshold: UInt64 = 1 << 20
 
     private let frames: FrameWriter
@@ -30,7 +30,8 @@ final class PackWriter {
     private let topDirectory: String
     private let mtime: Int64
     private var indexEntries: [SeekIndex.Entry] = []
-    private let readBuffers: [UnsafeMutableRawBufferPointer]
+    /// Small entries are read whole into this before they are written.
+    private let smallBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Int(largeEntryThreshold), alignment: 64)
     private let progress: ProgressCounter?
 
     init(output: PosixFile, topDirectory: String, mtime: Int64, progress: ProgressCounter?) throws {
@@ -39,11 +40,10 @@ final class PackWriter {
         self.topDirectory = topDirectory
         self.mtime = mtime
         self.progress = progress
-        self.readBuffers = (0..<frames.batchSize).map { _ in .allocate(byteCount: frames.chunkSize, alignment: 64) }
         self.tar = try TarWriter { try frames.append($0) }
     }
 
-    deinit { readBuffers.forEach { $0.deallocate() } }
+    deinit { smallBuffer.deallocate() }
 
     @discardableResult
     func add(path: String, source: Source, mode: UInt32) throws -> Written {
@@ -78,67 +78,70 @@ final class PackWriter {
     }
 
     private func addStream(archivePath: String, reader file: any ByteReader, size: UInt64, mode: UInt32) throws -> Written {
-        let chunkSize = UInt64(frames.chunkSize)
-        let large = size >= Self.largeEntryThreshold
-        var remaining = size
-        // The first chunk is read before the header so its sample can choose the level.
-        var first = try readChunk(file, into: 0, count: Int(min(remaining, chunkSize)))
-        let level = large ? Self.level(forSample: UnsafeRawBufferPointer(rebasing: readBuffers[0][..<first])) : CompressionLevel.normal
-
         let headerOffset = frames.uncompressedOffset
         try tar.writeHeader(path: archivePath, size: size, mode: mode, mtime: mtime)
         indexEntries.append(.init(path: archivePath, headerOffset: headerOffset, dataOffset: frames.uncompressedOffset, size: size))
-        if large {
-            try frames.endFrame()
-            frames.level = level
-        }
-        let hashing = HashJob()
-        var buffer = 0
-        while true {
-            let count = buffer == 0 && first > 0 ? first : try readChunk(file, into: buffer, count: Int(min(remaining, chunkSize)))
-            first = 0
-            if count == 0 { break }
-            let chunk = UnsafeRawBufferPointer(rebasing: readBuffers[buffer][..<count])
+        let sha256: [UInt8]
+        if size < Self.largeEntryThreshold {
+            let chunk = try readChunk(file, into: UnsafeMutableRawBufferPointer(rebasing: smallBuffer[..<Int(size)]))
             try tar.writeData(chunk)
-            hashing.chunks.append(chunk)
-            remaining -= UInt64(count)
-            progress?.advance(by: count)
-            buffer += 1
-            if buffer == readBuffers.count || frames.backlog >= frames.batchSize {
-                try frames.flush(alongside: { hashing.run() })
-                buffer = 0
-            }
+            progress?.advance(by: chunk.count)
+            sha256 = SHA256Hasher.digest(chunk)
+        } else {
+            sha256 = try addLargeData(file, size: size)
         }
-        hashing.run()
         var probe: UInt8 = 0
         if try withUnsafeMutableBytes(of: &probe, { try file.read(into: $0) }) > 0 {
             throw MLPackError.io(path: file.path, reason: "file grew while it was being packed")
         }
-        if large {
-            try frames.endFrame()
-            frames.level = CompressionLevel.normal
-        }
         try tar.finishEntry()
-        return Written(size: size, sha256: hashing.hasher.finalize())
+        return Written(size: size, sha256: sha256)
     }
 
-    private func readChunk(_ file: any ByteReader, into buffer: Int, count: Int) throws -> Int {
-        let n = try file.readFully(into: UnsafeMutableRawBufferPointer(rebasing: readBuffers[buffer][..<count]))
-        guard n == count else {
+    /// A large entry's data gets frames of its own, read straight into them, with a coding
+    /// its first chunk chooses; it is hashed on another core while the frames are encoded
+    /// and written.
+    private func addLargeData(_ file: any ByteReader, size: UInt64) throws -> [UInt8] {
+        try frames.endFrame()
+        let hasher = BackgroundHasher()
+        do {
+            var remaining = size
+            while remaining > 0 {
+                let (space, busy) = try frames.freeSpace()
+                let chunk = try readChunk(file, into: UnsafeMutableRawBufferPointer(rebasing: space[..<Int(min(remaining, UInt64(space.count)))]))
+                if remaining == size { frames.coding = Self.coding(forSample: chunk) }
+                hasher.update(chunk, busy: busy)
+                try tar.writeData(chunk)
+                remaining -= UInt64(chunk.count)
+                progress?.advance(by: chunk.count)
+            }
+            try frames.endFrame()
+        } catch {
+            _ = hasher.finalize()  // the chunks it still reads belong to frames being torn down
+            throw error
+        }
+        frames.coding = .compressed(level: CompressionLevel.normal)
+        return hasher.finalize()
+    }
+
+    private func readChunk(_ file: any ByteReader, into buffer: UnsafeMutableRawBufferPointer) throws -> UnsafeRawBufferPointer {
+        let n = try file.readFully(into: buffer)
+        guard n == buffer.count else {
             throw MLPackError.io(path: file.path, reason: "file shrank while it was being packed")
         }
-        return n
+        return UnsafeRawBufferPointer(buffer)
     }
 
     /// Compresses up to 256 KiB of the entry's start at level 1: weights that barely shrink
-    /// are stored at the fast level, so packing them costs little more than hashing them.
-    private static func level(forSample sample: UnsafeRawBufferPointer) -> Int32 {
+    /// are stored, so packing them costs little more than hashing them.
+    private static func coding(forSample sample: UnsafeRawBufferPointer) -> FrameCoding {
+        let normal = FrameCoding.compressed(level: CompressionLevel.normal)
         let probe = UnsafeRawBufferPointer(rebasing: sample.prefix(256 << 10))
-        guard probe.count > 0 else { return CompressionLevel.normal }
+        guard probe.count > 0 else { return normal }
         let out = UnsafeMutableRawBufferPointer.allocate(byteCount: Zstd.compressBound(probe.count), alignment: 16)
         defer { out.deallocate() }
-        guard let size = try? ZstdCompressor().compressFrame(probe, level: 1, into: out) else { return CompressionLevel.normal }
-        return Double(size) < Double(probe.count) * CompressionLevel.worthwhileRatio ? CompressionLevel.normal : CompressionLevel.fast
+        guard let size = try? ZstdCompressor().compressFrame(probe, level: 1, into: out) else { return normal }
+        return Double(size) < Double(probe.count) * CompressionLevel.worthwhileRatio ? normal : .stored
     }
 
     /// Ends the tar stream and appends the seek index.
@@ -148,16 +151,5 @@ final class PackWriter {
         try frames.finish { frames, tarSize in
             try SeekIndex(tarSize: tarSize, frames: frames, entries: entries).encodedTrailer()
         }
-    }
-}
-
-/// The hashing half of a batch: runs on one core while the frames compress on the others.
-private final class HashJob: @unchecked Sendable {
-    var hasher = SHA256Hasher()
-    var chunks: [UnsafeRawBufferPointer] = []
-
-    func run() {
-        for chunk in chunks { hasher.update(chunk) }
-        chunks.removeAll(keepingCapacity: true)
     }
 }

@@ -11,6 +11,7 @@ struct SHA256Hasher {
     consuming func finalize() -> [UInt8] { Array(hasher.finalize()) }
 
     static func digest(_ bytes: [UInt8]) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
+    static func digest(_ bytes: UnsafeRawBufferPointer) -> [UInt8] { Array(SHA256.hash(data: bytes)) }
     static func hex(_ bytes: [UInt8]) -> String { Hex.encode(digest(bytes)) }
 }
 

@@ -106,6 +106,30 @@ final class PosixFile: ByteReader, @unchecked Sendable {
 
     func write(_ bytes: [UInt8]) throws { try bytes.withUnsafeBytes { try write($0) } }
 
+    /// Writes `pieces` back to back with as few system calls as the kernel allows (writev).
+    func write(pieces: [UnsafeRawBufferPointer]) throws {
+        var vectors = pieces.filter { !$0.isEmpty }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var next = 0
+        while next < vectors.count {
+            let count = min(vectors.count - next, 1024)  // Linux's IOV_MAX
+            let n = vectors.withUnsafeBufferPointer { writev(fd, $0.baseAddress! + next, Int32(count)) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw MLPackError.io(path: path, reason: PosixFile.lastError())
+            }
+            // Skip what was written; a partial write leaves the rest of one vector.
+            var written = n
+            while written > 0 && written >= vectors[next].iov_len {
+                written -= vectors[next].iov_len
+                next += 1
+            }
+            if written > 0 {
+                vectors[next].iov_base += written
+                vectors[next].iov_len -= written
+            }
+        }
+    }
+
     /// The file's size, or nil when it cannot seek (a pipe or a terminal).
     var seekableSize: UInt64? {
         var st = stat()
