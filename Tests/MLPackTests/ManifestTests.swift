@@ -210,5 +210,27 @@ struct TimestampTests {
         #expect(Timestamp.parseCanonical("2026-11-27T13:00:00+01:00") == nil)
         #expect(Timestamp.parseCanonical("2026-11-27") == nil)
         #expect(Timestamp.parseCanonical("1795780800") == nil)
+        #expect(Timestamp.parseCanonical("2028-02-29T00:00:00Z") != nil)
+        for invalid in ["2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-11-27T24:00:00Z",
+                        "2026-11-27T12:60:00Z", "2026-11-27T12:00:60Z", "0000-01-01T00:00:00Z", "2026-11-27t12:00:00Z",
+                        "2026-11-27T12:00:00.5Z", "+026-11-27T12:00:00Z"] {
+            #expect(Timestamp.parseCanonical(invalid) == nil, "\(invalid)")
+        }
+    }
+
+    @Test("format and parseCanonical agree with Foundation's ISO 8601 formatter from 1900 to 2400")
+    func agreesWithFoundation() {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var generator = SystemRandomNumberGenerator()
+        let dates = [-2_208_988_800, 0, 951_782_400, 4_107_542_399, 13_569_465_600] + (0..<2000).map { _ in
+            Int64.random(in: -2_208_988_800...13_569_465_600, using: &generator)
+        }
+        for seconds in dates {
+            let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+            let text = formatter.string(from: date)
+            #expect(Timestamp.format(date) == text)
+            #expect(Timestamp.parseCanonical(text) == date, "\(text)")
+        }
     }
 }

@@ -58,11 +58,31 @@ final class PackFile {
         guard entry.size <= UInt64(limits.maxMetadataBytes) else {
             throw MLPackError.limitExceeded(limit: "metadata-size", detail: "\(entry.path) is \(entry.size) bytes")
         }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(Int(entry.size))
-        try stream(entry) { bytes += $0 }
-        return bytes
+        guard case .success(let loaded) = index else { throw IndexUnusable(reason: "no seek index") }
+        // Metadata files sit side by side in shared frames: decompressing each file's frame
+        // from its start again would cost more than everything else `inspect` does.
+        let (frame, end) = loaded.index.frameBounds(containing: entry.dataOffset)
+        guard entry.dataOffset + entry.size <= end, end - frame.uncompressedOffset <= Self.cachedFrameLimit else {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(Int(entry.size))
+            try stream(entry) { bytes += $0 }
+            return bytes
+        }
+        if cachedFrame?.start != frame.uncompressedOffset {
+            cachedFrame = nil
+            let whole = SeekIndex.Entry(path: entry.path, headerOffset: frame.uncompressedOffset, dataOffset: frame.uncompressedOffset, size: end - frame.uncompressedOffset)
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(Int(whole.size))
+            try stream(whole) { bytes += $0 }
+            cachedFrame = (frame.uncompressedOffset, bytes)
+        }
+        let start = Int(entry.dataOffset - frame.uncompressedOffset)
+        return Array(cachedFrame!.bytes[start..<start + Int(entry.size)])
     }
+
+    /// The frame `read` decompressed last, whole (frames of at most this size).
+    private var cachedFrame: (start: UInt64, bytes: [UInt8])?
+    private static let cachedFrameLimit: UInt64 = 8 << 20
 }
 
 /// Reading through the seek index failed or disagreed with the signed data: readers fall

@@ -65,16 +65,20 @@ enum Base64URL {
         out.reserveCapacity(text.utf8.count * 3 / 4)
         var buffer: UInt32 = 0
         var bits = 0
-        for c in text.utf8 {
-            let v = values[Int(c)]
-            guard v >= 0 else { return nil }
-            buffer = (buffer << 6) | UInt32(v)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8((buffer >> UInt32(bits)) & 0xff))
+        let valid = values.withUnsafeBufferPointer { values in
+            for c in text.utf8 {
+                let v = values[Int(c)]
+                guard v >= 0 else { return false }
+                buffer = (buffer << 6) | UInt32(v)
+                bits += 6
+                if bits >= 8 {
+                    bits -= 8
+                    out.append(UInt8((buffer >> UInt32(bits)) & 0xff))
+                }
             }
+            return true
         }
+        guard valid else { return nil }
         // A lone trailing character (6 bits) or non-zero leftover bits is not canonical.
         guard bits < 6, buffer & ((1 << UInt32(bits)) - 1) == 0 else { return nil }
         return out

@@ -44,7 +44,7 @@ public struct Disclosure: Sendable, Equatable {
     public init(decoding encoded: String) throws(DecodingError) {
         guard let bytes = Base64URL.decode(encoded) else { throw .notBase64URL }
         let fields: Fields
-        do { fields = try JSONDecoder().decode(Fields.self, from: Data(bytes)) } catch {
+        do { fields = try Fields(json: bytes) } catch {
             throw .malformed("expected [salt, path, role, size, sha256, mode]")
         }
         guard let salt = Base64URL.decode(fields.salt), salt.count == Self.saltLength else {
@@ -59,7 +59,7 @@ public struct Disclosure: Sendable, Equatable {
         self.encoded = encoded
     }
 
-    private struct Fields: Decodable {
+    private struct Fields {
         var salt: String
         var path: String
         var role: String
@@ -67,24 +67,47 @@ public struct Disclosure: Sendable, Equatable {
         var sha256: String
         var mode: UInt32
 
-        init(from decoder: any Decoder) throws {
-            var array = try decoder.unkeyedContainer()
-            salt = try array.decode(String.self)
-            path = try array.decode(String.self)
-            role = try array.decode(String.self)
-            size = try array.decode(UInt64.self)
-            sha256 = try array.decode(String.self)
-            mode = try array.decode(UInt32.self)
-            guard array.isAtEnd else {
-                throw Swift.DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "extra fields"))
-            }
+        init(json: [UInt8]) throws(JSONScanner.Malformed) {
+            var scanner = JSONScanner(json)
+            try scanner.expect(UInt8(ascii: "["))
+            salt = try scanner.string()
+            try scanner.expect(UInt8(ascii: ","))
+            path = try scanner.string()
+            try scanner.expect(UInt8(ascii: ","))
+            role = try scanner.string()
+            try scanner.expect(UInt8(ascii: ","))
+            size = try scanner.unsigned()
+            try scanner.expect(UInt8(ascii: ","))
+            sha256 = try scanner.string()
+            try scanner.expect(UInt8(ascii: ","))
+            let mode = try scanner.unsigned()
+            guard mode <= UInt32.max else { throw JSONScanner.Malformed(offset: 0) }
+            self.mode = UInt32(mode)
+            try scanner.expect(UInt8(ascii: "]"))
+            try scanner.end()
         }
     }
 }
 
-/// The file `mlpack/disclosures.json`: one disclosure per item present in the pack.
 struct DisclosureFile: Codable {
     var disclosures: [String]
+
+    init(disclosures: [String]) { self.disclosures = disclosures }
+
+    /// `{"disclosures": [...]}`, other keys ignored.
+    init(json: [UInt8]) throws(JSONScanner.Malformed) {
+        var scanner = JSONScanner(json)
+        var disclosures: [String]?
+        try scanner.object { (scanner, key) throws(JSONScanner.Malformed) in
+            guard key == "disclosures" else { return try scanner.skipValue() }
+            var list: [String] = []
+            try scanner.array { (scanner) throws(JSONScanner.Malformed) in list.append(try scanner.string()) }
+            disclosures = list
+        }
+        try scanner.end()
+        guard let disclosures else { throw JSONScanner.Malformed(offset: 0) }
+        self.disclosures = disclosures
+    }
 
     func encoded() throws -> [UInt8] { try JSONText.encode(self) }
 }

@@ -79,7 +79,7 @@ struct SeekIndex: Codable, Equatable {
             let json = try? file.read(at: frameOffset + 8, count: Int(jsonLength)), json.count == Int(jsonLength)
         else { throw .damaged("skippable frame header does not match the footer") }
         let index: SeekIndex
-        do { index = try JSONDecoder().decode(SeekIndex.self, from: Data(json)) } catch {
+        do { index = try SeekIndex(json: json) } catch {
             throw .damaged("index is not valid JSON")
         }
         try index.validate(indexFrameOffset: frameOffset)
@@ -116,6 +116,13 @@ struct SeekIndex: Codable, Equatable {
     }
 
     /// The last frame starting at or before `uncompressedOffset`.
+    /// The frame holding `uncompressedOffset` and where its tar bytes end.
+    func frameBounds(containing uncompressedOffset: UInt64) -> (frame: Frame, end: UInt64) {
+        let frame = frame(containing: uncompressedOffset)
+        let next = frames.first { $0.uncompressedOffset > frame.uncompressedOffset }
+        return (frame, next?.uncompressedOffset ?? tarSize)
+    }
+
     func frame(containing uncompressedOffset: UInt64) -> Frame {
         var low = 0
         var high = frames.count - 1
@@ -134,5 +141,67 @@ extension Array where Element == UInt8 {
 
     func littleEndianUInt32(at index: Int) -> UInt32 {
         (0..<4).reduce(UInt32(0)) { $0 | UInt32(self[index + $1]) << (8 * UInt32($1)) }
+    }
+}
+
+extension SeekIndex.Frame {
+    fileprivate init(scanner: inout JSONScanner) throws(JSONScanner.Malformed) {
+        var compressed: UInt64?, uncompressed: UInt64?
+        try scanner.object { (scanner, key) throws(JSONScanner.Malformed) in
+            switch key {
+            case "compressedOffset": compressed = try scanner.unsigned()
+            case "uncompressedOffset": uncompressed = try scanner.unsigned()
+            default: try scanner.skipValue()
+            }
+        }
+        guard let compressed, let uncompressed else { throw JSONScanner.Malformed(offset: 0) }
+        self.init(compressedOffset: compressed, uncompressedOffset: uncompressed)
+    }
+}
+
+extension SeekIndex.Entry {
+    fileprivate init(scanner: inout JSONScanner) throws(JSONScanner.Malformed) {
+        var path: String?, header: UInt64?, data: UInt64?, size: UInt64?, target: String?
+        try scanner.object { (scanner, key) throws(JSONScanner.Malformed) in
+            switch key {
+            case "path": path = try scanner.string()
+            case "headerOffset": header = try scanner.unsigned()
+            case "dataOffset": data = try scanner.unsigned()
+            case "size": size = try scanner.unsigned()
+            case "hardlinkTarget": target = scanner.null() ? nil : try scanner.string()
+            default: try scanner.skipValue()
+            }
+        }
+        guard let path, let header, let data, let size else { throw JSONScanner.Malformed(offset: 0) }
+        self.init(path: path, headerOffset: header, dataOffset: data, size: size, hardlinkTarget: target)
+    }
+}
+
+extension SeekIndex {
+    /// Reads the index's JSON: every field required except `hardlinkTarget`, unknown keys
+    /// ignored (as Codable would, but without its cost per entry).
+    init(json: [UInt8]) throws(JSONScanner.Malformed) {
+        var scanner = JSONScanner(json)
+        var version: UInt64?, tarSize: UInt64?, frames: [Frame]?, entries: [Entry]?
+        try scanner.object { (scanner, key) throws(JSONScanner.Malformed) in
+            switch key {
+            case "version": version = try scanner.unsigned()
+            case "tarSize": tarSize = try scanner.unsigned()
+            case "frames":
+                var list: [Frame] = []
+                try scanner.array { (scanner) throws(JSONScanner.Malformed) in list.append(try Frame(scanner: &scanner)) }
+                frames = list
+            case "entries":
+                var list: [Entry] = []
+                try scanner.array { (scanner) throws(JSONScanner.Malformed) in list.append(try Entry(scanner: &scanner)) }
+                entries = list
+            default: try scanner.skipValue()
+            }
+        }
+        try scanner.end()
+        guard let version, version <= UInt64(Int.max), let tarSize, let frames, let entries else {
+            throw JSONScanner.Malformed(offset: 0)
+        }
+        self.init(version: Int(version), tarSize: tarSize, frames: frames, entries: entries)
     }
 }

@@ -73,8 +73,8 @@ public struct PackContents: Sendable {
         let signer = try SignatureStatus.validSigner(manifest: manifest, manifestBytes: manifestBytes, signatureBytes: signature)
         func invalid(_ problem: String) -> MLPackError { .integrity(entry: disclosuresPath, problem: problem) }
         let file: DisclosureFile
-        do { file = try JSONText.decode(DisclosureFile.self, from: disclosuresBytes) } catch {
-            throw invalid("not a valid disclosures file (\(Manifest.describe(error)))")
+        do { file = try DisclosureFile(json: disclosuresBytes) } catch {
+            throw invalid("not a valid disclosures file (malformed JSON near byte \(error.offset))")
         }
         let signed = Set(manifest.items)
         var seenDigests = Set<String>()
@@ -84,8 +84,9 @@ public struct PackContents: Sendable {
             let disclosure: Disclosure
             do { disclosure = try Disclosure(decoding: encoded) } catch { throw invalid("disclosure #\(number + 1): \(error)") }
             let path = Layout.payloadPath(disclosure.item.path)
-            guard signed.contains(disclosure.digest) else { throw invalid("the disclosure of \(path) is not in the manifest") }
-            guard seenDigests.insert(disclosure.digest).inserted else { throw invalid("\(path) is disclosed twice") }
+            let digest = disclosure.digest
+            guard signed.contains(digest) else { throw invalid("the disclosure of \(path) is not in the manifest") }
+            guard seenDigests.insert(digest).inserted else { throw invalid("\(path) is disclosed twice") }
             if let other = folded.updateValue(disclosure.item.path, forKey: PackPath.caseFoldKey(disclosure.item.path)) {
                 throw invalid(other == disclosure.item.path ? "two disclosures for \(path)" : "\(path) differs only by case from data/\(other)")
             }

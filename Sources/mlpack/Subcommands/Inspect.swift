@@ -52,9 +52,10 @@ struct FileTree {
         var file: InspectReport.File?
         init(name: String) { self.name = name }
 
-        var fileCount: Int { file == nil ? children.values.reduce(0) { $0 + $1.fileCount } : 1 }
-        var bytes: UInt64 { file?.size ?? children.values.reduce(0) { $0 + $1.bytes } }
-        var depth: Int { children.isEmpty ? 0 : 1 + children.values.map(\.depth).max()! }
+        // Asked for again and again while the tree is fitted to the limit: computed once.
+        lazy var fileCount: Int = file == nil ? children.values.reduce(0) { $0 + $1.fileCount } : 1
+        lazy var bytes: UInt64 = file?.size ?? children.values.reduce(0) { $0 + $1.bytes }
+        lazy var depth: Int = children.isEmpty ? 0 : 1 + children.values.map(\.depth).max()!
     }
 
     let root = Node(name: "")
@@ -71,11 +72,16 @@ struct FileTree {
     }
 
     func lines(limit: Int) -> [String] {
-        for collapseDepth in stride(from: root.depth, through: 1, by: -1) {
-            let out = render(root, level: 0, collapseAt: collapseDepth)
-            if out.count <= limit || collapseDepth == 1 { return out }
+        guard root.depth >= 1 else { return render(root, level: 0, collapseAt: Int.max) }
+        let collapseAt = stride(from: root.depth, to: 1, by: -1).first { lineCount(root, level: 0, collapseAt: $0) <= limit } ?? 1
+        return render(root, level: 0, collapseAt: collapseAt)
+    }
+
+    /// How many lines `render` would return.
+    private func lineCount(_ node: Node, level: Int, collapseAt: Int) -> Int {
+        node.children.values.reduce(0) { count, child in
+            count + 1 + (child.file == nil && level + 1 < collapseAt ? lineCount(child, level: level + 1, collapseAt: collapseAt) : 0)
         }
-        return render(root, level: 0, collapseAt: Int.max)
     }
 
     private func render(_ node: Node, level: Int, collapseAt: Int) -> [String] {

@@ -5,7 +5,8 @@ import Foundation
 /// `pip freeze`, torch's own versions).
 enum PythonParsers {
     /// Prints one JSON object: version, implementation, executable, installed distributions
-    /// (first one found on sys.path wins, as for imports) and torch's build, read from
+    /// (first one found on sys.path wins, as for imports; name and version from the METADATA
+    /// headers) and torch's build, read from
     /// `torch/version.py` without importing torch (which takes seconds). The working folder
     /// is left off sys.path so the capture does not depend on where it runs. Written for
     /// every Python 3 (and not to crash on 2).
@@ -21,10 +22,22 @@ enum PythonParsers {
             import importlib_metadata as metadata
         seen = {}
         for dist in metadata.distributions():
+            # The Name and Version headers, read as dist.metadata would but without the
+            # email parser, which took most of the probe's time with a few hundred packages.
+            name = version = None
             try:
-                name, version = dist.metadata["Name"], dist.version
+                text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
             except Exception:
                 continue
+            for line in text.splitlines():
+                if not line.strip():
+                    break
+                key, _, value = line.partition(":")
+                key = key.strip().lower()
+                if key == "name" and name is None:
+                    name = value.strip()
+                elif key == "version" and version is None:
+                    version = value.strip()
             if name and version:
                 seen.setdefault(re.sub(r"[-_.]+", "-", name).lower(), [name, version])
         out["packages"] = [{"name": n, "version": v} for n, v in seen.values()]
