@@ -4,7 +4,8 @@
 # tools the interop tests and benchmarks run, and the demo's Python packages.
 set -euo pipefail
 
-apt_packages=(pkg-config libarchive-dev libzstd-dev libsodium-dev zstd libarchive-tools minisign bubblewrap time git python3 strace bc openssl)
+# libcurl4-openssl-dev: a release build links Foundation's networking statically (bench/common.sh).
+apt_packages=(pkg-config libarchive-dev libzstd-dev libsodium-dev libcurl4-openssl-dev zstd libarchive-tools minisign bubblewrap time git python3 strace bc openssl)
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
 
 missing=()

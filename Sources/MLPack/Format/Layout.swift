@@ -21,6 +21,7 @@ enum Layout {
     static let card = "pack.json"
     static let codeDirectory = "code"
     static let artifactsDirectory = "artifacts"
+    static let environmentDirectory = "env"
 
     /// Every file outside `data/`, in the order a pack stores them (after the payload).
     static let tagFiles = [

@@ -107,11 +107,16 @@ public enum PackCreator {
             warnings += selection.warnings
             codeFiles = try plan.addCode(selection, progress: progress)
         }
-        if let probe {
-            var raw = probe.value
-            raw.codeFiles = codeFiles
-            let (platform, host) = raw.build()
-            try plan.addEnvironment(id: platform.id, files: platform.packFiles(host: host))
+        // The capture is added when the writer reaches env/: everything that sorts before it
+        // (the weights, the code) is written while the probe finishes.
+        let environment = probe.map { probe in
+            { (plan: inout Plan) throws in
+                var raw = probe.value
+                raw.codeFiles = codeFiles
+                let (platform, host) = raw.build()
+                try plan.addEnvironment(id: platform.id, files: platform.packFiles(host: host))
+                try plan.checkPaths()
+            }
         }
         let card = Card(
             name: name, title: options.title, created: created, codeSnapshots: plan.codeSnapshots,
@@ -131,7 +136,7 @@ public enum PackCreator {
         }
         do {
             let result = try write(
-                plan, name: name, created: created, mtime: Timestamp.unixSeconds(options.created), key: options.signingKey,
+                &plan, environment: environment, name: name, created: created, mtime: Timestamp.unixSeconds(options.created), key: options.signingKey,
                 to: file, progress: progress)
             try FileSystem.rename(temporary, outputPath)
             return CreateResult(
@@ -149,15 +154,26 @@ public enum PackCreator {
         return base.hasSuffix(".mlpack") ? String(base.dropLast(7)) : base
     }
 
+    /// Writes the plan's items in order; `environment` completes the plan (with items under
+    /// env/ only) when the writer gets there.
     private static func write(
-        _ plan: Plan, name: String, created: String, mtime: Int64, key: SecretKey?, to file: PosixFile,
-        progress: ProgressHandler?
+        _ plan: inout Plan, environment: ((inout Plan) throws -> Void)?, name: String, created: String, mtime: Int64,
+        key: SecretKey?, to file: PosixFile, progress: ProgressHandler?
     ) throws -> (packId: String, payloadBytes: UInt64) {
         let counter = ProgressCounter(progress, phase: "packing", total: plan.totalBytes)
         let writer = try PackWriter(output: file, topDirectory: name, mtime: mtime, progress: counter)
         var items: [Item] = []
         var written: [String: String] = [:]
-        for planned in plan.items {
+        var environment = environment
+        var next = 0
+        while next < plan.items.count || environment != nil {
+            if let complete = environment, next == plan.items.count || !Manifest.bytewise(plan.items[next].path, Layout.environmentDirectory + "/") {
+                environment = nil
+                try complete(&plan)
+                continue
+            }
+            let planned = plan.items[next]
+            next += 1
             let payloadPath = Layout.payloadPath(planned.path)
             let item: Item
             if let target = planned.hardlinkTarget {
@@ -174,6 +190,7 @@ public enum PackCreator {
             written[planned.path] = item.sha256
             items.append(item)
         }
+        let plan = plan
         let manifest = try PackSealer.seal(writer, items: items, name: name, created: created, manifesting: .new(key: key)) { path in
             guard let planned = plan.items.first(where: { $0.path == path }), case .bytes(let bytes) = planned.source else { return nil }
             return bytes
@@ -318,8 +335,9 @@ private struct Plan {
 
     /// Adds an environment capture's files under `env/<id>/`, once per id.
     mutating func addEnvironment(id: String, files: [(name: String, role: Role, bytes: [UInt8])]) throws {
-        guard !items.contains(where: { $0.path.hasPrefix("env/\(id)/") }) else { return }
-        for file in files { add(path: "env/\(id)/\(file.name)", role: file.role, source: .bytes(file.bytes)) }
+        let directory = Layout.environmentDirectory + "/" + id + "/"
+        guard !items.contains(where: { $0.path.hasPrefix(directory) }) else { return }
+        for file in files { add(path: directory + file.name, role: file.role, source: .bytes(file.bytes)) }
     }
 
     /// Adds everything a lineage needs to be rebuilt: each run's record, code snapshot and
