@@ -186,6 +186,20 @@ struct ROCrateTests {
         #expect(!text.contains(FileManager.default.currentDirectoryPath))
     }
 
+    @Test("the direct serialiser writes what JSONEncoder writes, for the example crate and awkward values")
+    func serialiserMatchesJSONEncoder() throws {
+        let document = try JSONDecoder().decode(ROCrate.Node.self, from: Data(bytes))
+        #expect(document.jsonText == bytes)
+        #expect(try JSONText.encode(document) == bytes)
+        let awkward = ROCrate.Node.object([
+            "b": .string("quote \" backslash \\ slash / tab \t newline \n bell \u{07} del \u{7f} é 日本 \u{2028}"),
+            "a": .array([.string(""), .object([:]), .array([])]),
+            "B": .object(["z": .string("1"), "@id": .string("x"), "Z": .array([.string("y")])]),
+            "": .string("empty key"),
+        ])
+        #expect(String(decoding: awkward.jsonText, as: UTF8.self) == String(decoding: try JSONText.encode(awkward), as: UTF8.self))
+    }
+
     @Test("descriptor, root, then every entity sorted bytewise by @id, each once")
     func graphOrder() throws {
         let ids = parsed.graph.map { $0["@id"] as? String ?? "" }
@@ -465,6 +479,20 @@ struct ROCrateValidatorTests {
             let missing = try Self.validate(dir.path("missing"))
             #expect(missing.status == 1, "\(missing.output)")
             #expect(missing.output.contains("weights.safetensors"), "\(missing.output)")
+        }
+    }
+}
+
+/// Reads a crate back into nodes, to compare serialisers on the real document.
+extension ROCrate.Node: Decodable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let string = try? container.decode(String.self) {
+            self = .string(string)
+        } else if let array = try? container.decode([ROCrate.Node].self) {
+            self = .array(array)
+        } else {
+            self = .object(try container.decode([String: ROCrate.Node].self))
         }
     }
 }
