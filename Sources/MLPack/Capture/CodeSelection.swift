@@ -85,7 +85,12 @@ struct CodeSelection {
 
     /// Every regular file and symlink below `root`, as relative paths; never follows links.
     static func walk(_ root: String, skipDefaults: Bool) throws -> [String] {
-        var out: [String] = []
+        try walkWithStatus(root, skipDefaults: skipDefaults).map(\.path)
+    }
+
+    /// `walk`, with each file's `lstat` (a caller that needs the sizes need not ask again).
+    static func walkWithStatus(_ root: String, skipDefaults: Bool) throws -> [(path: String, status: FileSystem.Status)] {
+        var out: [(path: String, status: FileSystem.Status)] = []
         var pending = [""]
         while let relative = pending.popLast() {
             let absolute = relative.isEmpty ? root : root + "/" + relative
@@ -97,7 +102,7 @@ struct CodeSelection {
                     if skipDefaults && (skippedDirectories.contains(name) || isEnvironment(root + "/" + child)) { continue }
                     pending.append(child)
                 } else if status.isRegular || status.isSymlink {
-                    out.append(child)
+                    out.append((child, status))
                 }
             }
         }

@@ -107,18 +107,19 @@ enum DataReferenceCapture {
         }
         guard status.isDirectory else { throw MLPackError.usage("--data \(name)=\(path): not a file or directory") }
         var relatives: [String] = []
-        for relative in try CodeSelection.walk(absolute, skipDefaults: false) {
-            guard FileSystem.status(absolute + "/" + relative)?.isRegular == true else {
+        var total: UInt64 = 0
+        for (relative, file) in try CodeSelection.walkWithStatus(absolute, skipDefaults: false) {
+            guard file.isRegular else {
                 throw MLPackError.usage("--data \(name): \(relative) is not a regular file (symbolic links are not followed)")
             }
             if let problem = PackPath.problem(with: relative) {
                 throw MLPackError.usage("--data \(name): cannot name \(relative) in a listing: \(problem)")
             }
             relatives.append(relative)
+            total += file.size
         }
         relatives.sort(by: Manifest.bytewise)
-        let sizes = relatives.map { FileSystem.status(absolute + "/" + $0)?.size ?? 0 }
-        let counter = ProgressCounter(progress, phase: "hashing \(name)", total: sizes.reduce(0, +))
+        let counter = ProgressCounter(progress, phase: "hashing \(name)", total: total)
         let hashes = try FileHashing.hash(files: relatives.map { absolute + "/" + $0 }, progress: counter)
         let listing = Listing.sha256sum(zip(relatives, hashes).map { ($0, $1.sha256) })
         let reference = DataReference(
