@@ -42,7 +42,19 @@ public struct Manifest: Codable, Sendable, Equatable {
         self.packId = String(SHA256Hasher.hex(Array(seed.joined(separator: "\n").utf8)).prefix(32))
     }
 
-    static func bytewise(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
+    /// Byte order of the UTF-8 (not Swift's Unicode order): every list in a pack is sorted so.
+    static func bytewise(_ a: String, _ b: String) -> Bool {
+        // memcmp over the contiguous UTF-8: sorting 10,000 paths generically was a visible
+        // part of hashing a data folder.
+        var a = a, b = b
+        return a.withUTF8 { x in
+            b.withUTF8 { y in
+                let common = min(x.count, y.count)
+                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+                return order != 0 ? order < 0 : x.count < y.count
+            }
+        }
+    }
 
     func encoded() throws -> [UInt8] { try JSONText.encode(self) }
 
