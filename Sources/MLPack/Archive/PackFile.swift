@@ -63,21 +63,24 @@ final class PackFile {
         // from its start again would cost more than everything else `inspect` does.
         let (frame, end) = loaded.index.frameBounds(containing: entry.dataOffset)
         guard entry.dataOffset + entry.size <= end, end - frame.uncompressedOffset <= Self.cachedFrameLimit else {
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(Int(entry.size))
-            try stream(entry) { bytes += $0 }
-            return bytes
+            return try collect(entry)
         }
         if cachedFrame?.start != frame.uncompressedOffset {
             cachedFrame = nil
-            let whole = SeekIndex.Entry(path: entry.path, headerOffset: frame.uncompressedOffset, dataOffset: frame.uncompressedOffset, size: end - frame.uncompressedOffset)
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(Int(whole.size))
-            try stream(whole) { bytes += $0 }
-            cachedFrame = (frame.uncompressedOffset, bytes)
+            let whole = SeekIndex.Entry(
+                path: entry.path, headerOffset: frame.uncompressedOffset, dataOffset: frame.uncompressedOffset,
+                size: end - frame.uncompressedOffset)
+            cachedFrame = (frame.uncompressedOffset, try collect(whole))
         }
         let start = Int(entry.dataOffset - frame.uncompressedOffset)
         return Array(cachedFrame!.bytes[start..<start + Int(entry.size)])
+    }
+
+    private func collect(_ entry: SeekIndex.Entry) throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(Int(entry.size))
+        try stream(entry) { bytes += $0 }
+        return bytes
     }
 
     /// The frame `read` decompressed last, whole (frames of at most this size).

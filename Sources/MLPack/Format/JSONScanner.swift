@@ -188,20 +188,11 @@ struct JSONScanner {
         guard at + 4 <= bytes.count else { throw Malformed(offset: at) }
         var value: UInt32 = 0
         for byte in bytes[at..<at + 4] {
-            guard let digit = Self.hexValue(byte) else { throw Malformed(offset: at) }
-            value = value << 4 | digit
+            guard let digit = Hex.digitValue(byte) else { throw Malformed(offset: at) }
+            value = value << 4 | UInt32(digit)
         }
         at += 4
         return value
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt32? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt32(byte - UInt8(ascii: "A") + 10)
-        default: nil
-        }
     }
 
     private mutating func skipSpace() {

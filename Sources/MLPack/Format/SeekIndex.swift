@@ -118,19 +118,20 @@ struct SeekIndex: Codable, Equatable {
     /// The last frame starting at or before `uncompressedOffset`.
     /// The frame holding `uncompressedOffset` and where its tar bytes end.
     func frameBounds(containing uncompressedOffset: UInt64) -> (frame: Frame, end: UInt64) {
-        let frame = frame(containing: uncompressedOffset)
-        let next = frames.first { $0.uncompressedOffset > frame.uncompressedOffset }
-        return (frame, next?.uncompressedOffset ?? tarSize)
+        let index = frameIndex(containing: uncompressedOffset)
+        return (frames[index], index + 1 < frames.count ? frames[index + 1].uncompressedOffset : tarSize)
     }
 
-    func frame(containing uncompressedOffset: UInt64) -> Frame {
+    func frame(containing uncompressedOffset: UInt64) -> Frame { frames[frameIndex(containing: uncompressedOffset)] }
+
+    private func frameIndex(containing uncompressedOffset: UInt64) -> Int {
         var low = 0
         var high = frames.count - 1
         while low < high {
             let mid = (low + high + 1) / 2
             if frames[mid].uncompressedOffset <= uncompressedOffset { low = mid } else { high = mid - 1 }
         }
-        return frames[low]
+        return low
     }
 }
 

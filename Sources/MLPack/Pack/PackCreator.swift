@@ -242,9 +242,9 @@ private struct Plan {
         }
         guard status.isDirectory else { throw MLPackError.usage("--weights \(path): not a file or directory") }
         var added: [String] = []
-        for relative in try CodeSelection.walk(absolute, skipDefaults: false).sorted() {
+        for (relative, fileStatus) in try CodeSelection.walkWithStatus(absolute, skipDefaults: false).sorted(by: { $0.path < $1.path })
+        where fileStatus.isRegular {
             let file = absolute + "/" + relative
-            guard let fileStatus = FileSystem.status(file), fileStatus.isRegular else { continue }
             add(path: Layout.artifactsDirectory + "/" + base + "/" + relative, role: .weights, source: .file(path: file, size: fileStatus.size), mode: Self.mode(fileStatus))
             added.append(file)
         }

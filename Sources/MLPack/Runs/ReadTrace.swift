@@ -171,7 +171,7 @@ struct ReadTrace {
             case UInt8(ascii: "x"):
                 var value: UInt8 = 0
                 var digits = 0
-                while digits < 2, i < bytes.count, let digit = hexValue(bytes[i]) {
+                while digits < 2, i < bytes.count, let digit = Hex.digitValue(bytes[i]) {
                     value = value << 4 | digit
                     i += 1
                     digits += 1
@@ -190,14 +190,5 @@ struct ReadTrace {
             }
         }
         return nil
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
