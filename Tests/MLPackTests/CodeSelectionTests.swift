@@ -189,4 +189,42 @@ struct CodeSelectionTests {
             #expect(try CodeSelection.walk(dir.path("w"), skipDefaults: false).sorted() == ["__pycache__/c.pyc", "a.txt", "loop", "sub/b.txt"])
         }
     }
+
+    @Test("walk goes deep and wide: every file of a tree several levels and many folders big")
+    func walkDeepTree() throws {
+        try withTemporaryDirectory { dir in
+            var expected: [String] = []
+            for i in 0..<60 {
+                let path = "d\(i % 6)/e\(i % 5)/f\(i % 2)/x\(i).txt"
+                try dir.write("w/" + path, "\(i)")
+                expected.append(path)
+            }
+            let walked = try CodeSelection.walkWithStatus(dir.path("w"), skipDefaults: false)
+            #expect(walked.map(\.path).sorted() == expected.sorted())
+            // x<i>.txt holds "<i>": its size is the number of i's digits.
+            #expect(walked.allSatisfy { $0.status.isRegular && $0.status.size == UInt64($0.path.dropFirst("d0/e0/f0/x".count).dropLast(4).count) })
+        }
+    }
+
+    @Test("a folder's listing: each entry's lstat, without . and ..; a name that is not UTF-8 is an error")
+    func listing() throws {
+        try withTemporaryDirectory { dir in
+            try dir.write("l/file.txt", "12345")
+            _ = try dir.makeDirectory("l/sub")
+            try dir.symlink("l/link", to: "file.txt")
+            let entries = Dictionary(uniqueKeysWithValues: try FileSystem.listing(dir.path("l")).map { ($0.name, $0.status) })
+            #expect(Set(entries.keys) == ["file.txt", "sub", "link"])
+            #expect(entries["file.txt"]?.isRegular == true && entries["file.txt"]?.size == 5)
+            #expect(entries["sub"]?.isDirectory == true)
+            #expect(entries["link"]?.isSymlink == true, "a link is not followed")
+
+            let badName = Array(dir.path("l/sub/bad-").utf8CString.dropLast()) + [-1, 0]  // 0xFF never occurs in UTF-8
+            let descriptor = open(badName, O_CREAT | O_WRONLY, 0o644)
+            #expect(descriptor >= 0)
+            close(descriptor)
+            let error = expectMLPackError { _ = try FileSystem.listing(dir.path("l/sub")) }
+            #expect(error == .io(path: dir.path("l/sub"), reason: "holds a file name that is not UTF-8"))
+            #expect(expectMLPackError { _ = try FileSystem.listing(dir.path("l/missing")) } != nil)
+        }
+    }
 }

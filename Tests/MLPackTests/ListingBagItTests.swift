@@ -35,6 +35,17 @@ struct ListingBagItTests {
         #expect(listed == ["\u{E9}", "\u{FF21}", "\u{1F642}"])
     }
 
+    @Test("sortedBytewise orders as Manifest.bytewise does, keeping equal keys in their order")
+    func sortedBytewise() {
+        var generator = SystemRandomNumberGenerator()
+        let alphabet: [String] = ["a", "b", "A", "/", ".", "-", "0", "é", "日", "\u{1F642}", "\u{FF21}", "aa"]
+        let strings = (0..<3_000).map { _ in (0..<Int.random(in: 0...6, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }.joined() }
+        #expect(strings.sortedBytewise() == strings.sorted(by: Manifest.bytewise))
+        #expect([String]().sortedBytewise() == [])
+        let pairs = [("b", 0), ("a", 1), ("b", 2), ("", 3), ("a", 4), ("b", 5)]
+        #expect(pairs.sortedBytewise(by: \.0).map(\.1) == [3, 1, 4, 0, 2, 5])
+    }
+
     @Test("Manifest.bytewise is a strict order on UTF-8 bytes", arguments: [
         ("A", "a", true), ("a", "A", false), ("a", "a", false), ("a", "ab", true), ("z", "é", true), ("é", "z", false),
         ("a/b", "a.b", false), ("a.b", "a/b", true),

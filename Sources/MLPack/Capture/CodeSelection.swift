@@ -79,7 +79,7 @@ struct CodeSelection {
                 ? "--code \(directory): no files to pack"
                 : "--code \(directory): git tracks no files here (add them, or pick files with --include)")
         }
-        files.sort { Manifest.bytewise($0.relativePath, $1.relativePath) }
+        files = files.sortedBytewise(by: \.relativePath)
         return CodeSelection(files: files, git: gitState, warnings: warnings)
     }
 
@@ -89,22 +89,29 @@ struct CodeSelection {
     }
 
     /// `walk`, with each file's `lstat` (a caller that needs the sizes need not ask again).
+    /// The tree is listed a level at a time, the level's folders on all cores.
     static func walkWithStatus(_ root: String, skipDefaults: Bool) throws -> [(path: String, status: FileSystem.Status)] {
         var out: [(path: String, status: FileSystem.Status)] = []
-        var pending = [""]
-        while let relative = pending.popLast() {
-            let absolute = relative.isEmpty ? root : root + "/" + relative
-            for name in try FileSystem.directoryEntries(absolute) {
-                let child = relative.isEmpty ? name : relative + "/" + name
-                guard let status = FileSystem.status(root + "/" + child) else { continue }
-                if status.isDirectory {
-                    if name == ".git" || name == ".mlpack" { continue }
-                    if skipDefaults && (skippedDirectories.contains(name) || isEnvironment(root + "/" + child)) { continue }
-                    pending.append(child)
-                } else if status.isRegular || status.isSymlink {
-                    out.append((child, status))
+        var level = [""]
+        while !level.isEmpty {
+            let folders = level.map { $0.isEmpty ? root : root + "/" + $0 }
+            let listings = try concurrentMap(count: folders.count) { i in
+                Result { try FileSystem.listing(folders[i]) }
+            }.map { try $0.get() }
+            var next: [String] = []
+            for (relative, listing) in zip(level, listings) {
+                for (name, status) in listing {
+                    let child = relative.isEmpty ? name : relative + "/" + name
+                    if status.isDirectory {
+                        if name == ".git" || name == ".mlpack" { continue }
+                        if skipDefaults && (skippedDirectories.contains(name) || isEnvironment(root + "/" + child)) { continue }
+                        next.append(child)
+                    } else if status.isRegular || status.isSymlink {
+                        out.append((child, status))
+                    }
                 }
             }
+            level = next
         }
         return out
     }

@@ -118,7 +118,7 @@ enum DataReferenceCapture {
             relatives.append(relative)
             total += file.size
         }
-        relatives.sort(by: Manifest.bytewise)
+        relatives = relatives.sortedBytewise()
         let counter = ProgressCounter(progress, phase: "hashing \(name)", total: total)
         let hashes = try FileHashing.hash(files: relatives.map { absolute + "/" + $0 }, progress: counter)
         let listing = Listing.sha256sum(zip(relatives, hashes).map { ($0, $1.sha256) })

@@ -60,7 +60,7 @@ public struct PackDiff: Codable, Sendable {
 
     /// Added, removed and changed names between two name → value maps, sorted by name.
     private static func changes(_ a: [String: String], _ b: [String: String]) -> [Change] {
-        Set(a.keys).union(b.keys).sorted(by: Manifest.bytewise).compactMap { name in
+        Set(a.keys).union(b.keys).sortedBytewise().compactMap { name in
             switch (a[name], b[name]) {
             case (nil, let value?): Change(name: name, change: .added, b: value)
             case (let value?, nil): Change(name: name, change: .removed, a: value)
@@ -74,7 +74,7 @@ public struct PackDiff: Codable, Sendable {
         var outputs: [Output] = []
         var scratch: String?
         defer { scratch.map(FileSystem.removeTree) }
-        for path in Set(a.outputs.keys).union(b.outputs.keys).sorted(by: Manifest.bytewise) {
+        for path in Set(a.outputs.keys).union(b.outputs.keys).sortedBytewise() {
             guard let x = a.outputs[path], let y = b.outputs[path] else {
                 outputs.append(Output(path: path, change: a.outputs[path] == nil ? .added : .removed))
                 continue

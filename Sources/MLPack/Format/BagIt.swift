@@ -47,7 +47,7 @@ enum BagIt {
 enum Listing {
     static func sha256sum(_ entries: [(path: String, sha256: String)]) -> [UInt8] {
         var out = [UInt8]()
-        for entry in entries.sorted(by: { Manifest.bytewise($0.path, $1.path) }) {
+        for entry in entries.sortedBytewise(by: \.path) {
             out += Array(entry.sha256.utf8) + [0x20, 0x20] + Array(entry.path.utf8) + [0x0a]
         }
         return out

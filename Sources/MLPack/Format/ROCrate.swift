@@ -120,7 +120,7 @@ extension ROCrate {
                 out.append(UInt8(ascii: "]"))
             case .object(let members):
                 out.append(UInt8(ascii: "{"))
-                for (index, key) in members.keys.sorted(by: Manifest.bytewise).enumerated() {
+                for (index, key) in members.keys.sortedBytewise().enumerated() {
                     if index > 0 { out.append(UInt8(ascii: ",")) }
                     newline(indent + 1)
                     out += Array(JSONText.string(key).utf8)
@@ -186,17 +186,17 @@ extension ROCrate {
                 }
             }
             self.itemsByPath = byPath
-            self.items = items.sorted { Manifest.bytewise($0.path, $1.path) }
+            self.items = items.sortedBytewise(by: \.path)
             var seenRuns = Set<String>()
             for run in runs where !seenRuns.insert(run.id).inserted {
                 throw ROCrate.problem("two run records have the id \(run.id)")
             }
-            self.runs = runs.sorted { Manifest.bytewise($0.id, $1.id) }
+            self.runs = runs.sortedBytewise(by: \.id)
             var seenReferences = Set<String>()
             for reference in dataReferences where !seenReferences.insert(reference.name).inserted {
                 throw ROCrate.problem("two data references are named \(reference.name)")
             }
-            self.references = dataReferences.sorted { Manifest.bytewise($0.name, $1.name) }
+            self.references = dataReferences.sortedBytewise(by: \.name)
             var byDigest: [String: [String]] = [:]
             for item in self.items { byDigest[item.sha256, default: []].append(item.path) }
             self.itemsByDigest = byDigest
@@ -223,7 +223,7 @@ extension ROCrate {
             profile["version"] = .string("0.5")
             entities.append(profile)
 
-            entities.sort { Manifest.bytewise($0.id, $1.id) }
+            entities = entities.sortedBytewise(by: \.id)
             for (a, b) in zip(entities, entities.dropFirst()) where a.id == b.id {
                 throw ROCrate.problem("two entities have the @id \(a.id)")
             }
@@ -233,7 +233,7 @@ extension ROCrate {
             descriptor["conformsTo"] = .reference(ROCrate.specification)
 
             let parts = (items.map { Self.uri($0.path) } + folders.map { Self.uri($0) + "/" })
-                .sorted(by: Manifest.bytewise)
+                .sortedBytewise()
             var root = Entity("./", type: "Dataset")
             root["name"] = .string(card.name)
             let title = card.title.flatMap { $0.isEmpty ? nil : $0 }
@@ -243,7 +243,7 @@ extension ROCrate {
             root["conformsTo"] = .reference(ROCrate.profile)
             root["hasPart"] = Node.references(parts)
             root["mentions"] = Node.references(
-                (actions.map(\.id) + references.map(Self.referenceId)).sorted(by: Manifest.bytewise))
+                (actions.map(\.id) + references.map(Self.referenceId)).sortedBytewise())
 
             let local = Node.object(ROCrate.localTerms.mapValues(Node.string))
             let document = Node.object([
@@ -367,9 +367,9 @@ extension ROCrate {
             }
 
             let inputs = run.inputs.map { resolve($0) }
-            action["object"] = Node.references(Array(Set(inputs)).sorted(by: Manifest.bytewise))
+            action["object"] = Node.references(Array(Set(inputs)).sortedBytewise())
             let outputs = run.outputs.map { resolve($0) }
-            action["result"] = Node.references(Array(Set(outputs)).sorted(by: Manifest.bytewise))
+            action["result"] = Node.references(Array(Set(outputs)).sortedBytewise())
 
             var variables: [String] = []
             for (name, value) in run.setVariables {
@@ -379,7 +379,7 @@ extension ROCrate {
                 absent[variable.id] = variable
                 variables.append(variable.id)
             }
-            action["environment"] = Node.references(variables.sorted(by: Manifest.bytewise))
+            action["environment"] = Node.references(variables.sortedBytewise())
 
             let record = "runs/\(run.id).json"
             if itemsByPath[record] != nil { action["subjectOf"] = .reference(Self.uri(record)) }
@@ -452,7 +452,7 @@ extension ROCrate {
             for (folder, entries) in listings {
                 byDigest[SHA256Hasher.hex(Listing.sha256sum(entries)), default: []].append(folder)
             }
-            let sorted = byDigest.mapValues { $0.sorted(by: Manifest.bytewise) }
+            let sorted = byDigest.mapValues { $0.sortedBytewise() }
             foldersByDigest = sorted
             return sorted
         }

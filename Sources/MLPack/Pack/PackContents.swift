@@ -92,7 +92,7 @@ public struct PackContents: Sendable {
             }
             disclosures.append(disclosure)
         }
-        disclosures.sort { Manifest.bytewise($0.item.path, $1.item.path) }
+        disclosures = disclosures.sortedBytewise(by: \.item.path)
         return (manifest, manifestBytes, signer, disclosures)
     }
 

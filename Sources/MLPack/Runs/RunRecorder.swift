@@ -196,7 +196,7 @@ public enum RunRecorder {
             }
         }
         let records = RunFiles.fileRecords(absolute: files.map(\.absolute), recorded: files.map(\.recorded), warn: warn)
-        return (records + folders).sorted { Manifest.bytewise($0.path, $1.path) }
+        return (records + folders).sortedBytewise(by: \.path)
     }
 
     /// The `--metrics` file's JSON object; the file is an output too.
@@ -214,7 +214,7 @@ public enum RunRecorder {
             // Inside the project the scan knows whether the run wrote it; outside it cannot.
             if !recorded.hasPrefix("/") { warn("--metrics \(path): not written by this run (recorded as it is)") }
             outputs += RunFiles.fileRecords(absolute: [absolute], recorded: [recorded], warn: warn)
-            outputs.sort { Manifest.bytewise($0.path, $1.path) }
+            outputs = outputs.sortedBytewise(by: \.path)
         }
         guard let value = MetricsJSON.parse(data), case .object = value else {
             warn("--metrics \(path): not a JSON object; metrics not recorded")

@@ -55,7 +55,7 @@ struct TreeSnapshot {
 
     /// Files new in `self` or different from `before`, sorted.
     func changed(since before: TreeSnapshot) -> [String] {
-        files.filter { path, entry in before.files[path] != entry }.keys.sorted(by: Manifest.bytewise)
+        files.filter { path, entry in before.files[path] != entry }.keys.sortedBytewise()
     }
 
     /// Version control, mlpack's store, caches, notebook checkpoints and Python

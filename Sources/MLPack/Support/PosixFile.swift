@@ -146,16 +146,44 @@ enum FileSystem {
         var isSymlink: Bool
         var isExecutable: Bool
         var size: UInt64
+
+        init(_ st: stat) {
+            let type = st.st_mode & S_IFMT
+            isRegular = type == S_IFREG
+            isDirectory = type == S_IFDIR
+            isSymlink = type == S_IFLNK
+            isExecutable = st.st_mode & 0o111 != 0
+            size = UInt64(st.st_size)
+        }
     }
 
     static func status(_ path: String, followLinks: Bool = false) -> Status? {
         var st = stat()
         let rc = followLinks ? stat(path, &st) : lstat(path, &st)
-        guard rc == 0 else { return nil }
-        let type = st.st_mode & S_IFMT
-        return Status(
-            isRegular: type == S_IFREG, isDirectory: type == S_IFDIR, isSymlink: type == S_IFLNK,
-            isExecutable: st.st_mode & 0o111 != 0, size: UInt64(st.st_size))
+        return rc == 0 ? Status(st) : nil
+    }
+
+    /// The entries of a directory with their `lstat`, in no particular order. Each entry is
+    /// stat'ed relative to the open directory (one name to look up, not the whole path); an
+    /// entry that vanished meanwhile is left out.
+    static func listing(_ path: String) throws -> [(name: String, status: Status)] {
+        guard let directory = opendir(path) else { throw MLPackError.io(path: path, reason: "cannot list directory: \(PosixFile.lastError())") }
+        defer { closedir(directory) }
+        let descriptor = dirfd(directory)
+        var entries: [(name: String, status: Status)] = []
+        while let entry = readdir(directory) {
+            let listed: (name: String?, status: Status?)? = withUnsafePointer(to: &entry.pointee.d_name) { field in
+                field.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: field.pointee)) { name in
+                    if name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0)) { return nil }  // . and ..
+                    var st = stat()
+                    return (String(validatingCString: name), fstatat(descriptor, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? Status(st) : nil)
+                }
+            }
+            guard let listed, let status = listed.status else { continue }
+            guard let name = listed.name else { throw MLPackError.io(path: path, reason: "holds a file name that is not UTF-8") }
+            entries.append((name, status))
+        }
+        return entries
     }
 
     static func makeDirectory(_ path: String) throws {

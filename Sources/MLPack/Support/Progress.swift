@@ -1,3 +1,5 @@
+import Foundation
+
 /// Progress of long work, reported to the caller (the CLI draws a bar from it).
 public struct ProgressUpdate: Sendable {
     public var phase: String
@@ -7,12 +9,14 @@ public struct ProgressUpdate: Sendable {
 
 public typealias ProgressHandler = @Sendable (ProgressUpdate) -> Void
 
-/// Counts bytes of one phase and reports them.
-final class ProgressCounter {
+/// Counts bytes of one phase and reports them; safe to advance from several threads (files
+/// hashed in parallel).
+final class ProgressCounter: @unchecked Sendable {
     private let handler: ProgressHandler?
     private let phase: String
     private let total: UInt64
-    private(set) var completed: UInt64 = 0
+    private let lock = NSLock()
+    private var done: UInt64 = 0
 
     init(_ handler: ProgressHandler?, phase: String, total: UInt64) {
         self.handler = handler
@@ -21,8 +25,13 @@ final class ProgressCounter {
         handler?(ProgressUpdate(phase: phase, completed: 0, total: total))
     }
 
+    var completed: UInt64 { lock.withLock { done } }
+
     func advance(by count: Int) {
-        completed += UInt64(count)
+        let completed = lock.withLock {
+            done += UInt64(count)
+            return done
+        }
         handler?(ProgressUpdate(phase: phase, completed: completed, total: total))
     }
 }

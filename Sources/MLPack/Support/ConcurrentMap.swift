@@ -1,0 +1,40 @@
+import Foundation
+
+/// `body(i)` for every `i` in `0..<count`, spread over all cores; the results in index order.
+func concurrentMap<T>(count: Int, _ body: @Sendable (Int) -> T) -> [T] {
+    concurrentMap(count: count, scratch: {}) { i, _ in body(i) }
+}
+
+/// `concurrentMap` where each worker thread keeps a `scratch` value (a read buffer) across
+/// the indices it takes: one per core, not one per index. Workers take the next index as
+/// they finish one, so a few large items do not leave a core idle.
+func concurrentMap<T, Scratch>(count: Int, scratch: @Sendable () -> Scratch, _ body: @Sendable (Int, inout Scratch) -> T) -> [T] {
+    let slots = Slots<T>(count: count)
+    let workers = min(count, ProcessInfo.processInfo.activeProcessorCount)
+    DispatchQueue.concurrentPerform(iterations: workers) { _ in
+        var scratch = scratch()
+        while let i = slots.claim() { slots.set(i, body(i, &scratch)) }
+    }
+    return (0..<count).map(slots.get)
+}
+
+/// One slot per index, each claimed and written by exactly one worker before any is read.
+private final class Slots<T>: @unchecked Sendable {
+    private let slots: UnsafeMutableBufferPointer<T?>
+    private let lock = NSLock()
+    private var next = 0
+
+    init(count: Int) { slots = .allocate(capacity: count); slots.initialize(repeating: nil) }
+    deinit { slots.deinitialize().deallocate() }
+
+    func claim() -> Int? {
+        lock.withLock {
+            guard next < slots.count else { return nil }
+            defer { next += 1 }
+            return next
+        }
+    }
+
+    func set(_ i: Int, _ value: T) { slots[i] = value }
+    func get(_ i: Int) -> T { slots[i]! }
+}
