@@ -63,4 +63,25 @@ struct PackEnvironmentTests {
             #expect(severity("package torch") == "major", "\(diff)")
         }
     }
+
+    @Test("create --env records a capture saved with env --json (the training machine's), without host.json")
+    func savedCapture() async throws {
+        try await withSandbox { box in
+            let saved = box.path("gpu-env.json")
+            try FileManager.default.copyItem(atPath: Repo.root + "/fixtures/gpu-h100/platform.json", toPath: saved)
+            let pack = try await makePack(in: box, code: try makeProject(in: box).directory, extra: ["--env", saved])
+            let inspect = try await inspectJSON(pack)
+            let env = inspect.files.filter { $0.path.hasPrefix("env/") }
+            #expect(Set(env.map { String($0.path.split(separator: "/").last!) }) == ["platform.json", "python-packages.txt"])
+
+            // The pack holds the GPU host's platform: nothing differs from the saved file but
+            // the lock files this pack's code brings (none here).
+            let diff = try await mlpack(["env", "diff", saved, pack, "--json"])
+            #expect(diff.status == 0, "\(diff)")
+            let object = try JSONSerialization.jsonObject(with: diff.stdout) as? [String: Any]
+            #expect((object?["entries"] as? [Any])?.isEmpty == true, "\(diff)")
+            let verified = try await mlpack(["verify", pack, "--allow-unsigned"])
+            #expect(verified.status == 0, "\(verified)")
+        }
+    }
 }

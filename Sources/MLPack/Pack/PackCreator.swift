@@ -20,6 +20,9 @@ public struct CreateOptions: Sendable {
     public var tolerance: Card.Tolerance?
     /// The Python interpreter whose version and packages are recorded (default: python3).
     public var python: String?
+    /// A saved capture to record instead of probing this machine: an `EnvironmentSource`
+    /// (a `mlpack env --json` file, or a pack, `PACK#ID`). Its lock files are this pack's.
+    public var environment: String?
     /// Data named by reference (hashes and URIs), or stored inline.
     public var data: [DataInput] = []
     public var name: String?
@@ -80,10 +83,7 @@ public enum PackCreator {
         else {
             throw MLPackError.usage("nothing to pack: give --output-of, --code, --weights and/or --data")
         }
-        // The platform this pack is made on (a lineage brings its runs' own platforms), probed
-        // while the files are hashed: the probe mostly waits on child processes.
-        let python = options.python
-        let probe = options.outputOf == nil ? BackgroundValue { EnvironmentProbe.collect(python: python) } : nil
+        let platform = try platformCapture(options)
         var warnings: [String] = []
         var runs: [String]?
         if let outputOf = options.outputOf {
@@ -109,12 +109,10 @@ public enum PackCreator {
         }
         // The capture is added when the writer reaches env/: everything that sorts before it
         // (the weights, the code) is written while the probe finishes.
-        let environment = probe.map { probe in
-            { (plan: inout Plan) throws in
-                var raw = probe.value
-                raw.codeFiles = codeFiles
-                let (platform, host) = raw.build()
-                try plan.addEnvironment(id: platform.id, files: platform.packFiles(host: host))
+        let environment = platform.map { platform in
+            { [codeFiles] (plan: inout Plan) throws in
+                let (record, host) = platform(codeFiles)
+                try plan.addEnvironment(id: record.id, files: record.packFiles(host: host))
                 try plan.checkPaths()
             }
         }
@@ -146,6 +144,34 @@ public enum PackCreator {
         } catch {
             unlink(temporary)
             throw error
+        }
+    }
+
+    /// The platform record this pack stores, given the code snapshot's files (for its lock
+    /// files); nil for a lineage, which brings its runs' own platforms. By default this
+    /// machine, probed while the files are hashed (the probe mostly waits on child
+    /// processes); with `environment`, a saved capture, without a host record.
+    private static func platformCapture(
+        _ options: CreateOptions
+    ) throws -> (([(path: String, sha256: String)]) -> (EnvironmentCapture, HostRecord?))? {
+        if let source = options.environment, source != EnvironmentSource.currentMachine {
+            if options.outputOf != nil { throw MLPackError.usage("--env does not go with --output-of: a lineage brings its runs' environments") }
+            if options.python != nil { throw MLPackError.usage("--env and --python contradict each other: the saved capture names its Python") }
+            let saved = try EnvironmentSource.load(source).packable(source: source, home: ProcessInfo.processInfo.environment["HOME"])
+            return { codeFiles in
+                var record = saved
+                record.lockFiles = LockFiles.find(in: codeFiles)
+                return (record, nil)
+            }
+        }
+        guard options.outputOf == nil else { return nil }
+        let python = options.python
+        let probe = BackgroundValue { EnvironmentProbe.collect(python: python) }
+        return { codeFiles in
+            var raw = probe.value
+            raw.codeFiles = codeFiles
+            let (record, host) = raw.build()
+            return (record, host)
         }
     }
 
@@ -406,7 +432,7 @@ private struct Plan {
 
     /// Sorts the items and checks every path against the pack rules, before anything is written.
     mutating func checkPaths() throws {
-        items.sort { Manifest.bytewise($0.path, $1.path) }
+        items = items.sortedBytewise(by: \.path)
         var folded: [String: String] = [:]
         for item in items {
             if let problem = PackPath.problem(with: item.path) {

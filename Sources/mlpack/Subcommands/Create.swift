@@ -72,6 +72,11 @@ struct Create: ParsableCommand {
     @Option(help: ArgumentHelp("The Python whose version and packages are recorded (default: python3 on PATH).", valueName: "PATH"))
     var python: String?
 
+    @Option(name: .customLong("env"), help: ArgumentHelp(
+        "Record this saved environment instead of probing the machine now: a JSON file from `mlpack env --json` (made where the result was trained), or a pack (PACK#ID picks one of its captures). Lock files are taken from this pack's code; no host record is stored.",
+        valueName: "SOURCE"))
+    var environment: String?
+
     @Option(help: "The pack's name: its top-level folder (default: the output file's name).")
     var name: String?
 
@@ -101,6 +106,8 @@ struct Create: ParsableCommand {
         if noCheckpoints && outputOf == nil { throw ValidationError("--no-checkpoints goes with --output-of") }
         _ = try tolerance()
         _ = try dataInputs()
+        if environment != nil && outputOf != nil { throw ValidationError("--env does not go with --output-of: a lineage brings its runs' environments") }
+        if environment != nil && python != nil { throw ValidationError("--env and --python contradict each other: the saved capture names its Python") }
         if key == nil && !unsigned { throw ValidationError("give --key BASE.key to sign the pack, or --unsigned") }
         if key != nil && unsigned { throw ValidationError("--key and --unsigned contradict each other") }
         _ = try creationTime()
@@ -180,6 +187,7 @@ struct Create: ParsableCommand {
         options.notes = note
         options.data = try dataInputs()
         options.python = python
+        options.environment = environment
         options.name = name
         options.title = title
         options.force = force

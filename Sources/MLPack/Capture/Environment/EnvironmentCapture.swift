@@ -245,6 +245,19 @@ extension EnvironmentCapture {
         return files
     }
 
+    /// A saved record made fit for a pack (`create --env`): its variables pass the same
+    /// filter as a probe's (a hand-edited file may hold a secret) and no package field may
+    /// hold a control character, which would break `python-packages.txt`'s lines. `home`
+    /// is this user's home folder, never recorded in a value.
+    func packable(source: String, home: String?) throws -> EnvironmentCapture {
+        var record = self
+        record.environment = EnvironmentVariables.filter(environment, home: home)
+        for package in python?.packages ?? [] where (package.name + package.version).unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            throw MLPackError.io(path: source, reason: "package \(String(reflecting: package.name)) has a control character in its name or version")
+        }
+        return record
+    }
+
     /// Reads a platform record: `platform.json` itself, or `mlpack env --json --private`'s
     /// `{"platform": …, "host": …}`.
     public static func decode(_ bytes: [UInt8]) throws -> EnvironmentCapture {
