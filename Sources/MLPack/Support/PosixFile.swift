@@ -172,16 +172,20 @@ enum FileSystem {
         let descriptor = dirfd(directory)
         var entries: [(name: String, status: Status)] = []
         while let entry = readdir(directory) {
-            let listed: (name: String?, status: Status?)? = withUnsafePointer(to: &entry.pointee.d_name) { field in
+            let listed: (name: Result<String, MLPackError>, status: Status?)? = withUnsafePointer(to: &entry.pointee.d_name) { field in
                 field.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: field.pointee)) { name in
                     if name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0)) { return nil }  // . and ..
                     var st = stat()
-                    return (String(validatingCString: name), fstatat(descriptor, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? Status(st) : nil)
+                    let status = fstatat(descriptor, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? Status(st) : nil
+                    guard let text = String(validatingCString: name) else {
+                        let shown = String(cString: name).unicodeScalars.map { $0 == "\u{FFFD}" ? "?" : String($0) }.joined()
+                        return (.failure(.io(path: path, reason: "holds a file name that is not UTF-8 (\(shown)): rename it")), status)
+                    }
+                    return (.success(text), status)
                 }
             }
             guard let listed, let status = listed.status else { continue }
-            guard let name = listed.name else { throw MLPackError.io(path: path, reason: "holds a file name that is not UTF-8") }
-            entries.append((name, status))
+            entries.append((try listed.name.get(), status))
         }
         return entries
     }
