@@ -73,15 +73,14 @@ have_dvc=$(command -v dvc >/dev/null && echo yes || echo no)
 "$mlpack" env --json > env.json
 [ -f t.tar.zst ] || { tar -I 'zstd -3 -T2' -cf t.tar.zst model && (cd model && find . -type f -print0 | xargs -0 sha256sum > ../sums); }
 for round in $(seq "$rounds"); do
-    # Every writer makes a new file: the previous round's output is removed first and what is
-    # still dirty is flushed, untimed (replacing a file on this VM costs more than writing it,
-    # and tar would pay it for truncating while mlpack pays it at the rename; a writer should
-    # not pay for the previous one's write-back either).
-    rm -f p.mlpack && sync && measure create "$mlpack" create -o p.mlpack --code model/code --weights model/weights.bin --unsigned -q
-    rm -f t.tar.zst && sync && measure tar_create sh -c "tar -I 'zstd -3 -T2' -cf t.tar.zst model && find model -type f -print0 | xargs -0 sha256sum > /dev/null"
+    # Every writer makes a new file: the previous round's output is removed first, untimed
+    # (replacing a file on this VM costs more than writing it, and tar would pay it for
+    # truncating while mlpack pays it at the rename).
+    rm -f p.mlpack && measure create "$mlpack" create -o p.mlpack --code model/code --weights model/weights.bin --unsigned -q
+    rm -f t.tar.zst && measure tar_create sh -c "tar -I 'zstd -3 -T2' -cf t.tar.zst model && find model -type f -print0 | xargs -0 sha256sum > /dev/null"
     measure floor_create sh -c "find model -type f -print0 | xargs -0 openssl dgst -sha256"
     # Writing the same bytes to a new file: what the disk and page cache charge any creator.
-    rm -f copy.bin && sync && measure floor_write cp model/weights.bin copy.bin
+    rm -f copy.bin && measure floor_write cp model/weights.bin copy.bin
     [ "$have_model_signing" = yes ] && measure model_signing python3 -c "import model_signing.hashing as h; h.hash('model')"
 
     measure verify "$mlpack" verify p.mlpack --allow-unsigned -q
