@@ -206,25 +206,39 @@ struct CodeSelectionTests {
         }
     }
 
-    @Test("a folder's listing: each entry's lstat, without . and ..; a name that is not UTF-8 is an error")
+    @Test("a folder's listing: each entry's lstat, without . and ..; names that are not UTF-8 apart")
     func listing() throws {
         try withTemporaryDirectory { dir in
             try dir.write("l/file.txt", "12345")
             _ = try dir.makeDirectory("l/sub")
             try dir.symlink("l/link", to: "file.txt")
-            let entries = Dictionary(uniqueKeysWithValues: try FileSystem.listing(dir.path("l")).map { ($0.name, $0.status) })
+            try Self.makeNotUTF8File(dir.path("l/sub/bad-"))
+            let listing = try FileSystem.listing(dir.path("l"))
+            let entries = Dictionary(uniqueKeysWithValues: listing.entries.map { ($0.name, $0.status) })
             #expect(Set(entries.keys) == ["file.txt", "sub", "link"])
+            #expect(listing.notUTF8.isEmpty)
             #expect(entries["file.txt"]?.isRegular == true && entries["file.txt"]?.size == 5)
             #expect(entries["sub"]?.isDirectory == true)
             #expect(entries["link"]?.isSymlink == true, "a link is not followed")
-
-            let badName = Array(dir.path("l/sub/bad-").utf8CString.dropLast()) + [-1, 0]  // 0xFF never occurs in UTF-8
-            let descriptor = open(badName, O_CREAT | O_WRONLY, 0o644)
-            #expect(descriptor >= 0)
-            close(descriptor)
-            let error = expectMLPackError { _ = try FileSystem.listing(dir.path("l/sub")) }
-            #expect(error == .io(path: dir.path("l/sub"), reason: "holds a file name that is not UTF-8 (bad-?): rename it"))
+            let sub = try FileSystem.listing(dir.path("l/sub"))
+            #expect(sub.entries.isEmpty && sub.notUTF8 == ["bad-?"])
             #expect(expectMLPackError { _ = try FileSystem.listing(dir.path("l/missing")) } != nil)
+
+            // A walk refuses such a name unless its caller leaves it out (code, run folders).
+            let error = expectMLPackError { _ = try CodeSelection.walk(dir.path("l"), skipDefaults: false) }
+            #expect(error == .io(path: dir.path("l/sub"), reason: "holds a file name that is not UTF-8 (bad-?): rename it"))
+            var skipped: [String] = []
+            #expect(try CodeSelection.walk(dir.path("l"), skipDefaults: false, skipping: { skipped.append($0) }).sorted() == ["file.txt", "link"])
+            #expect(skipped == ["sub/bad-?"])
+            let selection = try CodeSelection.select(directory: dir.path("l"), includes: [], excludes: [])
+            #expect(selection.warnings.contains("sub/bad-?: left out (its name is not UTF-8)"), "\(selection.warnings)")
         }
+    }
+
+    /// Creates `prefix` followed by the byte 0xFF, which never occurs in UTF-8.
+    static func makeNotUTF8File(_ prefix: String) throws {
+        let descriptor = open(Array(prefix.utf8CString.dropLast()) + [-1, 0], O_CREAT | O_WRONLY, 0o644)
+        guard descriptor >= 0 else { throw TestFailure("cannot create a file named \(prefix)<0xFF>") }
+        close(descriptor)
     }
 }

@@ -55,7 +55,31 @@ struct SavedEnvironmentTests {
         }
     }
 
-    @Test("a bad source is a clear error and writes nothing", arguments: ["missing", "version2", "newline", "folder"])
+    @Test("a saved record gets a probe's rules: conda name only, flags and packages sorted and unique, no home in a variable")
+    func normalised() throws {
+        try withTemporaryDirectory { dir in
+            try makeProject(in: dir)
+            var platform = try EnvironmentFixtures.gpuCapture().platform
+            platform.conda = "/opt/conda/envs/train"
+            platform.cpu.flags = ["sse2", "avx2", "sse2", "aes"]
+            let packages = try #require(platform.python?.packages)
+            platform.python?.packages = packages.reversed() + [packages[0]]
+            platform.environment = ["XLA_FLAGS": "--xla_dump_to=/home/alice/dump", "OMP_NUM_THREADS": "8"]
+            // `env --json --private`'s form: the saved host's home is never recorded either.
+            struct Saved: Encodable { var platform: EnvironmentCapture; var host: HostRecord }
+            let bytes = try JSONText.encode(Saved(platform: platform, host: HostRecord(hostname: "gpu7", user: "alice", home: "/home/alice")))
+            var options = createOptions(dir, weights: [])
+            options.environment = try dir.write("private.json", bytes)
+            _ = try PackCreator.create(options)
+            let recorded = try EnvironmentCapture.decode(try #require(try Self.environmentItems(dir.path("demo.mlpack")).files["platform.json"]))
+            #expect(recorded.conda == "train")
+            #expect(recorded.cpu.flags == ["aes", "avx2", "sse2"])
+            #expect(recorded.python?.packages == packages)
+            #expect(recorded.environment == ["OMP_NUM_THREADS": "8"])
+        }
+    }
+
+    @Test("a bad source is a clear error and writes nothing", arguments: ["missing", "version2", "newline", "pip option", "path", "escape", "folder"])
     func badSources(kind: String) throws {
         try withTemporaryDirectory { dir in
             try makeProject(in: dir)
@@ -68,11 +92,17 @@ struct SavedEnvironmentTests {
             case "version2":
                 options.environment = try dir.write("v2.json", #"{"formatVersion": 2}"#)
                 expected = .io(path: dir.path("v2.json"), reason: "not an environment capture (formatVersion: unsupported formatversion 2)")
-            case "newline":
+            case "newline", "pip option":
                 var platform = try EnvironmentFixtures.gpuCapture().platform
-                platform.python?.packages.append(.init(name: "evil\ntorch", version: "1"))
+                let name = kind == "newline" ? "evil\ntorch" : "-i https://evil.example/simple #"
+                platform.python?.packages.append(.init(name: name, version: "1"))
                 options.environment = try dir.write("evil.json", platform.platformJSON())
-                expected = .io(path: dir.path("evil.json"), reason: #"package "evil\ntorch" has a control character in its name or version"#)
+                expected = .io(path: dir.path("evil.json"), reason: "package \(String(reflecting: name)) \"1\" is not a plain name and version")
+            case "path", "escape":
+                var platform = try EnvironmentFixtures.gpuCapture().platform
+                platform.gpus[0].name = kind == "path" ? "/home/alice/gpu" : "H100 \u{1B}]0;owned\u{07}"
+                options.environment = try dir.write("odd.json", platform.platformJSON())
+                expected = .io(path: dir.path("odd.json"), reason: "gpus.name holds \(kind == "path" ? "a path" : "a control character"), which a pack must not record")
             default:
                 options.environment = try dir.makeDirectory("somewhere")
                 expected = .io(path: dir.path("somewhere"), reason: "is a folder, not a pack or an environment JSON file")

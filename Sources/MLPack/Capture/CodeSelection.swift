@@ -41,12 +41,14 @@ struct CodeSelection {
             candidates = try git.trackedFiles()
             gitState = .init(commit: git.headCommit(), dirty: try git.hasUncommittedChanges())
         } else {
-            candidates = try walk(root, skipDefaults: true).filter { !defaultExcludes.matches($0) }
+            candidates = try walk(root, skipDefaults: true, skipping: { warnings.append("\($0): left out (its name is not UTF-8)") })
+                .filter { !defaultExcludes.matches($0) }
         }
         if !includes.isEmpty {
             let include = PatternSet(includes)
             let known = Set(candidates)
-            candidates += try walk(root, skipDefaults: false).filter { include.matches($0) && !known.contains($0) }
+            candidates += try walk(root, skipDefaults: false, skipping: { _ in })
+                .filter { include.matches($0) && !known.contains($0) }
         }
 
         var files: [File] = []
@@ -84,13 +86,17 @@ struct CodeSelection {
     }
 
     /// Every regular file and symlink below `root`, as relative paths; never follows links.
-    static func walk(_ root: String, skipDefaults: Bool) throws -> [String] {
-        try walkWithStatus(root, skipDefaults: skipDefaults).map(\.path)
+    static func walk(_ root: String, skipDefaults: Bool, skipping notUTF8: ((String) -> Void)? = nil) throws -> [String] {
+        try walkWithStatus(root, skipDefaults: skipDefaults, skipping: notUTF8).map(\.path)
     }
 
     /// `walk`, with each file's `lstat` (a caller that needs the sizes need not ask again).
-    /// The tree is listed a level at a time, the level's folders on all cores.
-    static func walkWithStatus(_ root: String, skipDefaults: Bool) throws -> [(path: String, status: FileSystem.Status)] {
+    /// The tree is listed a level at a time, the level's folders on all cores. A name that
+    /// is not UTF-8 cannot be named in a pack: with `skipping`, it is handed there (a relative
+    /// path, `?` for the bad bytes) and left out; without, it is an error.
+    static func walkWithStatus(
+        _ root: String, skipDefaults: Bool, skipping notUTF8: ((String) -> Void)? = nil
+    ) throws -> [(path: String, status: FileSystem.Status)] {
         var out: [(path: String, status: FileSystem.Status)] = []
         var level = [""]
         while !level.isEmpty {
@@ -99,8 +105,12 @@ struct CodeSelection {
                 Result { try FileSystem.listing(folders[i]) }
             }.map { try $0.get() }
             var next: [String] = []
-            for (relative, listing) in zip(level, listings) {
-                for (name, status) in listing {
+            for ((relative, folder), listing) in zip(zip(level, folders), listings) {
+                for name in listing.notUTF8 {
+                    guard let notUTF8 else { throw MLPackError.io(path: folder, reason: "holds a file name that is not UTF-8 (\(name)): rename it") }
+                    notUTF8(relative.isEmpty ? name : relative + "/" + name)
+                }
+                for (name, status) in listing.entries {
                     let child = relative.isEmpty ? name : relative + "/" + name
                     if status.isDirectory {
                         if name == ".git" || name == ".mlpack" { continue }

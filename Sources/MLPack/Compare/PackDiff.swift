@@ -50,7 +50,7 @@ public struct PackDiff: Codable, Sendable {
         diff.codeFilesUnchanged = Set(first.code.keys).intersection(second.code.keys).filter { first.code[$0] == second.code[$0] }.count
         do {
             diff.environment = EnvironmentDiff(
-                try EnvironmentSource.fromPack(a, id: nil, limits: limits), try EnvironmentSource.fromPack(b, id: nil, limits: limits))
+                try EnvironmentSource.fromPack(a, id: nil, limits: limits).platform, try EnvironmentSource.fromPack(b, id: nil, limits: limits).platform)
         } catch let error as MLPackError {
             diff.environmentNote = "not compared: \(error)"
         }

@@ -44,16 +44,15 @@ public struct Manifest: Codable, Sendable, Equatable {
 
     /// Byte order of the UTF-8 (not Swift's Unicode order): every list in a pack is sorted so.
     static func bytewise(_ a: String, _ b: String) -> Bool {
-        // memcmp over the contiguous UTF-8: sorting 10,000 paths generically was a visible
-        // part of hashing a data folder.
         var a = a, b = b
-        return a.withUTF8 { x in
-            b.withUTF8 { y in
-                let common = min(x.count, y.count)
-                let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
-                return order != 0 ? order < 0 : x.count < y.count
-            }
-        }
+        return a.withUTF8 { x in b.withUTF8 { y in bytewise(UnsafeRawBufferPointer(x), UnsafeRawBufferPointer(y)) } }
+    }
+
+    /// The same order on raw UTF-8: memcmp, the shorter first when one begins the other.
+    static func bytewise(_ x: UnsafeRawBufferPointer, _ y: UnsafeRawBufferPointer) -> Bool {
+        let common = min(x.count, y.count)
+        let order = common == 0 ? 0 : memcmp(x.baseAddress!, y.baseAddress!, common)
+        return order != 0 ? order < 0 : x.count < y.count
     }
 
     func encoded() throws -> [UInt8] { try JSONText.encode(self) }
@@ -187,14 +186,11 @@ extension Sequence {
         }
         starts.append(bytes.count)
         var order = Array(elements.indices)
-        bytes.withUnsafeBufferPointer { bytes in
+        bytes.withUnsafeBytes { bytes in
             starts.withUnsafeBufferPointer { starts in
-                order.sort { i, j in
-                    let a = starts[i], aCount = starts[i + 1] - a, b = starts[j], bCount = starts[j + 1] - b
-                    let common = Swift.min(aCount, bCount)
-                    let order = common == 0 ? 0 : memcmp(bytes.baseAddress! + a, bytes.baseAddress! + b, common)
-                    return order != 0 ? order < 0 : aCount != bCount ? aCount < bCount : i < j
-                }
+                func key(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[starts[i]..<starts[i + 1]]) }
+                // Swift's sort is stable: equal keys keep their order.
+                order.sort { Manifest.bytewise(key($0), key($1)) }
             }
         }
         return order.map { elements[$0] }

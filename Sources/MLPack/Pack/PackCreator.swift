@@ -21,7 +21,8 @@ public struct CreateOptions: Sendable {
     /// The Python interpreter whose version and packages are recorded (default: python3).
     public var python: String?
     /// A saved capture to record instead of probing this machine: an `EnvironmentSource`
-    /// (a `mlpack env --json` file, or a pack, `PACK#ID`). Its lock files are this pack's.
+    /// (a `mlpack env --json` file, or a pack, `PACK#ID`; `current` is the default, a probe).
+    /// Its lock files are this pack's.
     public var environment: String?
     /// Data named by reference (hashes and URIs), or stored inline.
     public var data: [DataInput] = []
@@ -36,6 +37,15 @@ public struct CreateOptions: Sendable {
     public init(output: String, created: Date) {
         self.output = output
         self.created = created
+    }
+
+    /// Why a saved environment cannot go with the other options, if it cannot: the CLI asks
+    /// before it prompts for a password, `PackCreator` before it reads anything.
+    public static func environmentContradiction(environment: String?, outputOf: String?, python: String?) -> String? {
+        guard let environment, environment != EnvironmentSource.currentMachine else { return nil }
+        if outputOf != nil { return "--env does not go with --output-of: a lineage brings its runs' environments" }
+        if python != nil { return "--env and --python contradict each other: the saved capture names its Python" }
+        return nil
     }
 }
 
@@ -154,10 +164,12 @@ public enum PackCreator {
     private static func platformCapture(
         _ options: CreateOptions
     ) throws -> (([(path: String, sha256: String)]) -> (EnvironmentCapture, HostRecord?))? {
+        if let contradiction = CreateOptions.environmentContradiction(environment: options.environment, outputOf: options.outputOf, python: options.python) {
+            throw MLPackError.usage(contradiction)
+        }
         if let source = options.environment, source != EnvironmentSource.currentMachine {
-            if options.outputOf != nil { throw MLPackError.usage("--env does not go with --output-of: a lineage brings its runs' environments") }
-            if options.python != nil { throw MLPackError.usage("--env and --python contradict each other: the saved capture names its Python") }
-            let saved = try EnvironmentSource.load(source).packable(source: source, home: ProcessInfo.processInfo.environment["HOME"])
+            let (platform, host) = try EnvironmentSource.loadWithHost(source)
+            let saved = try platform.packable(source: source, homes: [ProcessInfo.processInfo.environment["HOME"], host?.home].compactMap { $0 })
             return { codeFiles in
                 var record = saved
                 record.lockFiles = LockFiles.find(in: codeFiles)
@@ -268,7 +280,7 @@ private struct Plan {
         }
         guard status.isDirectory else { throw MLPackError.usage("--weights \(path): not a file or directory") }
         var added: [String] = []
-        for (relative, fileStatus) in try CodeSelection.walkWithStatus(absolute, skipDefaults: false).sorted(by: { $0.path < $1.path })
+        for (relative, fileStatus) in try CodeSelection.walkWithStatus(absolute, skipDefaults: false).sortedBytewise(by: \.path)
         where fileStatus.isRegular {
             let file = absolute + "/" + relative
             add(path: Layout.artifactsDirectory + "/" + base + "/" + relative, role: .weights, source: .file(path: file, size: fileStatus.size), mode: Self.mode(fileStatus))

@@ -50,7 +50,10 @@ enum RunFiles {
     /// files followed) is kept in the store's objects, and its digest is the record's.
     static func directoryRecord(_ absolute: String, recorded: String, store: RunStore, warn: (String) -> Void) throws -> RunRecord.FileRecord {
         var relatives: [String] = []
-        for relative in try CodeSelection.walk(absolute, skipDefaults: false) {
+        var notUTF8: [String] = []
+        let walked = try CodeSelection.walk(absolute, skipDefaults: false, skipping: { notUTF8.append($0) })
+        for name in notUTF8 { warn("\(recorded)/\(name): left out (its name is not UTF-8)") }
+        for relative in walked {
             guard FileSystem.status(absolute + "/" + relative, followLinks: true)?.isRegular == true else {
                 warn("\(recorded)/\(relative): left out (a link to something other than a file)")
                 continue

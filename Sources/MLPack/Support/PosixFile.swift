@@ -165,29 +165,34 @@ enum FileSystem {
 
     /// The entries of a directory with their `lstat`, in no particular order. Each entry is
     /// stat'ed relative to the open directory (one name to look up, not the whole path); an
-    /// entry that vanished meanwhile is left out.
-    static func listing(_ path: String) throws -> [(name: String, status: Status)] {
+    /// entry that vanished meanwhile is left out. Names that are not UTF-8 cannot be named in
+    /// a pack: they come apart, shown with `?` for the bad bytes.
+    static func listing(_ path: String) throws -> (entries: [(name: String, status: Status)], notUTF8: [String]) {
         guard let directory = opendir(path) else { throw MLPackError.io(path: path, reason: "cannot list directory: \(PosixFile.lastError())") }
         defer { closedir(directory) }
         let descriptor = dirfd(directory)
         var entries: [(name: String, status: Status)] = []
-        while let entry = readdir(directory) {
-            let listed: (name: Result<String, MLPackError>, status: Status?)? = withUnsafePointer(to: &entry.pointee.d_name) { field in
+        var notUTF8: [String] = []
+        while true {
+            errno = 0  // readdir's NULL means the end only when errno is still 0
+            guard let entry = readdir(directory) else {
+                if errno != 0 { throw MLPackError.io(path: path, reason: "cannot list directory: \(PosixFile.lastError())") }
+                break
+            }
+            withUnsafePointer(to: &entry.pointee.d_name) { field in
                 field.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: field.pointee)) { name in
-                    if name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0)) { return nil }  // . and ..
+                    if name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0)) { return }  // . and ..
                     var st = stat()
-                    let status = fstatat(descriptor, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? Status(st) : nil
-                    guard let text = String(validatingCString: name) else {
-                        let shown = String(cString: name).unicodeScalars.map { $0 == "\u{FFFD}" ? "?" : String($0) }.joined()
-                        return (.failure(.io(path: path, reason: "holds a file name that is not UTF-8 (\(shown)): rename it")), status)
+                    guard fstatat(descriptor, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return }
+                    if let text = String(validatingCString: name) {
+                        entries.append((text, Status(st)))
+                    } else {
+                        notUTF8.append(String(String(cString: name).unicodeScalars.map { $0 == "\u{FFFD}" ? "?" : Character($0) }))
                     }
-                    return (.success(text), status)
                 }
             }
-            guard let listed, let status = listed.status else { continue }
-            entries.append((try listed.name.get(), status))
         }
-        return entries
+        return (entries, notUTF8)
     }
 
     static func makeDirectory(_ path: String) throws {

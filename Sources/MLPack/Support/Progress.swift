@@ -27,11 +27,11 @@ final class ProgressCounter: @unchecked Sendable {
 
     var completed: UInt64 { lock.withLock { done } }
 
+    /// Reports under the lock, so the handler sees one update at a time, never going back.
     func advance(by count: Int) {
-        let completed = lock.withLock {
+        lock.withLock {
             done += UInt64(count)
-            return done
+            handler?(ProgressUpdate(phase: phase, completed: done, total: total))
         }
-        handler?(ProgressUpdate(phase: phase, completed: completed, total: total))
     }
 }

@@ -73,7 +73,7 @@ struct Create: ParsableCommand {
     var python: String?
 
     @Option(name: .customLong("env"), help: ArgumentHelp(
-        "Record this saved environment instead of probing the machine now: a JSON file from `mlpack env --json` (made where the result was trained), or a pack (PACK#ID picks one of its captures). Lock files are taken from this pack's code; no host record is stored.",
+        "Record this saved environment instead of probing the machine now: a JSON file from `mlpack env --json` (made where the result was trained), or a pack (PACK#ID picks one of its captures); `current`, the default, probes. Lock files are taken from this pack's code; no host record is stored.",
         valueName: "SOURCE"))
     var environment: String?
 
@@ -106,8 +106,9 @@ struct Create: ParsableCommand {
         if noCheckpoints && outputOf == nil { throw ValidationError("--no-checkpoints goes with --output-of") }
         _ = try tolerance()
         _ = try dataInputs()
-        if environment != nil && outputOf != nil { throw ValidationError("--env does not go with --output-of: a lineage brings its runs' environments") }
-        if environment != nil && python != nil { throw ValidationError("--env and --python contradict each other: the saved capture names its Python") }
+        if let contradiction = CreateOptions.environmentContradiction(environment: environment, outputOf: outputOf, python: python) {
+            throw ValidationError(contradiction)
+        }
         if key == nil && !unsigned { throw ValidationError("give --key BASE.key to sign the pack, or --unsigned") }
         if key != nil && unsigned { throw ValidationError("--key and --unsigned contradict each other") }
         _ = try creationTime()

@@ -1,3 +1,5 @@
+import Foundation
+
 /// What a machine looked like when a result was made, as far as numerics can tell: the
 /// platform record `env/<id>/platform.json`. It holds no time, no free memory, no clock
 /// speed, no GPU serial or bus id and no local path, so the same machine with the same
@@ -67,6 +69,17 @@ public struct EnvironmentCapture: Codable, Sendable, Equatable {
     public struct Package: Codable, Sendable, Equatable {
         public var name: String
         public var version: String
+
+        /// A PEP 508 name and a version of PEP 440's characters: what a `name==version` line
+        /// of `pip freeze` can hold without meaning something else to pip.
+        var isPlain: Bool {
+            func alphanumeric(_ c: Character) -> Bool { c.isASCII && (c.isLetter || c.isNumber) }
+            guard let first = name.first, let last = name.last, alphanumeric(first), alphanumeric(last),
+                name.allSatisfy({ alphanumeric($0) || "._-".contains($0) }),
+                !version.isEmpty, version.allSatisfy({ alphanumeric($0) || ".+!_-".contains($0) })
+            else { return false }
+            return true
+        }
 
         public init(name: String, version: String) {
             self.name = name
@@ -245,17 +258,46 @@ extension EnvironmentCapture {
         return files
     }
 
-    /// A saved record made fit for a pack (`create --env`): its variables pass the same
-    /// filter as a probe's (a hand-edited file may hold a secret) and no package field may
-    /// hold a control character, which would break `python-packages.txt`'s lines. `home`
-    /// is this user's home folder, never recorded in a value.
-    func packable(source: String, home: String?) throws -> EnvironmentCapture {
+    /// A saved record made fit for a pack (`create --env`): it may come from anyone, so it
+    /// gets the rules a probe's record gets. Variables pass the same filter (a hand-edited
+    /// file may hold a secret), the conda name loses any folder, flags and packages are
+    /// sorted and unique again. Then no value may hold a control character, start with `/`
+    /// or `~`, or name one of `homes` (this user's, the saved host's), and every package
+    /// must be a plain `name==version` (a name such as `-i https://…` would turn
+    /// `python-packages.txt` into pip options).
+    func packable(source: String, homes: [String]) throws -> EnvironmentCapture {
         var record = self
-        record.environment = EnvironmentVariables.filter(environment, home: home)
-        for package in python?.packages ?? [] where (package.name + package.version).unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
-            throw MLPackError.io(path: source, reason: "package \(String(reflecting: package.name)) has a control character in its name or version")
+        let homes = homes.filter { $0.count > 1 }
+        record.environment = EnvironmentVariables.filter(environment).filter { _, value in !homes.contains(where: value.contains) }
+        record.conda = conda.flatMap { RawCaptures.condaEnvironment(["CONDA_DEFAULT_ENV": $0]) }
+        record.cpu.flags = Array(Set(cpu.flags)).sorted()
+        for package in python?.packages ?? [] where !package.isPlain {
+            throw MLPackError.io(path: source, reason: "package \(String(reflecting: package.name)) \(String(reflecting: package.version)) is not a plain name and version")
+        }
+        record.python?.packages = PythonParsers.sortedPackages(python?.packages ?? [])
+        for (field, value) in record.strings() {
+            let problem =
+                value.unicodeScalars.contains { $0.properties.generalCategory == .control } ? "a control character"
+                : value.hasPrefix("/") || value.hasPrefix("~") || homes.contains(where: value.contains) ? "a path" : nil
+            if let problem { throw MLPackError.io(path: source, reason: "\(field) holds \(problem), which a pack must not record") }
         }
         return record
+    }
+
+    /// Every string value of the record with its field (`gpus.name`, `environment.TZ`).
+    private func strings() -> [(field: String, value: String)] {
+        var out: [(String, String)] = []
+        func visit(_ value: Any, _ field: String) {
+            switch value {
+            case let text as String: out.append((field, text))
+            case let array as [Any]: array.forEach { visit($0, field) }
+            case let object as [String: Any]: object.forEach { visit($0.value, field.isEmpty ? $0.key : field + "." + $0.key) }
+            default: break
+            }
+        }
+        // platformJSON is always valid JSON: it was just encoded.
+        visit(try! JSONSerialization.jsonObject(with: Data(platformJSON())), "")
+        return out
     }
 
     /// Reads a platform record: `platform.json` itself, or `mlpack env --json --private`'s
@@ -264,5 +306,11 @@ extension EnvironmentCapture {
         struct Wrapped: Decodable { var platform: EnvironmentCapture }
         if let wrapped = try? JSONText.decode(Wrapped.self, from: bytes) { return wrapped.platform }
         return try JSONText.decode(EnvironmentCapture.self, from: bytes)
+    }
+
+    /// The host record of `mlpack env --json --private`'s `{"platform": …, "host": …}`.
+    static func decodeHost(_ bytes: [UInt8]) -> HostRecord? {
+        struct Wrapped: Decodable { var host: HostRecord }
+        return (try? JSONText.decode(Wrapped.self, from: bytes))?.host
     }
 }

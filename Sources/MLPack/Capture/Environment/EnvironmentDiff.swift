@@ -103,7 +103,7 @@ public struct EnvironmentDiff: Codable, Sendable, Equatable {
 
         self.entries = entries.sorted {
             $0.severity != $1.severity ? $0.severity < $1.severity
-                : Array($0.field.utf8).lexicographicallyPrecedes(Array($1.field.utf8))
+                : Manifest.bytewise($0.field, $1.field)
         }
     }
 

@@ -10,12 +10,20 @@ public enum EnvironmentSource {
     /// as `PACK#ID` (an id prefix is enough when it is unambiguous). `python` is the
     /// interpreter `current` asks; when given, it must answer.
     public static func load(_ source: String, python: String? = nil, limits: ReaderLimits = .init()) throws -> EnvironmentCapture {
+        try loadWithHost(source, python: python, limits: limits).platform
+    }
+
+    /// `load`, with the host record when the source has one (`current`, a pack that did not
+    /// withhold it, `mlpack env --json --private`'s file).
+    static func loadWithHost(
+        _ source: String, python: String? = nil, limits: ReaderLimits = .init()
+    ) throws -> (platform: EnvironmentCapture, host: HostRecord?) {
         if source == currentMachine {
-            let platform = EnvironmentCapture.capture(python: python).platform
+            let (platform, host) = EnvironmentCapture.capture(python: python)
             if let python, platform.python == nil {
                 throw MLPackError.io(path: python, reason: "did not answer as a Python interpreter")
             }
-            return platform
+            return (platform, host)
         }
         var path = source
         var wantedId: String?
@@ -38,18 +46,23 @@ public enum EnvironmentSource {
             throw MLPackError.limitExceeded(limit: "metadata-size", detail: "\(path) is \(size) bytes")
         }
         guard let data = FileManager.default.contents(atPath: path) else { throw MLPackError.io(path: path, reason: "cannot read the file") }
-        do { return try EnvironmentCapture.decode(Array(data)) } catch {
+        do { return (try EnvironmentCapture.decode(Array(data)), EnvironmentCapture.decodeHost(Array(data))) } catch {
             throw MLPackError.io(path: path, reason: "not an environment capture (\(describe(error)))")
         }
     }
 
     /// The pack's platform records, by environment id (the folder name under `env/`).
-    static func fromPack(_ path: String, id wantedId: String?, limits: ReaderLimits) throws -> EnvironmentCapture {
-        let loaded = try PackItems.read(path, limits: limits, where: { $0.hasPrefix("env/") && $0.hasSuffix("/platform.json") }).items
+    static func fromPack(_ path: String, id wantedId: String?, limits: ReaderLimits) throws -> (platform: EnvironmentCapture, host: HostRecord?) {
+        let loaded = try PackItems.read(path, limits: limits, where: { $0.hasPrefix("env/") && ($0.hasSuffix("/platform.json") || $0.hasSuffix("/host.json")) }).items
         var captures: [String: [UInt8]] = [:]
+        var hosts: [String: [UInt8]] = [:]
         for item in loaded {
-            let id = item.item.path.dropFirst("env/".count).dropLast("/platform.json".count)
-            captures[String(id)] = item.bytes
+            let folder = item.item.path.dropFirst("env/".count)
+            if folder.hasSuffix("/host.json") {
+                hosts[String(folder.dropLast("/host.json".count))] = item.bytes
+            } else {
+                captures[String(folder.dropLast("/platform.json".count))] = item.bytes
+            }
         }
         let matching = captures.filter { wantedId == nil || $0.key.hasPrefix(wantedId!) }
         guard !captures.isEmpty else { throw MLPackError.usage("\(path): the pack holds no environment capture") }
@@ -60,7 +73,8 @@ public enum EnvironmentSource {
             if matching.isEmpty { throw MLPackError.usage("\(path): no environment \(wantedId ?? "") in the pack (it holds \(ids))") }
             throw MLPackError.usage("\(path): the pack holds \(captures.count) environment captures (\(ids)): name one as \(path)#ID")
         }
-        do { return try EnvironmentCapture.decode(bytes) } catch {
+        let host = hosts[id].flatMap { try? JSONText.decode(HostRecord.self, from: $0) }
+        do { return (try EnvironmentCapture.decode(bytes), host) } catch {
             throw MLPackError.integrity(entry: "data/env/\(id)/platform.json", problem: "not a valid environment capture (\(describe(error)))")
         }
     }

@@ -13,7 +13,7 @@ public enum LockFiles {
     public static func find(in codeFiles: [(path: String, sha256: String)]) -> [EnvironmentCapture.LockFile] {
         codeFiles.filter { isLockFile($0.path) }
             .map { EnvironmentCapture.LockFile(path: $0.path, sha256: $0.sha256) }
-            .sorted { Array($0.path.utf8).lexicographicallyPrecedes(Array($1.path.utf8)) }
+            .sortedBytewise(by: \.path)
     }
 
     static func isLockFile(_ path: String) -> Bool {

@@ -124,11 +124,12 @@ enum PythonParsers {
 
     /// One entry per normalized name (the first wins), in pip's order: by normalized name,
     /// so case and `-`/`_`/`.` do not matter and `pip freeze` lists them the same way.
+    /// A distribution whose name or version is not plain (`Package.isPlain`) is left out.
     static func sortedPackages(_ packages: [EnvironmentCapture.Package]) -> [EnvironmentCapture.Package] {
         var seen = Set<String>()
-        let unique = packages.map { (key: Array(normalizedName($0.name).utf8), package: $0) }
-            .filter { seen.insert(String(decoding: $0.key, as: UTF8.self)).inserted }
-        return unique.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map(\.package)
+        return packages.filter(\.isPlain).map { (key: normalizedName($0.name), package: $0) }
+            .filter { seen.insert($0.key).inserted }
+            .sortedBytewise(by: \.key).map(\.package)
     }
 
     /// PEP 503 normalization: lower case, runs of `-`, `_` and `.` become one `-`.
