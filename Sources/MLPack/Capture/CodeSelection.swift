@@ -106,12 +106,13 @@ struct CodeSelection {
             }.map { try $0.get() }
             var next: [String] = []
             for ((relative, folder), listing) in zip(zip(level, folders), listings) {
+                func path(_ name: String) -> String { relative.isEmpty ? name : relative + "/" + name }
                 for name in listing.notUTF8 {
                     guard let notUTF8 else { throw MLPackError.io(path: folder, reason: "holds a file name that is not UTF-8 (\(name)): rename it") }
-                    notUTF8(relative.isEmpty ? name : relative + "/" + name)
+                    notUTF8(path(name))
                 }
                 for (name, status) in listing.entries {
-                    let child = relative.isEmpty ? name : relative + "/" + name
+                    let child = path(name)
                     if status.isDirectory {
                         if name == ".git" || name == ".mlpack" { continue }
                         if skipDefaults && (skippedDirectories.contains(name) || isEnvironment(root + "/" + child)) { continue }

@@ -118,7 +118,6 @@ enum DataReferenceCapture {
             relatives.append(relative)
             total += file.size
         }
-        relatives = relatives.sortedBytewise()
         let counter = ProgressCounter(progress, phase: "hashing \(name)", total: total)
         let hashes = try FileHashing.hash(files: relatives.map { absolute + "/" + $0 }, progress: counter)
         let listing = Listing.sha256sum(zip(relatives, hashes).map { ($0, $1.sha256) })

@@ -63,7 +63,6 @@ enum RunFiles {
             }
             relatives.append(relative)
         }
-        relatives = relatives.sortedBytewise()
         let hashes = try FileHashing.hash(files: relatives.map { absolute + "/" + $0 })
         let listing = Listing.sha256sum(zip(relatives, hashes).map { ($0, $1.sha256) })
         let digest = try store.storeObject(bytes: listing)

@@ -270,7 +270,7 @@ extension EnvironmentCapture {
         let homes = homes.filter { $0.count > 1 }
         record.environment = EnvironmentVariables.filter(environment).filter { _, value in !homes.contains(where: value.contains) }
         record.conda = conda.flatMap { RawCaptures.condaEnvironment(["CONDA_DEFAULT_ENV": $0]) }
-        record.cpu.flags = Array(Set(cpu.flags)).sorted()
+        record.cpu.flags = SystemParsers.sortedFlags(cpu.flags)
         for package in python?.packages ?? [] where !package.isPlain {
             throw MLPackError.io(path: source, reason: "package \(String(reflecting: package.name)) \(String(reflecting: package.version)) is not a plain name and version")
         }

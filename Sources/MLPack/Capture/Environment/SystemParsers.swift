@@ -123,8 +123,11 @@ enum SystemParsers {
     }
 
     static func sortedFlags(_ text: String) -> [String] {
-        Array(Set(text.split(whereSeparator: \.isWhitespace).map(String.init))).sorted()
+        sortedFlags(text.split(whereSeparator: \.isWhitespace).map(String.init))
     }
+
+    /// Flags sorted, each once.
+    static func sortedFlags(_ flags: [String]) -> [String] { Array(Set(flags)).sorted() }
 
     static func nonEmpty(_ text: String?) -> String? {
         guard let text = text?.trimmingCharacters(in: .whitespaces), !text.isEmpty else { return nil }
