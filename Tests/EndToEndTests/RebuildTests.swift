@@ -3,31 +3,7 @@ import Testing
 
 /// `mlpack verify --rebuild`: replay a pack's lineage in bubblewrap and compare the outputs.
 @Suite("Verify by rebuild")
-struct RebuildTests {
-    /// A git project with `files`, committed.
-    func project(in box: Sandbox, _ files: [String: String]) async throws -> String {
-        let root = try box.mkdir("project")
-        for (path, text) in files { try box.write("project/" + path, text) }
-        for arguments in [["init", "-q"], ["add", "-A"], ["-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-qm", "v1"]] {
-            try await must("git", arguments, cwd: root)
-        }
-        return root
-    }
-
-    func record(_ arguments: [String], in root: String) async throws {
-        let result = try await mlpack(["run"] + arguments, cwd: root)
-        guard result.status == 0 else { throw HarnessError("mlpack run: \(result)") }
-    }
-
-    func create(_ output: String, from root: String, of weights: String, _ extra: [String] = []) async throws {
-        let result = try await mlpack(["create", "--output", output, "--output-of", weights, "--unsigned"] + extra, cwd: root)
-        guard result.status == 0 else { throw HarnessError("mlpack create: \(result)") }
-    }
-
-    func json(_ path: String) throws -> [String: Any] {
-        try #require(try JSONSerialization.jsonObject(with: Data(readBytes(path))) as? [String: Any])
-    }
-
+struct RebuildTests: RebuildSuite {
     /// The demo project (numpy MLP, safetensors): pretrain, edit the code, fine-tune.
     func demoPack(in box: Sandbox) async throws -> (pack: String, project: String) {
         let demo = Repo.root + "/fixtures/demo-project/"

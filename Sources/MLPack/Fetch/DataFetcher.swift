@@ -32,8 +32,9 @@ public enum DataFetcher {
         var localURIs: [String]
     }
 
-    static func references(in pack: String, limits: ReaderLimits) throws -> [Loaded] {
-        let loaded = try PackItems.read(pack, limits: limits) { $0.hasPrefix("refs/") }.items
+    /// `trusted`: the contents a verification vouched for, which every byte read must match.
+    static func references(in pack: PackFile, trusted: PackContents?) throws -> [Loaded] {
+        let loaded = try PackItems.read(pack, trusted: trusted) { $0.hasPrefix("refs/") }.items
         let byPath = Dictionary(uniqueKeysWithValues: loaded.map { ($0.item.path, $0.bytes) })
         return try loaded.filter { $0.item.role == .dataRef && $0.item.path.hasSuffix(".json") }.map { entry in
             let reference: DataReference
@@ -69,10 +70,17 @@ public enum DataFetcher {
         _ pack: String, cache: DataCache = .init(), limits: ReaderLimits = .init(), recheck: Bool = false,
         progress: ProgressHandler? = nil
     ) throws -> DataReport {
+        try fetch(references(in: PackFile(path: pack, limits: limits), trusted: nil), of: pack, cache: cache, recheck: recheck, progress: progress)
+    }
+
+    /// Fetches what the cache lacks of references already read (from the pack named `pack`).
+    static func fetch(
+        _ references: [Loaded], of pack: String, cache: DataCache, recheck: Bool = false, progress: ProgressHandler? = nil
+    ) throws -> DataReport {
         var report = DataReport(pack: pack, cache: cache.root, references: [])
         // Every reference is tried, so one error can list all that is missing.
         var missingData: [String] = []
-        for loaded in try references(in: pack, limits: limits) {
+        for loaded in references {
             let reference = loaded.reference
             var entry = DataReport.Reference(
                 name: reference.name, kind: reference.kind, digest: reference.digest, size: reference.size,
@@ -109,8 +117,8 @@ public enum DataFetcher {
     }
 
     /// Lists the references without touching the cache (`verify` without `--data`).
-    static func unchecked(_ pack: String, limits: ReaderLimits) throws -> [DataReport.Reference] {
-        try references(in: pack, limits: limits).map { loaded in
+    static func unchecked(_ references: [Loaded]) -> [DataReport.Reference] {
+        references.map { loaded in
             let reference = loaded.reference
             return DataReport.Reference(
                 name: reference.name, kind: reference.kind, digest: reference.digest, size: reference.size,

@@ -25,6 +25,23 @@ public enum PackItems {
         try read(PackFile(path: path, limits: limits), where: wanted)
     }
 
+    /// With `trusted` (the contents a verification of this same open pack vouched for), the
+    /// result holds those contents and each item read must have the digest they disclose:
+    /// bytes changed under the descriptor since are an integrity error, never used.
+    static func read(_ pack: PackFile, trusted: PackContents?, where wanted: (String) -> Bool) throws -> Result {
+        var result = try read(pack, where: wanted)
+        guard let trusted else { return result }
+        let loaded = Dictionary(result.items.map { ($0.item.path, $0.bytes) }, uniquingKeysWith: { first, _ in first })
+        result.items = try trusted.items.filter { wanted($0.path) }.map { item in
+            guard let bytes = loaded[item.path], UInt64(bytes.count) == item.size, SHA256Hasher.hex(bytes) == item.sha256 else {
+                throw MLPackError.integrity(entry: Layout.payloadPath(item.path), problem: "changed since the pack was verified")
+            }
+            return Loaded(item: item, bytes: bytes)
+        }
+        result.contents = trusted
+        return result
+    }
+
     static func read(_ pack: PackFile, where wanted: (String) -> Bool) throws -> Result {
         guard pack.size != nil else { return try readByScanning(pack, wanted, warnings: []) }
         do {

@@ -59,18 +59,25 @@ public struct VerifyOptions: Sendable {
 /// and the seek index (spec/FORMAT.md §6).
 public enum PackVerifier {
     public static func verify(_ path: String, options: VerifyOptions = .init(), progress: ProgressHandler? = nil) throws -> VerifyReport {
-        let pack = try PackFile(path: path, limits: options.limits)
+        try verify(PackFile(path: path, limits: options.limits), options: options, progress: progress).report
+    }
+
+    /// Verifies an opened pack, and gives the contents its signature vouches for: whoever
+    /// goes on to use the pack reads it through the same descriptor and checks each item
+    /// against these, never against whatever the path holds by then.
+    static func verify(_ pack: PackFile, options: VerifyOptions, progress: ProgressHandler? = nil) throws -> (report: VerifyReport, contents: PackContents) {
+        let path = pack.path
         let (scanned, contents, signature, warnings) = try scanAndCheck(pack, trusting: options.trusted, progress: progress)
         let card = try contents.card(bytes: scanned.metadata[Layout.payloadPath(Layout.card)])
         let data: [DataReport.Reference]
         if let cache = options.dataCache {
             guard pack.size != nil else { throw MLPackError.usage("--data needs a pack file, not standard input") }
-            data = try DataFetcher.fetch(path, cache: cache, limits: options.limits, recheck: true, progress: progress).references
+            data = try DataFetcher.fetch(DataFetcher.references(in: pack, trusted: contents), of: path, cache: cache, recheck: true, progress: progress).references
         } else {
-            data = contents.items.contains { $0.role == .dataRef } ? try DataFetcher.unchecked(path, limits: options.limits) : []
+            data = contents.items.contains { $0.role == .dataRef } ? try DataFetcher.unchecked(DataFetcher.references(in: pack, trusted: contents)) : []
         }
         let verdict: VerifyReport.Verdict = signature.isTrusted || (signature == .unsigned && options.allowUnsigned) ? .verified : .untrusted
-        return VerifyReport(
+        return (VerifyReport(
             pack: path, name: contents.manifest.name, packId: contents.manifest.packId, created: contents.manifest.created,
             title: card?.title, items: contents.disclosures.count, withheld: contents.withheld,
             payloadBytes: contents.items.reduce(0) { $0 + $1.size }, signature: signature.description,
@@ -83,7 +90,7 @@ public enum PackVerifier {
                     redactorItems: contents.items.map(\.path).filter { !original.authorItems.contains($0) },
                     withheldFromOriginal: original.withheld)
             },
-            data: data, warnings: warnings, verdict: verdict)
+            data: data, warnings: warnings, verdict: verdict), contents)
     }
 
     /// The full check shared by `verify` and `extract`: a sequential scan (with the

@@ -7,8 +7,7 @@ public struct RebuildOptions: Sendable {
     public var keep = false
     public var allowNetwork = false
     public var unsafeNoSandbox = false
-    /// Seconds each run may take.
-    public var timeout: Double?
+    public var limits = RebuildLimits()
     /// The reviewer's tolerances, overriding the card's.
     public var atol: Double?
     public var rtol: Double?
@@ -16,6 +15,30 @@ public struct RebuildOptions: Sendable {
     public var verify = VerifyOptions()
 
     public init() {}
+}
+
+/// What each replayed run may use. Hitting a bound stops the run (or fails what it tried)
+/// and the report says which bound it was.
+public struct RebuildLimits: Sendable, Codable {
+    /// Seconds each run may take (`--timeout`).
+    public var timeout: Double = 6 * 3600
+    /// Bytes a run's workspace (project, home, /tmp, /dev/shm) may take on disk; no single
+    /// file may grow larger either (`--max-workspace-size`).
+    public var maxWorkspaceBytes: UInt64 = 32 << 30
+    /// Processes and threads a run may have at once (`--max-processes`); needs a control group.
+    public var maxProcesses = 4096
+    /// Memory a run may use (`--max-memory`; default three quarters of this machine's);
+    /// needs a control group.
+    public var maxMemory: UInt64 = ProcessInfo.processInfo.physicalMemory / 4 * 3
+    /// Which bounds this machine could not enforce, and why.
+    public var notEnforced: [String] = []
+
+    public init() {}
+
+    /// "6 h", "90 s".
+    public var timeoutText: String {
+        timeout >= 3600 && timeout.truncatingRemainder(dividingBy: 3600) == 0 ? "\(Int(timeout) / 3600) h" : String(format: "%g s", timeout)
+    }
 }
 
 /// What `verify --rebuild` found: the verification, each replayed run, each output compared,
@@ -40,6 +63,10 @@ public struct RebuildReport: Sendable, Codable {
         public var logTail: [String]
         /// What the sandbox refused, as far as the log tells (network, writes outside the workspace).
         public var sandboxRefusals: [String]
+        /// Variables the pack set that did not reach the run: all but numerics settings.
+        public var ignoredVariables: [String]
+        /// The bounds the run ran into (time, workspace size, processes, memory).
+        public var limitsHit: [String]
     }
 
     public struct Output: Sendable, Codable {
@@ -58,6 +85,7 @@ public struct RebuildReport: Sendable, Codable {
     public var pack: String
     public var verification: VerifyReport
     public var sandbox: String
+    public var limits: RebuildLimits
     public var runs: [Run]
     /// The card's tolerance with the reviewer's --atol/--rtol on top.
     public var tolerance: ComparisonTolerance
@@ -73,14 +101,17 @@ public enum Rebuilder {
     public static func rebuild(
         _ path: String, options: RebuildOptions, progress: @escaping @Sendable (String) -> Void = { _ in }
     ) throws -> RebuildReport {
-        // 1. Signature and integrity first: nothing of a pack runs before it checked out.
-        let verification = try PackVerifier.verify(path, options: options.verify)
+        // 1. Signature and integrity first: nothing of a pack runs before it checked out. The
+        // pack is opened once: every later read goes through this descriptor and is checked
+        // against the contents the signature vouched for, so swapping the file changes nothing.
+        guard path != "-" else { throw MLPackError.usage("verify --rebuild needs a pack file, not standard input") }
+        let pack = try PackFile(path: path, limits: options.verify.limits)
+        let (verification, trusted) = try PackVerifier.verify(pack, options: options.verify)
         guard verification.verdict == .verified else {
             throw MLPackError.untrusted("\(path): \(verification.signature): not rebuilding code nobody you trust vouches for")
         }
         let sandbox = try Sandbox.make(allowNetwork: options.allowNetwork, unsafeNoSandbox: options.unsafeNoSandbox)
-        let pack = try PackFile(path: path, limits: options.verify.limits)
-        let read = try PackItems.read(pack) { item in
+        let read = try PackItems.read(pack, trusted: trusted) { item in
             item == Layout.card || (item.hasPrefix("runs/") || item.hasPrefix("refs/")) && item.hasSuffix(".json")
                 || (item.hasPrefix("env/") && item.hasSuffix("/platform.json"))
         }
@@ -95,12 +126,14 @@ public enum Rebuilder {
         let lineage = try replayOrder(card: card, contents: contents, runs: runs)
 
         // 2. The data, fetched (or found in the cache) before anything runs.
-        let data = try dataSources(path, options: options, progress: progress)
+        let data = try dataSources(pack, trusted: trusted, options: options, progress: progress)
 
         // 3. Replay, each run in a fresh workspace.
-        let workdir = try options.workdir ?? FileSystem.makeTemporaryDirectory(prefix: "mlpack-rebuild")
+        // Absolute and real: the sandbox binds it at the same path, and binds follow links.
+        let workdir = try RunFiles.canonical(
+            options.workdir ?? FileSystem.makeTemporaryDirectory(prefix: "mlpack-rebuild"), cwd: FileManager.default.currentDirectoryPath)
         try FileSystem.makeDirectories(workdir)
-        var replay = Replay(pack: pack, contents: contents, data: data, sandbox: sandbox, workdir: workdir, timeout: options.timeout)
+        var replay = Replay(pack: pack, contents: contents, data: data, sandbox: sandbox, workdir: workdir, limits: options.limits)
         for loaded in read.items where loaded.item.path.hasPrefix("env/") && loaded.item.path.hasSuffix("/platform.json") {
             guard let capture = try? EnvironmentCapture.decode(loaded.bytes) else { continue }
             replay.recordedVariables[capture.id] = capture.environment
@@ -110,11 +143,13 @@ public enum Rebuilder {
         for (number, run) in lineage.enumerated() {
             let label = "run \(number + 1)/\(lineage.count) \(run.name.map { "\"\($0)\" " } ?? "")\(run.id)"
             guard !failed else {
-                reportRuns.append(.init(id: run.id, name: run.name, command: run.argv, status: "not run", logTail: [], sandboxRefusals: []))
+                reportRuns.append(.init(
+                    id: run.id, name: run.name, command: run.argv, status: "not run", logTail: [], sandboxRefusals: [], ignoredVariables: [], limitsHit: []))
                 continue
             }
             progress("\(label): \(run.argv.joined(separator: " "))")
             let result = try replay.run(run)
+            result.ignoredVariables.forEach { progress("\(label): ignored variable \($0) from the pack") }
             progress("\(label): \(result.status)\(result.seconds.map { String(format: " in %.1f s", $0) } ?? "")")
             failed = result.status != "ok"
             reportRuns.append(result)
@@ -128,11 +163,17 @@ public enum Rebuilder {
         // 5. The platform the pack was made on against this machine.
         let drift = try? platformDrift(read, run: lineage.last!)
 
+        var limits = options.limits
+        if sandbox.bubblewrap != nil, replay.controlGroups == false {
+            limits.notEnforced.append("processes and memory: no control group could be made here (cgroup v2 delegation or v1 pids and memory hierarchies)")
+        }
+        if ChildProcess.locate("prlimit") == nil { limits.notEnforced.append("file size: prlimit (util-linux) is not installed") }
+
         let reproduced = !failed && outputs.filter(\.decisive).allSatisfy { [.identical, .equivalent, .withinTolerance].contains($0.verdict) }
         let keep = options.keep || !reproduced || options.workdir != nil
         if !keep { FileSystem.removeTree(workdir) }
         return RebuildReport(
-            pack: path, verification: verification, sandbox: sandbox.description,
+            pack: path, verification: verification, sandbox: sandbox.description, limits: limits,
             runs: reportRuns.map { var run = $0; if !keep { run.log = nil }; return run },
             tolerance: tolerance, outputs: outputs, drift: drift, verdict: reproduced ? .reproduced : .notReproduced, workdir: keep ? workdir : nil)
     }
@@ -154,12 +195,14 @@ public enum Rebuilder {
 
     /// Every data reference's files, by content: fetched into the cache first. What cannot be
     /// fetched is one clear error naming the reference and where it was looked for.
-    private static func dataSources(_ path: String, options: RebuildOptions, progress: @Sendable (String) -> Void) throws -> DataSources {
-        let references = try DataFetcher.references(in: path, limits: options.verify.limits)
+    private static func dataSources(
+        _ pack: PackFile, trusted: PackContents, options: RebuildOptions, progress: @Sendable (String) -> Void
+    ) throws -> DataSources {
+        let references = try DataFetcher.references(in: pack, trusted: trusted)
         if references.contains(where: { $0.reference.inline == nil }) {
             progress("fetching data references into \(options.cache.root)")
-            do { _ = try DataFetcher.fetch(path, cache: options.cache, limits: options.verify.limits) } catch let error as MLPackError where error.category == .usage {
-                throw MLPackError.usage("cannot rebuild \(path): \(error)")
+            do { _ = try DataFetcher.fetch(references, of: pack.path, cache: options.cache) } catch let error as MLPackError where error.category == .usage {
+                throw MLPackError.usage("cannot rebuild \(pack.path): \(error)")
             }
         }
         return DataSources(references: references, cache: options.cache)
@@ -171,32 +214,36 @@ public enum Rebuilder {
         let cardOutputs = Set(card.outputs.compactMap { contents.item($0.path)?.sha256 })
         let shipped = Dictionary(contents.items.filter { [.weights, .checkpoint, .output, .metrics].contains($0.role) }.map { ($0.sha256, $0) },
                                  uniquingKeysWith: { first, _ in first })
-        let expectedFolder = workdir + "/expected"
+        let expectedFolder = Workspace.expectedFolder(in: workdir)
         var results: [RebuildReport.Output] = []
         for run in lineage {
             for output in run.outputs where output.kind == .file {
-                let rebuilt = replay.rebuiltPath(run: run, output: output)
                 let item = shipped[output.sha256]
                 var result = RebuildReport.Output(
                     run: run.id, path: output.path, item: item?.path, verdict: .missing,
                     decisive: cardOutputs.contains(output.sha256) || item != nil || output.path == run.metricsPath, comparison: nil, note: nil)
-                guard let rebuilt, FileSystem.status(rebuilt)?.isRegular == true else {
-                    result.note = "the rebuild did not write it"
+                let (opened, problem) = replay.rebuiltOutput(run: run, output: output)
+                guard let opened else {
+                    result.note = problem == "no such file" || problem == "not replayed"
+                        ? "the rebuild did not write it" : "\(problem ?? "unreadable"): not a regular file in the workspace, not read"
                     results.append(result)
                     continue
                 }
+                // Read through the descriptor opened without following links, never by path again.
+                let rebuilt = opened.openedPath
                 if let item {
                     try FileSystem.makeDirectories(expectedFolder)
-                    // Named like the output: the extension says how to compare it.
-                    let expected = expectedFolder + "/" + item.sha256 + "-" + (output.path as NSString).lastPathComponent
+                    // Named by digest (never by a name from the record) and like the output:
+                    // the extension says how to compare it.
+                    let expected = expectedFolder + "/" + item.sha256 + "-" + Self.plainName(output.path)
                     if FileSystem.status(expected) == nil { try PackItems.copy(item, from: replay.pack, to: expected) }
-                    let comparison = try OutputComparison.compare(
+                    var comparison = try OutputComparison.compare(
                         expected: expected, actual: rebuilt, tolerance: tolerance, expectedSHA256: item.sha256)
+                    comparison.actualUnreadable = comparison.actualUnreadable?.replacingOccurrences(of: rebuilt, with: output.path)
                     result.comparison = comparison
                     result.verdict = comparison.verdict
                 } else if output.path == run.metricsPath, let metrics = run.metrics {
-                    let actual = (try? Data(contentsOf: URL(fileURLWithPath: rebuilt))).flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
-                    let comparison = OutputComparison.compareMetrics(expected: metrics, actual: actual ?? .null, tolerance: tolerance)
+                    let comparison = OutputComparison.compareMetrics(expected: metrics, actual: (try? MetricsJSON.read(rebuilt)) ?? .null, tolerance: tolerance)
                     result.comparison = comparison
                     result.verdict = comparison.verdict
                 } else {
@@ -209,6 +256,13 @@ public enum Rebuilder {
             }
         }
         return results
+    }
+
+    /// The last component of a recorded path, reduced to characters safe in a file name.
+    private static func plainName(_ path: String) -> String {
+        let name = (path as NSString).lastPathComponent
+        let safe = String(name.unicodeScalars.map { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) ? Character($0) : "_" })
+        return String(safe.suffix(64))
     }
 
     private static func platformDrift(_ read: PackItems.Result, run: RunRecord) throws -> EnvironmentDiff? {

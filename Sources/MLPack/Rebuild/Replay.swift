@@ -9,24 +9,27 @@ struct Replay {
     let data: DataSources
     let sandbox: Sandbox
     let workdir: String
-    let timeout: Double?
+    let limits: RebuildLimits
     /// The numerics variables each environment capture recorded, by environment id.
     var recordedVariables: [String: [String: String]] = [:]
+    /// Whether the runs got a control group (processes and memory bounded); nil before the first.
+    private(set) var controlGroups: Bool?
 
     private var workspaces: [String: Workspace] = [:]
-    /// Recorded output digest → the rebuilt file standing for it.
-    private var rebuilt: [String: String] = [:]
+    /// Recorded output digest → where in which workspace the rebuilt file standing for it is.
+    private var rebuilt: [String: (workspace: Workspace, path: String)] = [:]
 
-    init(pack: PackFile, contents: PackContents, data: DataSources, sandbox: Sandbox, workdir: String, timeout: Double?) {
+    init(pack: PackFile, contents: PackContents, data: DataSources, sandbox: Sandbox, workdir: String, limits: RebuildLimits) {
         self.pack = pack
         self.contents = contents
         self.data = data
         self.sandbox = sandbox
         self.workdir = workdir
-        self.timeout = timeout
+        self.limits = limits
     }
 
     mutating func run(_ run: RunRecord) throws -> RebuildReport.Run {
+        try Self.check(run)
         let workspace = try Workspace(workdir: workdir, run: run)
         workspaces[run.id] = workspace
         let snapshot = Layout.codeDirectory + "/" + run.code.treeDigest.prefix(12)
@@ -46,8 +49,10 @@ struct Replay {
             }
         }
 
-        var environment = recordedVariables[run.environment] ?? [:]
-        environment.merge(run.setVariables) { $1 }
+        // What the pack asks for, filtered as capture filters: numerics settings only.
+        let offered = (recordedVariables[run.environment] ?? [:]).merging(run.setVariables) { $1 }
+        var environment = EnvironmentVariables.filter(offered, home: "").filter { !$0.value.unicodeScalars.contains { $0.value < 0x20 } }
+        let ignored = offered.keys.filter { environment[$0] == nil }.sorted()
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         environment["HOME"] = workspace.home
         environment["TMPDIR"] = "/tmp"
@@ -56,40 +61,82 @@ struct Replay {
             throw MLPackError.integrity(entry: "runs/\(run.id).json", problem: "working directory \(run.workingDirectory) leaves the project")
         }
         try FileSystem.makeDirectories(directory)
-        let command = sandbox.command(run.argv, workspace: workspace.root, directory: directory, readOnly: readOnly)
-        let outcome = try LoggedCommand.run(command, log: workspace.log, environment: environment, timeout: timeout)
+
+        let group = ControlGroup.make(
+            name: "mlpack-rebuild-\(getpid())-\(workspaces.count)", maxProcesses: limits.maxProcesses, maxMemory: limits.maxMemory)
+        controlGroups = (controlGroups ?? true) && group != nil
+        let command = sandbox.command(
+            run.argv, workspace: workspace, directory: directory, readOnly: readOnly, environment: environment,
+            group: group, maxFileBytes: limits.maxWorkspaceBytes)
+        let maxBytes = limits.maxWorkspaceBytes
+        let outcome: LoggedCommand.Outcome
+        do {
+            outcome = try LoggedCommand.run(
+                command, log: workspace.log, environment: Sandbox.hostEnvironment, timeout: limits.timeout,
+                check: { FileSystem.diskUsage(workspace.root) > maxBytes ? "workspace size limit reached (\(ByteCount.text(maxBytes)); --max-workspace-size)" : nil })
+        } catch {
+            group?.destroy()
+            throw error
+        }
+        // Nothing of the run may outlive it: whatever is left in its group is killed first.
+        var limitsHit = group?.limitsHit() ?? []
+        group?.destroy()
 
         for output in run.outputs where output.kind == .file && !output.path.hasPrefix("/") {
-            guard let path = workspace.path(output.path) else { continue }
-            if FileSystem.status(path)?.isRegular == true, rebuilt[output.sha256] == nil { rebuilt[output.sha256] = path }
+            if rebuilt[output.sha256] == nil, workspace.open(output.path).file != nil { rebuilt[output.sha256] = (workspace, output.path) }
         }
-        let status: String
         var exitCode: Int32?
         var signal: Int32?
         switch outcome.termination {
         case .exited(let code): exitCode = code
         case .signaled(let number): signal = number
         }
-        if outcome.timedOut { status = "timed out" } else if exitCode == 0 { status = "ok" } else { status = "failed" }
-        let log = (try? String(contentsOfFile: workspace.log, encoding: .utf8)) ?? ""
+        if outcome.timedOut { limitsHit.insert("time limit reached (\(limits.timeoutText); --timeout)", at: 0) }
+        if let stopped = outcome.stopped { limitsHit.insert(stopped, at: 0) }
+        if signal == SIGXFSZ { limitsHit.append("a file grew past the workspace size limit (\(ByteCount.text(maxBytes)); --max-workspace-size)") }
+        let status = outcome.timedOut ? "timed out" : outcome.stopped != nil ? "stopped" : exitCode == 0 ? "ok" : "failed"
+        let log = Self.tail(of: workspace.log)
         return RebuildReport.Run(
             id: run.id, name: run.name, command: run.argv, status: status, exitCode: exitCode, signal: signal,
             seconds: outcome.seconds, log: workspace.log,
             logTail: status == "ok" ? [] : Array(log.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).map(String.init)),
-            sandboxRefusals: status == "ok" ? [] : Self.refusals(in: log, sandbox: sandbox))
+            sandboxRefusals: status == "ok" ? [] : Self.refusals(in: log, sandbox: sandbox),
+            ignoredVariables: ignored, limitsHit: limitsHit)
     }
 
-    /// The file that stands for a recorded output after the rebuild, if the run wrote it.
-    func rebuiltPath(run: RunRecord, output: RunRecord.FileRecord) -> String? {
-        guard !output.path.hasPrefix("/"), let workspace = workspaces[run.id] else { return nil }
-        return workspace.path(output.path)
+    /// The file the rebuild left for a recorded output, opened without following links; nil
+    /// and why when the run did not leave a regular file there.
+    func rebuiltOutput(run: RunRecord, output: RunRecord.FileRecord) -> (file: PosixFile?, problem: String?) {
+        guard !output.path.hasPrefix("/"), let workspace = workspaces[run.id] else { return (nil, "not replayed") }
+        return workspace.open(output.path)
+    }
+
+    /// The record's fields that name things on this machine, checked before any is used: a
+    /// command to run, digests that become file names, absolute inputs that become mount points.
+    private static func check(_ run: RunRecord) throws {
+        let entry = "runs/\(run.id).json"
+        guard let program = run.argv.first, !program.isEmpty else { throw MLPackError.integrity(entry: entry, problem: "the run has no command") }
+        guard !run.argv.contains(where: { $0.utf8.contains(0) }) else { throw MLPackError.integrity(entry: entry, problem: "a NUL in the command") }
+        for file in run.inputs + run.outputs {
+            guard Hex.isSHA256(file.sha256) else { throw MLPackError.integrity(entry: entry, problem: "\(file.path): not a sha256 digest") }
+        }
+        for input in run.inputs where input.path.hasPrefix("/") && PackPath.problem(with: String(input.path.dropFirst())) != nil {
+            throw MLPackError.integrity(entry: entry, problem: "input \(input.path) is not a plain absolute path")
+        }
+    }
+
+    /// The end of a log, however much the run printed.
+    private static func tail(of log: String, bytes: UInt64 = 64 << 10) -> String {
+        guard let file = try? PosixFile(path: log, mode: .read), let size = file.seekableSize else { return "" }
+        let start = size > bytes ? size - bytes : 0
+        return String(decoding: (try? file.read(at: start, count: Int(size - start))) ?? [], as: UTF8.self)
     }
 
     /// Puts one input in place: an earlier run's rebuilt output, a data reference's files
     /// from the cache (or the pack, when inline), or an item of the pack with that content.
     private func provide(_ input: RunRecord.FileRecord, for run: RunRecord, at relative: String, outside: Bool, in workspace: Workspace) throws {
-        if input.kind == .file, let path = rebuilt[input.sha256] {
-            return try workspace.copy(path, to: relative, outside: outside)
+        if input.kind == .file, let earlier = rebuilt[input.sha256], let file = earlier.workspace.open(earlier.path).file {
+            return try workspace.copy(file, to: relative, outside: outside)
         }
         if let loaded = data.reference(forDigest: input.sha256) {
             let reference = loaded.reference
@@ -107,7 +154,7 @@ struct Replay {
                     guard data.cache.contains(file.sha256) else {
                         throw MLPackError.io(path: "data reference \(reference.name)", reason: "\(file.relativePath.isEmpty ? "its file" : file.relativePath) is not in the cache \(data.cache.root)")
                     }
-                    try workspace.copy(data.cache.blobPath(file.sha256), to: target, outside: outside)
+                    try workspace.copy(PosixFile(path: data.cache.blobPath(file.sha256), mode: .read), to: target, outside: outside)
                 }
             }
             return

@@ -2,26 +2,39 @@ import Foundation
 
 /// The fresh folder one replayed run works in: its project root holds the run's code
 /// snapshot and its inputs at the paths the run read them from.
+///
+/// The work folder keeps what the runs may write apart from what mlpack itself keeps:
+/// `runs/<id>/` is the one folder a run may write (bound into its sandbox), `logs/<id>.log`
+/// and `expected/` (the pack's outputs to compare against) are mlpack's, out of every run's
+/// reach. A record's id only ever becomes a checked leaf name below `runs/` and `logs/`.
 struct Workspace {
-    /// `<workdir>/<run id>`: the only folder the sandbox lets the run write.
+    /// `<workdir>/runs/<run id>`: the only folder the sandbox lets the run write.
     let root: String
+    /// `<workdir>/logs/<run id>.log`: the run's output, written by mlpack, not by the run.
+    let log: String
     /// The project root inside it: `<root>/project`.
     var project: String { root + "/project" }
-    /// Where the run's own files (log, home) go, outside the project.
-    var log: String { root + "/run.log" }
+    /// The run's home, /tmp and /dev/shm: on the workspace's disk, counted in its size.
     var home: String { root + "/home" }
+    var tmp: String { root + "/tmp" }
+    var shm: String { root + "/shm" }
+
+    /// mlpack's own folder for the outputs it compares against.
+    static func expectedFolder(in workdir: String) -> String { workdir + "/expected" }
 
     init(workdir: String, run: RunRecord) throws {
         // The record comes from a pack: its id names a folder, so it must be one plain name.
         guard PackPath.problem(with: run.id) == nil, !run.id.contains("/") else {
             throw MLPackError.integrity(entry: "runs/\(run.id).json", problem: "the run id is not a plain name")
         }
-        root = workdir + "/" + run.id
-        guard FileSystem.status(root) == nil else {
+        root = workdir + "/runs/" + run.id
+        log = workdir + "/logs/" + run.id + ".log"
+        guard FileSystem.status(root) == nil, FileSystem.status(log) == nil else {
             throw MLPackError.usage("\(root) exists already: give an empty --workdir")
         }
-        try FileSystem.makeDirectories(root + "/project")
-        try FileSystem.makeDirectories(root + "/home")
+        for folder in [project, home, tmp, shm, workdir + "/logs"] { try FileSystem.makeDirectories(folder) }
+        try FileSystem.setPermissions(tmp, 0o1777)
+        try FileSystem.setPermissions(shm, 0o1777)
     }
 
     /// The absolute path of a path the run recorded relative to its project root; nil when
@@ -29,6 +42,13 @@ struct Workspace {
     func path(_ recorded: String) -> String? {
         if recorded == "." { return project }
         return PackPath.problem(with: recorded) == nil ? project + "/" + recorded : nil
+    }
+
+    /// Opens a file the run left at `recorded`, never through a link (see
+    /// `PosixFile.openBeneath`): the only way mlpack reads what a run wrote.
+    func open(_ recorded: String) -> (file: PosixFile?, problem: String?) {
+        guard PackPath.problem(with: recorded) == nil else { return (nil, "not a path below the project") }
+        return PosixFile.openBeneath(root, "project/" + recorded)
     }
 
     /// Writes one file at `relative` below the project (parents created; never through a
@@ -47,10 +67,9 @@ struct Workspace {
         try FileSystem.setPermissions(target, mode_t(mode))
     }
 
-    /// Copies a local file (a cached blob, an earlier run's output) to `relative`.
-    func copy(_ source: String, to relative: String, outside: Bool = false, mode: UInt32 = 0o644) throws {
+    /// Copies an open file (a cached blob, an earlier run's output) to `relative`.
+    func copy(_ input: PosixFile, to relative: String, outside: Bool = false, mode: UInt32 = 0o644) throws {
         try place(relative, outside: outside, mode: mode) { file in
-            let input = try PosixFile(path: source, mode: .read)
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
             defer { buffer.deallocate() }
             while true {

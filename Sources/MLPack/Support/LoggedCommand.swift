@@ -10,12 +10,18 @@ enum LoggedCommand {
     struct Outcome: Sendable {
         var termination: CommandTermination
         var timedOut: Bool
+        /// Why `check` had it stopped.
+        var stopped: String?
         var seconds: Double
     }
 
     /// `arguments[0]` must be an absolute path. The child gets its own process group, so a
-    /// timeout kills whatever it started.
-    static func run(_ arguments: [String], log: String, environment: [String: String], timeout: Double?) throws -> Outcome {
+    /// timeout kills whatever it started. `check`, asked every `checkEvery` seconds while it
+    /// runs, stops it by returning why (a workspace grown past its limit).
+    static func run(
+        _ arguments: [String], log: String, environment: [String: String], timeout: Double?,
+        check: (() -> String?)? = nil, checkEvery: Double = 2
+    ) throws -> Outcome {
         let logFile = try PosixFile(path: log, mode: .createTruncate)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -39,18 +45,27 @@ enum LoggedCommand {
         }
         var status: Int32 = 0
         var timedOut = false
+        var stopped: String?
+        var checked = started
         while true {
             let result = waitpid(pid, &status, WNOHANG)
             if result == pid { break }
             if result < 0 && errno != EINTR { break }
-            if let timeout, Date().timeIntervalSince(started) > timeout, !timedOut {
-                timedOut = true
-                kill(-pid, SIGKILL)
-                kill(pid, SIGKILL)
+            if !timedOut && stopped == nil {
+                if let timeout, Date().timeIntervalSince(started) > timeout {
+                    timedOut = true
+                } else if let check, Date().timeIntervalSince(checked) >= checkEvery {
+                    checked = Date()
+                    stopped = check()
+                }
+                if timedOut || stopped != nil {
+                    kill(-pid, SIGKILL)
+                    kill(pid, SIGKILL)
+                }
             }
             usleep(20_000)
         }
         let termination: CommandTermination = status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
-        return Outcome(termination: termination, timedOut: timedOut, seconds: Date().timeIntervalSince(started))
+        return Outcome(termination: termination, timedOut: timedOut, stopped: stopped, seconds: Date().timeIntervalSince(started))
     }
 }

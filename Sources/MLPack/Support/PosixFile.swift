@@ -60,6 +60,44 @@ final class PosixFile: ByteReader, @unchecked Sendable {
 
     deinit { if owned { close(fd) } }
 
+    /// Opens the regular file at `relative` below the folder `root`, one component at a time
+    /// and never through a link: what a sandboxed run left behind may be a link anywhere on
+    /// the host, at the end of the path or in the middle. Nil, with why, when the path holds a
+    /// link, a non-directory where a folder should be, or ends at anything but a regular file.
+    static func openBeneath(_ root: String, _ relative: String) -> (file: PosixFile?, problem: String?) {
+        var directory = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directory >= 0 else { return (nil, "\(root): \(lastError())") }
+        let components = relative.split(separator: "/").map(String.init).filter { $0 != "." }
+        guard let leaf = components.last, !components.contains("..") else { return (nil, "not a path below \(root)") }
+        for component in components.dropLast() {
+            let next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+            close(directory)
+            guard next >= 0 else { return (nil, errno == ENOENT ? "no such file" : "\(component) is a link or not a folder") }
+            directory = next
+        }
+        // O_NONBLOCK: a FIFO left in the workspace must not hang the open.
+        let fd = openat(directory, leaf, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        close(directory)
+        guard fd >= 0 else { return (nil, errno == ENOENT ? "no such file" : "not a regular file (\(lastError()))") }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_mode & S_IFMT == S_IFREG else {
+            close(fd)
+            return (nil, "not a regular file")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+        return (PosixFile(owning: fd, path: root + "/" + relative), nil)
+    }
+
+    private init(owning fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+        self.owned = true
+    }
+
+    /// A path that names this very open file (not whatever its path names now), for readers
+    /// that open by path.
+    var openedPath: String { "/proc/self/fd/\(fd)" }
+
     static func lastError() -> String { String(cString: strerror(errno)).lowercased() }
 
     /// Reads up to `buffer.count` bytes; returns 0 only at end of file.
@@ -146,6 +184,8 @@ enum FileSystem {
         var isSymlink: Bool
         var isExecutable: Bool
         var size: UInt64
+        /// Bytes on disk (a sparse file's holes take none).
+        var allocated: UInt64
 
         init(_ st: stat) {
             let type = st.st_mode & S_IFMT
@@ -154,6 +194,7 @@ enum FileSystem {
             isSymlink = type == S_IFLNK
             isExecutable = st.st_mode & 0o111 != 0
             size = UInt64(st.st_size)
+            allocated = UInt64(max(st.st_blocks, 0)) * 512
         }
     }
 
@@ -193,6 +234,39 @@ enum FileSystem {
             }
         }
         return (entries, notUTF8)
+    }
+
+    /// The bytes a tree takes on disk, links not followed, names taken as bytes (a hostile
+    /// run's tree is measured too). Deeper than `maxDepth` folders counts as `UInt64.max`:
+    /// a tree no run needs, and one that would otherwise hide what lies below.
+    static func diskUsage(_ path: String, maxDepth: Int = 256) -> UInt64 {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        guard fd >= 0 else { return status(path)?.allocated ?? 0 }
+        return diskUsage(directory: fd, depth: maxDepth)
+    }
+
+    /// Takes ownership of `fd`.
+    private static func diskUsage(directory fd: Int32, depth: Int) -> UInt64 {
+        guard depth > 0, let directory = fdopendir(fd) else {
+            close(fd)
+            return UInt64.max
+        }
+        defer { closedir(directory) }
+        var st = stat()
+        var total = fstat(fd, &st) == 0 ? Status(st).allocated : 0
+        while let entry = readdir(directory) {
+            let usage: UInt64 = withUnsafePointer(to: &entry.pointee.d_name) { field in
+                field.withMemoryRebound(to: CChar.self, capacity: MemoryLayout.size(ofValue: field.pointee)) { name in
+                    if name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0)) { return 0 }
+                    guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return 0 }
+                    guard st.st_mode & S_IFMT == S_IFDIR else { return Status(st).allocated }
+                    let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    return child >= 0 ? diskUsage(directory: child, depth: depth - 1) : Status(st).allocated
+                }
+            }
+            total = total.addingReportingOverflow(usage).overflow ? UInt64.max : total + usage
+        }
+        return total
     }
 
     static func makeDirectory(_ path: String) throws {

@@ -9,11 +9,15 @@ enum RebuildText {
         out.append("verified: \(report.pack) — \(verification.name)\(verification.title.map { " (\($0))" } ?? "")")
         out.append("  signature   \(verification.signature); \(verification.items) items, every sha256 checked")
         out.append("rebuild (sandbox: \(report.sandbox))")
+        out.append("  limits per run: \(limits(report.limits))")
+        report.limits.notEnforced.forEach { out.append("  not enforced here: \($0)") }
         for (number, run) in report.runs.enumerated() {
             let time = run.seconds.map { String(format: "%.1f s", $0) } ?? ""
             let exit = run.exitCode.map { "exit \($0)" } ?? run.signal.map { "signal \($0)" } ?? ""
             out.append("  \(number + 1). \(pad(run.status, 10)) \(pad(time, 9)) \(pad(exit, 8)) \(run.name.map { "\"\($0)\" " } ?? "")\(run.id)")
             out.append("     $ \(run.command.joined(separator: " "))")
+            run.ignoredVariables.forEach { out.append("     ! ignored variable \($0) from the pack") }
+            run.limitsHit.forEach { out.append("     ! \($0)") }
             run.sandboxRefusals.forEach { out.append("     ! \($0)") }
             if !run.logTail.isEmpty {
                 out.append("     log\(run.log.map { " (\($0))" } ?? ""), last lines:")
@@ -41,7 +45,17 @@ enum RebuildText {
             ? "result: REPRODUCED — every output identical, equivalent or within tolerance"
             : "result: NOT REPRODUCED")
         if let workdir = report.workdir { out.append("workspaces and logs kept in \(workdir)") }
-        return out
+        return out.map(printable)
+    }
+
+    /// A line with the control characters a run or record may have put in it (terminal
+    /// escapes that could repaint the verdict) shown as `?`.
+    static func printable(_ line: String) -> String {
+        String(String.UnicodeScalarView(line.unicodeScalars.map { $0.properties.generalCategory == .control && $0 != "\t" ? "?" : $0 }))
+    }
+
+    static func limits(_ limits: RebuildLimits) -> String {
+        return "\(limits.timeoutText), \(ByteCount.text(limits.maxWorkspaceBytes)) of disk, \(limits.maxProcesses) processes, \(ByteCount.text(limits.maxMemory)) of memory"
     }
 
     /// `--report FILE`: JSON for a `.json` file, else Markdown.
@@ -65,15 +79,19 @@ enum RebuildText {
         out += "**Result: \(report.verdict == .reproduced ? "reproduced" : "NOT reproduced")**\n\n"
         out += "- Pack: `\(report.pack)`, created \(verification.created), pack id `\(verification.packId)`\n"
         out += "- Signature: \(verification.signature); \(verification.items) items, every SHA-256 checked\n"
-        out += "- Sandbox: \(report.sandbox)\n"
+        out += "- Sandbox: \(report.sandbox); limits per run: \(limits(report.limits))\n"
+        report.limits.notEnforced.forEach { out += "- Not enforced here: \($0)\n" }
         out += "- Tolerance: \(ComparisonText.tolerance(report.tolerance)) (the card's, or the reviewer's --atol/--rtol)\n\n"
         out += "## Runs\n\n| # | run | command | status | time |\n|---|---|---|---|---|\n"
         for (number, run) in report.runs.enumerated() {
             let time = run.seconds.map { String(format: "%.1f s", $0) } ?? ""
             out += "| \(number + 1) | \(run.name ?? "") `\(run.id)` | `\(run.command.joined(separator: " "))` | \(run.status) | \(time) |\n"
         }
-        for (number, run) in report.runs.enumerated() where !run.sandboxRefusals.isEmpty || !run.logTail.isEmpty {
+        for (number, run) in report.runs.enumerated()
+        where !run.sandboxRefusals.isEmpty || !run.logTail.isEmpty || !run.ignoredVariables.isEmpty || !run.limitsHit.isEmpty {
             out += "\n### Run \(number + 1) \(run.status)\(run.exitCode.map { " (exit \($0))" } ?? run.signal.map { " (signal \($0))" } ?? "")\n\n"
+            run.ignoredVariables.forEach { out += "- **Ignored variable** `\($0)` from the pack\n" }
+            run.limitsHit.forEach { out += "- **Limit:** \($0)\n" }
             run.sandboxRefusals.forEach { out += "- **Sandbox:** \($0)\n" }
             if !run.logTail.isEmpty {
                 out += "\nLast lines of its log:\n\n```\n" + run.logTail.joined(separator: "\n") + "\n```\n"
@@ -101,6 +119,6 @@ enum RebuildText {
                 out += "| \(entry.severity.rawValue) | \(entry.field) | \(entry.a) | \(entry.b) |\n"
             }
         }
-        return out
+        return out.split(separator: "\n", omittingEmptySubsequences: false).map { printable(String($0)) }.joined(separator: "\n")
     }
 }

@@ -18,16 +18,7 @@ enum Terminal {
 
     static var standardErrorIsTerminal: Bool { isatty(2) == 1 }
 
-    /// 1536 → "1.5 KB" (powers of 1024, as `ls -h`).
-    static func bytes(_ count: UInt64) -> String {
-        if count < 1024 { return "\(count) B" }
-        var value = Double(count)
-        for unit in ["KB", "MB", "GB", "TB"] {
-            value /= 1024
-            if value < 1024 || unit == "TB" { return String(format: value < 10 ? "%.1f %@" : "%.0f %@", value, unit) }
-        }
-        return "\(count) B"
-    }
+    static func bytes(_ count: UInt64) -> String { ByteCount.text(count) }
 }
 
 /// A one-line progress bar on standard error, redrawn at most ten times a second; only

@@ -102,7 +102,10 @@ struct Verify: ParsableCommand {
         options.keep = rebuild.keep
         options.allowNetwork = rebuild.allowNetwork
         options.unsafeNoSandbox = rebuild.unsafeNoSandbox
-        options.timeout = rebuild.timeout
+        if let timeout = rebuild.timeout { options.limits.timeout = timeout }
+        if let size = rebuild.maxWorkspaceSize { options.limits.maxWorkspaceBytes = size.bytes }
+        if let processes = rebuild.maxProcesses { options.limits.maxProcesses = processes }
+        if let memory = rebuild.maxMemory { options.limits.maxMemory = memory.bytes }
         options.atol = rebuild.atol
         options.rtol = rebuild.rtol
         let quiet = format.quiet || format.json
@@ -146,8 +149,17 @@ struct RebuildFlags: ParsableArguments {
     @Flag(help: "Run without bubblewrap, unconfined. Only for code you trust.")
     var unsafeNoSandbox = false
 
-    @Option(help: ArgumentHelp("Seconds each run may take.", valueName: "SECONDS"))
+    @Option(help: ArgumentHelp("Seconds each run may take (default: 21600, six hours).", valueName: "SECONDS"))
     var timeout: Double?
+
+    @Option(help: ArgumentHelp("Disk a run's workspace (and any one file) may take, e.g. 500M, 20G (default: 32G).", valueName: "SIZE"))
+    var maxWorkspaceSize: ByteSize?
+
+    @Option(help: ArgumentHelp("Processes a run may have at once (default: 4096; needs a control group).", valueName: "N"))
+    var maxProcesses: Int?
+
+    @Option(help: ArgumentHelp("Memory a run may use, e.g. 8G (default: three quarters of this machine's; needs a control group).", valueName: "SIZE"))
+    var maxMemory: ByteSize?
 
     @Option(help: ArgumentHelp("Absolute tolerance for float tensors and metrics (overrides the card's).", valueName: "X"))
     var atol: Double?
@@ -156,11 +168,24 @@ struct RebuildFlags: ParsableArguments {
     var rtol: Double?
 
     func validate() throws {
-        if !rebuild && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || timeout != nil || atol != nil || rtol != nil) {
-            throw ValidationError("--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --atol and --rtol go with --rebuild")
+        let limits = timeout != nil || maxWorkspaceSize != nil || maxProcesses != nil || maxMemory != nil
+        if !rebuild && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || limits || atol != nil || rtol != nil) {
+            throw ValidationError("--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol and --rtol go with --rebuild")
         }
+        if timeout == 0 { throw ValidationError("--timeout must be more than 0 seconds") }
+        if let maxProcesses, maxProcesses < 1 { throw ValidationError("--max-processes must be at least 1") }
         for (flag, value) in [("--atol", atol), ("--rtol", rtol), ("--timeout", timeout)] where value.map({ $0 < 0 || !$0.isFinite }) == true {
             throw ValidationError("\(flag) must be a finite number ≥ 0")
         }
+    }
+}
+
+/// A size flag's value: "20G", "512M", "4096" (bytes).
+struct ByteSize: ExpressibleByArgument {
+    let bytes: UInt64
+
+    init?(argument: String) {
+        guard let bytes = ByteCount.parse(argument), bytes > 0 else { return nil }
+        self.bytes = bytes
     }
 }
