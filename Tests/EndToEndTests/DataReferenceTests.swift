@@ -114,6 +114,10 @@ struct DataReferenceTests {
             #expect(verify.status == 0, "\(verify)")
             #expect(verify.out.contains("verified"))
             #expect(verify.out.contains("data/spirals") || verify.out.contains("spirals"))
+            // Through a pipe too: the pack is spooled once, then its references are read again.
+            let piped = try await mlpackFromPipe(pack, ["verify", "-", "--allow-unsigned", "--data", "--cache", cache])
+            #expect(piped.status == 0, "\(piped)")
+            #expect(piped.out.contains("verified"), "\(piped)")
 
             // A blob changed in the cache is caught by verify --data and fetched again.
             let victim = cache + "/blobs/sha256/" + blobs[0]

@@ -130,6 +130,51 @@ struct RebuildTests: RebuildSuite {
         }
     }
 
+    @Test("a rebuilt metrics file holding NaN and Infinity, as Python writes them, compares by value")
+    func nonFiniteMetrics() async throws {
+        try await withSandbox { box in
+            let root = try await project(in: box, ["train.py": """
+                import json
+                json.dump({"loss": float("nan"), "best": float("inf"), "accuracy": 0.5}, open("metrics.json", "w"))
+                open("model.txt", "w").write("trained")
+
+                """, ".gitignore": "model.txt\nmetrics.json\n"])
+            try await record(["--metrics", "metrics.json", "--", "python3", "train.py"], in: root)
+            #expect(String(decoding: try readBytes(root + "/metrics.json"), as: UTF8.self).contains("NaN"))
+            let pack = box.path("nan.mlpack")
+            try await create(pack, from: root, of: "model.txt")
+            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--json"])
+            #expect(result.status == 0, "\(result)")
+            let report = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+            let metrics = try #require((report["outputs"] as? [[String: Any]])?.first { $0["path"] as? String == "metrics.json" })
+            #expect(["identical", "equivalent"].contains(metrics["verdict"] as? String), "\(metrics)")
+        }
+    }
+
+    @Test("verify --rebuild and diff open each pack once (counted with strace)")
+    func opensOnce() async throws {
+        try await withSandbox { box in
+            let root = try await project(in: box, ["make.py": "open('out.txt', 'w').write('42')\n", ".gitignore": "out.txt\n"])
+            try await record(["--", "python3", "make.py"], in: root)
+            let pack = box.path("once.mlpack")
+            try await create(pack, from: root, of: "out.txt")
+            try FileManager.default.copyItem(atPath: pack, toPath: box.path("twice.mlpack"))
+            let trace = box.path("trace")
+            for (arguments, packs) in [
+                (["verify", pack, "--rebuild", "--allow-unsigned", "--unsafe-no-sandbox", "-q"], [pack]),
+                (["diff", pack, box.path("twice.mlpack")], [pack, box.path("twice.mlpack")]),
+            ] {
+                let traced = try await run("strace", ["-f", "-qq", "-e", "trace=open,openat,openat2", "-o", trace, try Repo.mlpackBinary()] + arguments)
+                #expect(traced.status == 0, "\(traced)")
+                let opens = String(decoding: try readBytes(trace), as: UTF8.self).split(separator: "\n")
+                for path in packs {
+                    let count = opens.filter { $0.contains("\"\(path)\"") && !$0.contains("ENOENT") }.count
+                    #expect(count == 1, "\(arguments[0]) opened \(path) \(count) times")
+                }
+            }
+        }
+    }
+
     @Test("a run that opens a network connection fails inside the sandbox, and the report says so")
     func network() async throws {
         try await withSandbox { box in

@@ -72,6 +72,27 @@ struct UsageErrorTests {
         }
     }
 
+    @Test("--atol, --rtol and --metric-tolerance: the same rules for create, compare, diff and verify --rebuild",
+          arguments: ["acc=inf", "acc=-1", "=0.1", "acc", "acc=nan"])
+    func toleranceRules(_ entry: String) async throws {
+        try await withSandbox { box in
+            let commands = [
+                ["create", "--output", box.path("x.mlpack"), "--code", box.root, "--unsigned"],
+                ["compare", box.path("a.json"), box.path("b.json")],
+                ["diff", box.path("a.mlpack"), box.path("b.mlpack")],
+                ["verify", box.path("a.mlpack"), "--rebuild"],
+            ]
+            for command in commands {
+                let result = try await mlpack(command + ["--metric-tolerance", entry])
+                #expect(result.status == 2, "\(command[0]): \(result)")
+                #expect(result.err.contains("--metric-tolerance \(entry): expected NAME=X with X a finite number ≥ 0"), "\(command[0]): \(result)")
+                let atol = try await mlpack(command + ["--atol=-1"])
+                #expect(atol.status == 2 && atol.err.contains("--atol must be a finite number ≥ 0"), "\(command[0]): \(atol)")
+            }
+            #expect(!exists(box.path("x.mlpack")))
+        }
+    }
+
     @Test("create over an existing output: exit 2 and the file is untouched, unless --force")
     func existingOutput() async throws {
         try await withSandbox { box in

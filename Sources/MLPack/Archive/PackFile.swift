@@ -14,11 +14,14 @@ final class PackFile {
     }()
 
     /// Opens `path` (`-` is standard input) and checks that it starts with a zstd frame.
-    init(path: String, limits: ReaderLimits) throws {
+    /// With `randomAccess`, standard input that cannot seek (a pipe) is copied once into a
+    /// private temporary file first, and every read comes from that copy.
+    init(path: String, limits: ReaderLimits, randomAccess: Bool = false) throws {
         self.path = path
         self.limits = limits
         if path == "-" {
-            file = PosixFile(borrowing: 0, path: "standard input")
+            let input = PosixFile(borrowing: 0, path: "standard input")
+            file = randomAccess && input.seekableSize == nil ? try PosixFile.spool(input) : input
         } else {
             guard let status = FileSystem.status(path, followLinks: true) else {
                 throw MLPackError.io(path: path, reason: "no such file")

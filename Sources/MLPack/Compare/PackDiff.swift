@@ -50,7 +50,7 @@ public struct PackDiff: Codable, Sendable {
         diff.codeFilesUnchanged = Set(first.code.keys).intersection(second.code.keys).filter { first.code[$0] == second.code[$0] }.count
         do {
             diff.environment = EnvironmentDiff(
-                try EnvironmentSource.fromPack(a, id: nil, limits: limits).platform, try EnvironmentSource.fromPack(b, id: nil, limits: limits).platform)
+                try EnvironmentSource.fromPack(first.pack, id: nil).platform, try EnvironmentSource.fromPack(second.pack, id: nil).platform)
         } catch let error as MLPackError {
             diff.environmentNote = "not compared: \(error)"
         }
@@ -120,7 +120,7 @@ public struct PackDiff: Codable, Sendable {
                 guard let reference = try? JSONText.decode(DataReference.self, from: loaded.bytes) else { continue }
                 data[reference.name] = reference.digest
             }
-            for item in items where [.weights, .checkpoint, .output, .metrics].contains(item.role) { outputs[item.path] = item }
+            for item in items where item.role.isOutput { outputs[item.path] = item }
             if let card = try read.contents.card(bytes: read.bytes(Layout.card)) {
                 cardFields["name"] = card.name
                 cardFields["title"] = card.title

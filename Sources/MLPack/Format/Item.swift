@@ -14,6 +14,9 @@ public enum Role: String, Codable, Sendable, CaseIterable, Comparable {
     case host
     case note
 
+    /// What a run produced and a pack may ship: weights, checkpoints, other outputs, metrics.
+    public var isOutput: Bool { [.weights, .checkpoint, .output, .metrics].contains(self) }
+
     public static func < (a: Role, b: Role) -> Bool {
         allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
     }

@@ -33,6 +33,9 @@ enum Layout {
 
     static func payloadPath(_ itemPath: String) -> String { payloadDirectory + "/" + itemPath }
 
+    /// The item path of a run's record.
+    static func runRecord(_ id: String) -> String { "runs/" + id + ".json" }
+
     /// The item path of a payload path, or nil when the path is not below `data/`.
     static func itemPath(_ payloadPath: String) -> String? {
         let prefix = payloadDirectory + "/"

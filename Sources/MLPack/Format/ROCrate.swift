@@ -381,7 +381,7 @@ extension ROCrate {
             }
             action["environment"] = Node.references(variables.sortedBytewise())
 
-            let record = "runs/\(run.id).json"
+            let record = Layout.runRecord(run.id)
             if itemsByPath[record] != nil { action["subjectOf"] = .reference(Self.uri(record)) }
             return action
         }

@@ -407,7 +407,7 @@ private struct Plan {
 
     /// A run's record, code snapshot and environment, once per run.
     mutating func addRunHistory(_ run: RunRecord, from store: RunStore) throws {
-        let path = "runs/\(run.id).json"
+        let path = Layout.runRecord(run.id)
         guard !items.contains(where: { $0.path == path }) else { return }
         add(path: path, role: .run, source: .bytes(try JSONText.encode(run)))
         try addSnapshot(run.code.files.map {

@@ -59,7 +59,8 @@ public struct VerifyOptions: Sendable {
 /// and the seek index (spec/FORMAT.md §6).
 public enum PackVerifier {
     public static func verify(_ path: String, options: VerifyOptions = .init(), progress: ProgressHandler? = nil) throws -> VerifyReport {
-        try verify(PackFile(path: path, limits: options.limits), options: options, progress: progress).report
+        // Data references are read again after the scan: a pipe is spooled for that.
+        try verify(PackFile(path: path, limits: options.limits, randomAccess: options.dataCache != nil), options: options, progress: progress).report
     }
 
     /// Verifies an opened pack, and gives the contents its signature vouches for: whoever
@@ -71,7 +72,6 @@ public enum PackVerifier {
         let card = try contents.card(bytes: scanned.metadata[Layout.payloadPath(Layout.card)])
         let data: [DataReport.Reference]
         if let cache = options.dataCache {
-            guard pack.size != nil else { throw MLPackError.usage("--data needs a pack file, not standard input") }
             data = try DataFetcher.fetch(DataFetcher.references(in: pack, trusted: contents), of: path, cache: cache, recheck: true, progress: progress).references
         } else {
             data = contents.items.contains { $0.role == .dataRef } ? try DataFetcher.unchecked(DataFetcher.references(in: pack, trusted: contents)) : []

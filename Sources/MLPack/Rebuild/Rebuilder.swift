@@ -11,6 +11,7 @@ public struct RebuildOptions: Sendable {
     /// The reviewer's tolerances, overriding the card's.
     public var atol: Double?
     public var rtol: Double?
+    public var metricTolerances: [String: Double] = [:]
     public var cache = DataCache()
     public var verify = VerifyOptions()
 
@@ -103,9 +104,9 @@ public enum Rebuilder {
     ) throws -> RebuildReport {
         // 1. Signature and integrity first: nothing of a pack runs before it checked out. The
         // pack is opened once: every later read goes through this descriptor and is checked
-        // against the contents the signature vouched for, so swapping the file changes nothing.
-        guard path != "-" else { throw MLPackError.usage("verify --rebuild needs a pack file, not standard input") }
-        let pack = try PackFile(path: path, limits: options.verify.limits)
+        // against the contents the signature vouched for, so swapping the file changes nothing
+        // (and a piped pack is copied once, then read from the copy).
+        let pack = try PackFile(path: path, limits: options.verify.limits, randomAccess: true)
         let (verification, trusted) = try PackVerifier.verify(pack, options: options.verify)
         guard verification.verdict == .verified else {
             throw MLPackError.untrusted("\(path): \(verification.signature): not rebuilding code nobody you trust vouches for")
@@ -156,7 +157,8 @@ public enum Rebuilder {
         }
 
         // 4. Compare every recorded output with the rebuilt one.
-        let tolerance = ComparisonTolerance(card: card.outputs.first?.tolerance, atol: options.atol, rtol: options.rtol)
+        let tolerance = ComparisonTolerance(
+            card: card.outputs.first?.tolerance, atol: options.atol, rtol: options.rtol, metrics: options.metricTolerances)
         let outputs = try compareOutputs(
             lineage, card: card, contents: contents, replay: replay, tolerance: tolerance, workdir: workdir)
 
@@ -212,7 +214,7 @@ public enum Rebuilder {
         _ lineage: [RunRecord], card: Card, contents: PackContents, replay: Replay, tolerance: ComparisonTolerance, workdir: String
     ) throws -> [RebuildReport.Output] {
         let cardOutputs = Set(card.outputs.compactMap { contents.item($0.path)?.sha256 })
-        let shipped = Dictionary(contents.items.filter { [.weights, .checkpoint, .output, .metrics].contains($0.role) }.map { ($0.sha256, $0) },
+        let shipped = Dictionary(contents.items.filter(\.role.isOutput).map { ($0.sha256, $0) },
                                  uniquingKeysWith: { first, _ in first })
         let expectedFolder = Workspace.expectedFolder(in: workdir)
         var results: [RebuildReport.Output] = []

@@ -58,7 +58,7 @@ struct Replay {
         environment["TMPDIR"] = "/tmp"
         if environment["LANG"] == nil { environment["LANG"] = "C.UTF-8" }
         guard let directory = workspace.path(run.workingDirectory) else {
-            throw MLPackError.integrity(entry: "runs/\(run.id).json", problem: "working directory \(run.workingDirectory) leaves the project")
+            throw MLPackError.integrity(entry: Layout.runRecord(run.id), problem: "working directory \(run.workingDirectory) leaves the project")
         }
         try FileSystem.makeDirectories(directory)
 
@@ -114,7 +114,7 @@ struct Replay {
     /// The record's fields that name things on this machine, checked before any is used: a
     /// command to run, digests that become file names, absolute inputs that become mount points.
     private static func check(_ run: RunRecord) throws {
-        let entry = "runs/\(run.id).json"
+        let entry = Layout.runRecord(run.id)
         guard let program = run.argv.first, !program.isEmpty else { throw MLPackError.integrity(entry: entry, problem: "the run has no command") }
         guard !run.argv.contains(where: { $0.utf8.contains(0) }) else { throw MLPackError.integrity(entry: entry, problem: "a NUL in the command") }
         for file in run.inputs + run.outputs {

@@ -25,7 +25,7 @@ struct Workspace {
     init(workdir: String, run: RunRecord) throws {
         // The record comes from a pack: its id names a folder, so it must be one plain name.
         guard PackPath.problem(with: run.id) == nil, !run.id.contains("/") else {
-            throw MLPackError.integrity(entry: "runs/\(run.id).json", problem: "the run id is not a plain name")
+            throw MLPackError.integrity(entry: Layout.runRecord(run.id), problem: "the run id is not a plain name")
         }
         root = workdir + "/runs/" + run.id
         log = workdir + "/logs/" + run.id + ".log"

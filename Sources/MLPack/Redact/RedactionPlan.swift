@@ -50,7 +50,7 @@ struct RedactionPlan {
         }
         let keptRuns = runs.filter { dropped[$0.id] == nil }
         for run in runs where dropped[run.id] != nil {
-            withhold("runs/\(run.id).json", "run \(dropped[run.id]!)")
+            withhold(Layout.runRecord(run.id), "run \(dropped[run.id]!)")
         }
         var referenceDigests: [String: String] = [:]
         for item in items where item.role == .dataRef && item.path.hasSuffix(".json") {
@@ -113,7 +113,7 @@ struct RedactionPlan {
                 for item in items where item.path.hasPrefix("env/\(run.environment)/") { withhold(item.path, reason) }
             }
             let written = Set(run.outputs.map(\.sha256)).subtracting(keptContent).subtracting(cardOutputs)
-            for item in items where [.weights, .checkpoint, .output, .metrics].contains(item.role) && written.contains(item.sha256) {
+            for item in items where item.role.isOutput && written.contains(item.sha256) {
                 withhold(item.path, reason)
             }
             let read = Set(run.inputs.map(\.sha256)).subtracting(keptContent)

@@ -88,6 +88,26 @@ final class PosixFile: ByteReader, @unchecked Sendable {
         return (PosixFile(owning: fd, path: root + "/" + relative), nil)
     }
 
+    /// A private copy of everything `input` still holds (a pipe), in an unlinked temporary
+    /// file: seekable, gone when closed, never visible to anyone else by name.
+    static func spool(_ input: PosixFile) throws -> PosixFile {
+        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        var template = Array(((base.hasSuffix("/") ? base : base + "/") + "mlpack-spool.XXXXXX").utf8CString)
+        let fd = mkstemp(&template)
+        guard fd >= 0 else { throw MLPackError.io(path: base, reason: "cannot make a temporary file: " + lastError()) }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        unlink(template)
+        let copy = PosixFile(owning: fd, path: input.path)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try input.read(into: buffer)
+            if n == 0 { break }
+            try copy.write(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+        }
+        return copy
+    }
+
     private init(owning fd: Int32, path: String) {
         self.fd = fd
         self.path = path

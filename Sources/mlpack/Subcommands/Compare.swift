@@ -49,35 +49,3 @@ struct Compare: ParsableCommand {
         if !result.verdict.passes { throw ExitCode(ExitStatus.notReproduced) }
     }
 }
-
-/// --atol, --rtol and --metric-tolerance, for `compare` and `diff`.
-struct ToleranceOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Absolute tolerance for floats and numeric metrics (default 0: exact).", valueName: "X"))
-    var atol: Double = 0
-
-    @Option(help: ArgumentHelp("Relative tolerance for floats and numeric metrics (default 0: exact).", valueName: "Y"))
-    var rtol: Double = 0
-
-    @Option(help: ArgumentHelp("Absolute tolerance for one metric, e.g. accuracy=0.01 (repeatable).", valueName: "NAME=X"))
-    var metricTolerance: [String] = []
-
-    var tolerance: ComparisonTolerance {
-        ComparisonTolerance(atol: atol, rtol: rtol, metrics: Dictionary(metricTolerance.compactMap(Self.parse), uniquingKeysWith: { $1 }))
-    }
-
-    func validate() throws {
-        for (flag, value) in [("--atol", atol), ("--rtol", rtol)] where value < 0 || !value.isFinite {
-            throw ValidationError("\(flag) must be a finite number ≥ 0")
-        }
-        for entry in metricTolerance where Self.parse(entry) == nil {
-            throw ValidationError("--metric-tolerance \(entry): expected NAME=X with X a finite number ≥ 0")
-        }
-    }
-
-    private static func parse(_ entry: String) -> (String, Double)? {
-        guard let equals = entry.lastIndex(of: "="), let value = Double(entry[entry.index(after: equals)...]),
-            value.isFinite, value >= 0, equals != entry.startIndex
-        else { return nil }
-        return (String(entry[..<equals]), value)
-    }
-}

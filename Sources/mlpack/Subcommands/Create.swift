@@ -31,14 +31,8 @@ struct Create: ParsableCommand {
     @Flag(help: "With --output-of: leave intermediate checkpoints out; a rebuild regenerates them.")
     var noCheckpoints = false
 
-    @Option(help: ArgumentHelp("Absolute tolerance for comparing the outputs' float tensors on rebuild.", valueName: "X"))
-    var atol: Double?
-
-    @Option(help: ArgumentHelp("Relative tolerance for comparing the outputs' float tensors on rebuild.", valueName: "Y"))
-    var rtol: Double?
-
-    @Option(help: ArgumentHelp("Tolerance for one metric on rebuild (repeatable).", valueName: "NAME=VALUE"))
-    var metricTolerance: [String] = []
+    @OptionGroup(title: "Tolerance a rebuild compares the outputs with (the card's)")
+    var tolerance: ToleranceOptions
 
     @Option(help: ArgumentHelp("The code folder to snapshot.", valueName: "DIR"))
     var code: String?
@@ -104,7 +98,6 @@ struct Create: ParsableCommand {
             throw ValidationError("give --output-of PATH, --code DIR, --weights PATH and/or --data NAME=PATH")
         }
         if noCheckpoints && outputOf == nil { throw ValidationError("--no-checkpoints goes with --output-of") }
-        _ = try tolerance()
         _ = try dataInputs()
         if let contradiction = CreateOptions.environmentContradiction(environment: environment, outputOf: outputOf, python: python) {
             throw ValidationError(contradiction)
@@ -128,21 +121,6 @@ struct Create: ParsableCommand {
             return Date(timeIntervalSince1970: TimeInterval(seconds))
         }
         return Date()
-    }
-
-    private func tolerance() throws -> Card.Tolerance? {
-        var metrics: [String: Double] = [:]
-        for value in metricTolerance {
-            guard let equals = value.firstIndex(of: "="), let number = Double(value[value.index(after: equals)...]), number >= 0 else {
-                throw ValidationError("--metric-tolerance \(value): expected NAME=VALUE with VALUE ≥ 0")
-            }
-            metrics[String(value[..<equals])] = number
-        }
-        for (flag, value) in [("--atol", atol), ("--rtol", rtol)] where (value ?? 0) < 0 || value?.isFinite == false {
-            throw ValidationError("\(flag) must be a finite number ≥ 0")
-        }
-        guard atol != nil || rtol != nil || !metrics.isEmpty else { return nil }
-        return Card.Tolerance(atol: atol, rtol: rtol, metrics: metrics.isEmpty ? nil : metrics)
     }
 
     /// Joins `--data`, `--data-uri`, `--data-mount` and `--inline-data` by name.
@@ -181,7 +159,7 @@ struct Create: ParsableCommand {
         options.outputOf = outputOf
         options.runs = runs
         options.includeCheckpoints = !noCheckpoints
-        options.tolerance = try tolerance()
+        options.tolerance = tolerance.card
         options.includes = include
         options.excludes = exclude
         options.weights = weights

@@ -106,8 +106,9 @@ struct Verify: ParsableCommand {
         if let size = rebuild.maxWorkspaceSize { options.limits.maxWorkspaceBytes = size.bytes }
         if let processes = rebuild.maxProcesses { options.limits.maxProcesses = processes }
         if let memory = rebuild.maxMemory { options.limits.maxMemory = memory.bytes }
-        options.atol = rebuild.atol
-        options.rtol = rebuild.rtol
+        options.atol = rebuild.tolerance.atol
+        options.rtol = rebuild.tolerance.rtol
+        options.metricTolerances = rebuild.tolerance.metrics
         let quiet = format.quiet || format.json
         let report = try Rebuilder.rebuild(pack, options: options) { line in
             if !quiet { Terminal.standardError("mlpack: \(line)") }
@@ -161,22 +162,16 @@ struct RebuildFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Memory a run may use, e.g. 8G (default: three quarters of this machine's; needs a control group).", valueName: "SIZE"))
     var maxMemory: ByteSize?
 
-    @Option(help: ArgumentHelp("Absolute tolerance for float tensors and metrics (overrides the card's).", valueName: "X"))
-    var atol: Double?
-
-    @Option(help: ArgumentHelp("Relative tolerance for float tensors and metrics (overrides the card's).", valueName: "Y"))
-    var rtol: Double?
+    @OptionGroup(title: "Tolerance (on top of the card's)")
+    var tolerance: ToleranceOptions
 
     func validate() throws {
         let limits = timeout != nil || maxWorkspaceSize != nil || maxProcesses != nil || maxMemory != nil
-        if !rebuild && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || limits || atol != nil || rtol != nil) {
-            throw ValidationError("--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol and --rtol go with --rebuild")
+        if !rebuild && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || limits || tolerance.given) {
+            throw ValidationError("--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol and --metric-tolerance go with --rebuild")
         }
-        if timeout == 0 { throw ValidationError("--timeout must be more than 0 seconds") }
+        if let timeout, timeout <= 0 || !timeout.isFinite { throw ValidationError("--timeout must be a finite number of seconds > 0") }
         if let maxProcesses, maxProcesses < 1 { throw ValidationError("--max-processes must be at least 1") }
-        for (flag, value) in [("--atol", atol), ("--rtol", rtol), ("--timeout", timeout)] where value.map({ $0 < 0 || !$0.isFinite }) == true {
-            throw ValidationError("\(flag) must be a finite number ≥ 0")
-        }
     }
 }
 

@@ -38,7 +38,7 @@ public enum EnvironmentSource {
         let file = try PosixFile(path: path, mode: .read)
         let head = try file.read(at: 0, count: 4)
         if head.count == 4 && head.littleEndianUInt32(at: 0) == Zstd.frameMagic {
-            return try fromPack(path, id: wantedId, limits: limits)
+            return try fromPack(PackFile(path: path, limits: limits), id: wantedId)
         }
         if wantedId != nil { throw MLPackError.io(path: path, reason: "not a pack, so it has no environment to choose by id") }
         let size = try fileSize(path)
@@ -52,8 +52,9 @@ public enum EnvironmentSource {
     }
 
     /// The pack's platform records, by environment id (the folder name under `env/`).
-    static func fromPack(_ path: String, id wantedId: String?, limits: ReaderLimits) throws -> (platform: EnvironmentCapture, host: HostRecord?) {
-        let loaded = try PackItems.read(path, limits: limits, where: { $0.hasPrefix("env/") && ($0.hasSuffix("/platform.json") || $0.hasSuffix("/host.json")) }).items
+    static func fromPack(_ pack: PackFile, id wantedId: String?) throws -> (platform: EnvironmentCapture, host: HostRecord?) {
+        let path = pack.path
+        let loaded = try PackItems.read(pack, where: { $0.hasPrefix("env/") && ($0.hasSuffix("/platform.json") || $0.hasSuffix("/host.json")) }).items
         var captures: [String: [UInt8]] = [:]
         var hosts: [String: [UInt8]] = [:]
         for item in loaded {
