@@ -37,9 +37,11 @@ let package = Package(
                 "MLPack",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
-        .testTarget(name: "MLPackTests", dependencies: ["MLPack"]),
+        // What both test targets share (file helpers, the environment capture's items).
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "MLPackTests", dependencies: ["MLPack", "TestSupport"]),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["mlpack"],
+            name: "EndToEndTests", dependencies: ["mlpack", "TestSupport"],
             resources: []),
     ]
 )

@@ -25,7 +25,8 @@ func fuzz(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
         let path = FuzzFiles.folder + "/" + name
         guard FileManager.default.createFile(atPath: path, contents: input) else { fatalError("cannot write \(path)") }
         _ = try? OutputComparison.compare(expected: path, actual: path + ".missing")
-        _ = try? OutputComparison.compare(expected: FuzzFiles.reference(for: name), actual: path, tolerance: ComparisonTolerance(atol: 1e-3))
+        _ = try? OutputComparison.compare(
+            expected: FuzzFiles.reference(for: name), actual: path, tolerance: ComparisonTolerance(atol: 1e-3))
     }
     return 0
 }
@@ -54,16 +55,20 @@ enum FuzzFiles {
     static func reference(for name: String) -> String {
         let path = folder + "/reference-" + name
         if !FileManager.default.fileExists(atPath: path) {
-            _ = FileManager.default.createFile(atPath: path, contents: references[(name as NSString).pathExtension] ?? Data())
+            _ = FileManager.default.createFile(
+                atPath: path, contents: references[(name as NSString).pathExtension] ?? Data())
         }
         return path
     }
 
     private static let references: [String: Data] = [
-        "safetensors": Data([0x40, 0, 0, 0, 0, 0, 0, 0]) + Data(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}          "#.utf8)
+        "safetensors": Data([0x40, 0, 0, 0, 0, 0, 0, 0])
+            + Data(#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}          "#.utf8)
             + Data(repeating: 0x3f, count: 8),
-        "npy": Data([0x93]) + Data("NUMPY".utf8) + Data([1, 0, 0x76, 0]) + Data(
-            ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }".padding(toLength: 117, withPad: " ", startingAt: 0) + "\n").utf8)
+        "npy": Data([0x93]) + Data("NUMPY".utf8) + Data([1, 0, 0x76, 0])
+            + Data(
+                ("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }".padding(
+                    toLength: 117, withPad: " ", startingAt: 0) + "\n").utf8)
             + Data(repeating: 0x3f, count: 8),
         "json": Data(#"{"loss": 0.5, "eval": {"accuracy": [0.9, NaN]}}"#.utf8),
     ]

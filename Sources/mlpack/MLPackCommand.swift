@@ -6,7 +6,8 @@ import MLPack
 struct MLPackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "mlpack",
-        abstract: "Make machine-learning results rebuildable: record runs; create, inspect, extract, redact, verify and rebuild .mlpack bundles.",
+        abstract:
+            "Make machine-learning results rebuildable: record runs; create, inspect, extract, redact, verify and rebuild .mlpack bundles.",
         discussion: """
             A .mlpack file is a zstd-compressed tar holding the chosen code, weights and metadata, \
             with a manifest that lists a salted SHA-256 of every item. Anyone can check one \
@@ -17,7 +18,10 @@ struct MLPackCommand: ParsableCommand {
             or different (compare).
             """,
         version: MLPackInfo.version,
-        subcommands: [Key.self, Env.self, Create.self, Inspect.self, Extract.self, Verify.self, Fetch.self, Run.self, Runs.self, Redact.self, Compare.self, Diff.self])
+        subcommands: [
+            Key.self, Env.self, Create.self, Inspect.self, Extract.self, Verify.self, Fetch.self, Run.self, Runs.self,
+            Redact.self, Compare.self, Diff.self,
+        ])
 
     static func main() {
         do {

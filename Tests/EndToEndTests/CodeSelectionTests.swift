@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Which files `create --code DIR` packs, outside and inside a git work tree.
@@ -6,41 +7,49 @@ import Testing
 struct CodeSelectionTests {
     /// The code files of a pack (extracted), relative to the snapshot folder, and the
     /// snapshot descriptor `data/code/<hex>.json`.
-    static func packedCode(_ pack: String, in box: Sandbox, _ label: String = "out") async throws -> (files: [String: [UInt8]], descriptor: [String: Any], folder: String) {
+    static func packedCode(
+        _ pack: String, in box: Sandbox, _ label: String = "out"
+    ) async throws -> (files: [String: [UInt8]], descriptor: [String: Any], folder: String) {
         let out = box.path("extracted-\(label)")
         let result = try await mlpack(["extract", pack, "--to", out])
-        guard result.status == 0 else { throw HarnessError("extract failed: \(result)") }
+        guard result.status == 0 else { throw TestError("extract failed: \(result)") }
         let snapshot = try codeSnapshot(of: try await inspectJSON(pack))
         let files = try filesBelow(out + "/" + snapshot)
-        let descriptor = try JSONSerialization.jsonObject(with: Data(readBytes(out + "/" + snapshot + ".json"))) as? [String: Any] ?? [:]
+        let descriptor =
+            try JSONSerialization.jsonObject(with: Data(readBytes(out + "/" + snapshot + ".json"))) as? [String: Any]
+            ?? [:]
         return (files, descriptor, out + "/" + snapshot)
     }
 
     @Test("Outside git: caches, virtualenvs, notebook checkpoints and .mlpackignore patterns are left out")
     func outsideGitDefaults() async throws {
         try await withSandbox { box in
-            let project = try makeProject(in: box, files: [
-                SourceFile("train.py", "print('train')\n", mode: 0o755),
-                SourceFile("pkg/mod.py", "X = 1\n"),
-                SourceFile("pkg/__pycache__/mod.cpython-311.pyc", "cache"),
-                SourceFile("pkg/stale.pyc", "stale"),
-                SourceFile("pkg/opt.pyo", "opt"),
-                SourceFile("__pycache__/top.cpython-311.pyc", "cache"),
-                SourceFile(".venv/pyvenv.cfg", "home = /usr/bin\n"),
-                SourceFile(".venv/lib/python3.11/site-packages/torch.py", "big"),
-                SourceFile("myenv/pyvenv.cfg", "home = /usr/bin\n"),
-                SourceFile("myenv/bin/python", "#!", mode: 0o755),
-                SourceFile("condaenv/conda-meta/history", "conda"),
-                SourceFile("condaenv/lib/x.py", "x"),
-                SourceFile("notebooks/analysis.ipynb", "{}\n"),
-                SourceFile("notebooks/.ipynb_checkpoints/analysis-checkpoint.ipynb", "{}\n"),
-                SourceFile("wandb/run-1/log.txt", "log"),
-                SourceFile("outputs/model.ckpt", "ckpt"),
-                SourceFile("configs/base.yaml", "lr: 1\n"),
-                SourceFile("configs/secret.yaml", "token: x\n"),
-                SourceFile("scratch.tmp", "tmp"),
-                SourceFile(".mlpackignore", "# comments and blank lines are ignored\n\nwandb\n*.ckpt\nconfigs/secret.yaml\n*.tmp\n"),
-            ])
+            let project = try makeProject(
+                in: box,
+                files: [
+                    SourceFile("train.py", "print('train')\n", mode: 0o755),
+                    SourceFile("pkg/mod.py", "X = 1\n"),
+                    SourceFile("pkg/__pycache__/mod.cpython-311.pyc", "cache"),
+                    SourceFile("pkg/stale.pyc", "stale"),
+                    SourceFile("pkg/opt.pyo", "opt"),
+                    SourceFile("__pycache__/top.cpython-311.pyc", "cache"),
+                    SourceFile(".venv/pyvenv.cfg", "home = /usr/bin\n"),
+                    SourceFile(".venv/lib/python3.11/site-packages/torch.py", "big"),
+                    SourceFile("myenv/pyvenv.cfg", "home = /usr/bin\n"),
+                    SourceFile("myenv/bin/python", "#!", mode: 0o755),
+                    SourceFile("condaenv/conda-meta/history", "conda"),
+                    SourceFile("condaenv/lib/x.py", "x"),
+                    SourceFile("notebooks/analysis.ipynb", "{}\n"),
+                    SourceFile("notebooks/.ipynb_checkpoints/analysis-checkpoint.ipynb", "{}\n"),
+                    SourceFile("wandb/run-1/log.txt", "log"),
+                    SourceFile("outputs/model.ckpt", "ckpt"),
+                    SourceFile("configs/base.yaml", "lr: 1\n"),
+                    SourceFile("configs/secret.yaml", "token: x\n"),
+                    SourceFile("scratch.tmp", "tmp"),
+                    SourceFile(
+                        ".mlpackignore",
+                        "# comments and blank lines are ignored\n\nwandb\n*.ckpt\nconfigs/secret.yaml\n*.tmp\n"),
+                ])
             let pack = try await makePack(in: box, code: project.directory)
             let (files, descriptor, _) = try await Self.packedCode(pack, in: box)
             let kept = Set(files.keys)
@@ -61,45 +70,63 @@ struct CodeSelectionTests {
     @Test("Outside git: --exclude removes files and folders")
     func outsideGitExclude() async throws {
         try await withSandbox { box in
-            let project = try makeProject(in: box, files: [
-                SourceFile("train.py", "print('train')\n"),
-                SourceFile("data/big.csv", "a,b\n1,2\n"),
-                SourceFile("configs/a.yaml", "a: 1\n"),
-                SourceFile("configs/nested/b.yaml", "b: 2\n"),
-                SourceFile("notes.md", "notes\n"),
-                SourceFile("pkg/__pycache__/x.pyc", "cache"),
-            ])
-            let pack = try await makePack(in: box, code: project.directory, extra: [
-                "--exclude", "data", "--exclude", "configs/*.yaml", "--exclude", "*.md",
-            ])
+            let project = try makeProject(
+                in: box,
+                files: [
+                    SourceFile("train.py", "print('train')\n"),
+                    SourceFile("data/big.csv", "a,b\n1,2\n"),
+                    SourceFile("configs/a.yaml", "a: 1\n"),
+                    SourceFile("configs/nested/b.yaml", "b: 2\n"),
+                    SourceFile("notes.md", "notes\n"),
+                    SourceFile("pkg/__pycache__/x.pyc", "cache"),
+                ])
+            let pack = try await makePack(
+                in: box, code: project.directory,
+                extra: [
+                    "--exclude", "data", "--exclude", "configs/*.yaml", "--exclude", "*.md",
+                ])
             let kept = Set(try await Self.packedCode(pack, in: box).files.keys)
             #expect(kept == ["train.py", "configs/nested/b.yaml"], "\(kept.sorted())")
 
-            let doubleStar = try await makePack(in: box, output: "b.mlpack", code: project.directory, extra: ["--exclude", "configs/**"])
+            let doubleStar = try await makePack(
+                in: box, output: "b.mlpack", code: project.directory, extra: ["--exclude", "configs/**"])
             let kept2 = Set(try await Self.packedCode(doubleStar, in: box, "b").files.keys)
             #expect(kept2 == ["train.py", "data/big.csv", "notes.md"], "\(kept2.sorted())")
         }
     }
 
-    @Test("Outside git: a symlink to a file inside the folder is stored as a copy; links to outside are skipped with a warning")
+    @Test(
+        "Outside git: a symlink to a file inside the folder is stored as a copy; links to outside are skipped with a warning"
+    )
     func symlinks() async throws {
         try await withSandbox { box in
-            let project = try makeProject(in: box, files: [SourceFile("a.py", "A = 1\n"), SourceFile("sub/b.py", "B = 2\n")])
+            let project = try makeProject(
+                in: box, files: [SourceFile("a.py", "A = 1\n"), SourceFile("sub/b.py", "B = 2\n")])
             try box.write("outside-secret.txt", "secret\n")
-            try FileManager.default.createSymbolicLink(atPath: project.directory + "/link_a.py", withDestinationPath: "a.py")
-            try FileManager.default.createSymbolicLink(atPath: project.directory + "/link_b.py", withDestinationPath: "sub/b.py")
-            try FileManager.default.createSymbolicLink(atPath: project.directory + "/secret.txt", withDestinationPath: "../outside-secret.txt")
-            try FileManager.default.createSymbolicLink(atPath: project.directory + "/passwd", withDestinationPath: "/etc/passwd")
+            try FileManager.default.createSymbolicLink(
+                atPath: project.directory + "/link_a.py", withDestinationPath: "a.py")
+            try FileManager.default.createSymbolicLink(
+                atPath: project.directory + "/link_b.py", withDestinationPath: "sub/b.py")
+            try FileManager.default.createSymbolicLink(
+                atPath: project.directory + "/secret.txt", withDestinationPath: "../outside-secret.txt")
+            try FileManager.default.createSymbolicLink(
+                atPath: project.directory + "/passwd", withDestinationPath: "/etc/passwd")
             let output = box.path("links.mlpack")
-            let result = try await mlpack(["create", "--output", output, "--code", project.directory, "--unsigned", "--created", Fixture.created])
+            let result = try await mlpack([
+                "create", "--output", output, "--code", project.directory, "--unsigned", "--created", Fixture.created,
+            ])
             #expect(result.status == 0, "\(result)")
-            #expect(result.err.contains("secret.txt") && result.err.contains("passwd"), "no warning about the skipped links: \(result)")
+            #expect(
+                result.err.contains("secret.txt") && result.err.contains("passwd"),
+                "no warning about the skipped links: \(result)")
             let (files, _, folder) = try await Self.packedCode(output, in: box)
             #expect(Set(files.keys) == ["a.py", "sub/b.py", "link_a.py", "link_b.py"], "\(files.keys.sorted())")
             #expect(files["link_b.py"] == Array("B = 2\n".utf8))
             #expect(fileInfo(folder + "/link_a.py")?.kind == .file)
             let tar = try await must("zstd", ["-q", "-dc", output]).stdout
-            #expect(!String(decoding: tar, as: UTF8.self).contains("secret\n"), "the content behind a link to outside was packed")
+            #expect(
+                !String(decoding: tar, as: UTF8.self).contains("secret\n"),
+                "the content behind a link to outside was packed")
         }
     }
 
@@ -108,7 +135,8 @@ struct CodeSelectionTests {
         try await withSandbox { box in
             let project = try makeProject(in: box, files: [SourceFile("train.py", "print(1)\n")])
             let weights = try box.write("project/model.safetensors", pseudoRandomBytes(300))
-            let pack = try await makePack(in: box, output: "project/out.mlpack", code: project.directory, weights: [weights])
+            let pack = try await makePack(
+                in: box, output: "project/out.mlpack", code: project.directory, weights: [weights])
             let report = try await inspectJSON(pack)
             let code = report.files.filter { $0.role == "code" }.map(\.path)
             #expect(code.count == 1 && code.first?.hasSuffix("/train.py") == true, "\(code)")
@@ -119,8 +147,12 @@ struct CodeSelectionTests {
     // MARK: - git
 
     static func git(_ arguments: [String], in directory: String) async throws {
-        try await must("git", ["-c", "user.name=E2E", "-c", "user.email=e2e@example.org", "-c", "commit.gpgsign=false",
-                               "-c", "init.defaultBranch=main"] + arguments, cwd: directory)
+        try await must(
+            "git",
+            [
+                "-c", "user.name=E2E", "-c", "user.email=e2e@example.org", "-c", "commit.gpgsign=false",
+                "-c", "init.defaultBranch=main",
+            ] + arguments, cwd: directory)
     }
 
     static func head(of directory: String) async throws -> String {
@@ -130,11 +162,13 @@ struct CodeSelectionTests {
     /// A git repository with three committed files; then train.py is edited without
     /// committing, and an untracked script and an untracked config are added.
     static func makeRepository(in box: Sandbox) async throws -> (dir: String, head: String) {
-        let project = try makeProject(in: box, at: "repo", files: [
-            SourceFile("train.py", "print('v1')\n", mode: 0o755),
-            SourceFile("src/util.py", "def f():\n    return 1\n"),
-            SourceFile("README.md", "# repo\n"),
-        ])
+        let project = try makeProject(
+            in: box, at: "repo",
+            files: [
+                SourceFile("train.py", "print('v1')\n", mode: 0o755),
+                SourceFile("src/util.py", "def f():\n    return 1\n"),
+                SourceFile("README.md", "# repo\n"),
+            ])
         try await git(["init", "-q"], in: project.directory)
         try await git(["add", "-A"], in: project.directory)
         try await git(["commit", "-q", "-m", "initial"], in: project.directory)
@@ -152,7 +186,9 @@ struct CodeSelectionTests {
             let pack = try await makePack(in: box, code: repo)
             let (files, descriptor, folder) = try await Self.packedCode(pack, in: box)
             #expect(Set(files.keys) == ["train.py", "src/util.py", "README.md"], "\(files.keys.sorted())")
-            #expect(files["train.py"] == Array("print('v2: edited, not committed')\n".utf8), "the uncommitted edit was not packed")
+            #expect(
+                files["train.py"] == Array("print('v2: edited, not committed')\n".utf8),
+                "the uncommitted edit was not packed")
             #expect(fileInfo(folder + "/train.py")?.mode == 0o755)
             let git = try #require(descriptor["git"] as? [String: Any], "no git record: \(descriptor)")
             #expect(git["dirty"] as? Bool == true, "\(git)")
@@ -165,7 +201,8 @@ struct CodeSelectionTests {
     func gitIncludeExclude() async throws {
         try await withSandbox { box in
             let (repo, head) = try await Self.makeRepository(in: box)
-            let pack = try await makePack(in: box, code: repo, extra: ["--include", "*.yaml", "--exclude", "README.md"])
+            let pack = try await makePack(
+                in: box, code: repo, extra: ["--include", "*.yaml", "--exclude", "README.md"])
             let (files, descriptor, _) = try await Self.packedCode(pack, in: box)
             #expect(Set(files.keys) == ["train.py", "src/util.py", "local.yaml"], "\(files.keys.sorted())")
             #expect(files["local.yaml"] == Array("untracked: true\n".utf8))

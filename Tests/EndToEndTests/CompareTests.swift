@@ -8,18 +8,23 @@ struct CompareTests {
 
     @Test("compare: verdicts, numbers, exit codes 0 / 4 / 2, --json")
     func compare() async throws {
-        let equivalent = try await mlpack(["compare", Self.weights + "gpu_det_a.safetensors", Self.weights + "gpu_det_b.safetensors"])
+        let equivalent = try await mlpack([
+            "compare", Self.weights + "gpu_det_a.safetensors", Self.weights + "gpu_det_b.safetensors",
+        ])
         #expect(equivalent.status == 0, "\(equivalent)")
         #expect(equivalent.out.hasPrefix("equivalent:"))
 
-        let different = try await mlpack(["compare", Self.weights + "gpu_nondet_a.safetensors", Self.weights + "gpu_nondet_b.safetensors"])
+        let different = try await mlpack([
+            "compare", Self.weights + "gpu_nondet_a.safetensors", Self.weights + "gpu_nondet_b.safetensors",
+        ])
         #expect(different.status == 4, "\(different)")
         #expect(different.out.hasPrefix("different:"))
         #expect(different.out.contains("max abs 0.00599"))
         #expect(different.out.contains("in emb.weight"))
 
         let within = try await mlpack([
-            "compare", Self.weights + "gpu_nondet_a.safetensors", Self.weights + "gpu_nondet_b.safetensors", "--atol", "0.01", "--json",
+            "compare", Self.weights + "gpu_nondet_a.safetensors", Self.weights + "gpu_nondet_b.safetensors", "--atol",
+            "0.01", "--json",
         ])
         #expect(within.status == 0, "\(within)")
         let report = try #require(try JSONSerialization.jsonObject(with: within.stdout) as? [String: Any])
@@ -27,13 +32,16 @@ struct CompareTests {
         #expect(report["worst"] as? String == "emb.weight")
         #expect(abs((report["maxAbsoluteDifference"] as? Double ?? 0) - 0.005994915962219238) < 1e-9)
 
-        let cpu = try await mlpack(["compare", Self.weights + "cpu_a.safetensors", Self.weights + "gpu_det_a.safetensors"])
+        let cpu = try await mlpack([
+            "compare", Self.weights + "cpu_a.safetensors", Self.weights + "gpu_det_a.safetensors",
+        ])
         #expect(cpu.status == 4)
         #expect(cpu.out.contains("max abs 0.0112"))
         #expect(cpu.out.contains("in l1.weight"))
 
         let metrics = try await mlpack([
-            "compare", Self.weights + "gpu_nondet_a.metrics.json", Self.weights + "gpu_nondet_b.metrics.json", "--metric-tolerance", "accuracy=0.001",
+            "compare", Self.weights + "gpu_nondet_a.metrics.json", Self.weights + "gpu_nondet_b.metrics.json",
+            "--metric-tolerance", "accuracy=0.001",
             "--metric-tolerance", "loss=0.0001",
         ])
         #expect(metrics.status == 0, "\(metrics)")
@@ -53,11 +61,16 @@ struct CompareTests {
             let project = try makeProject(in: box)
             try box.mkdir("a")
             try box.mkdir("b")
-            try FileManager.default.copyItem(atPath: Self.weights + "gpu_nondet_a.safetensors", toPath: box.path("a/model.safetensors"))
-            try FileManager.default.copyItem(atPath: Self.weights + "gpu_nondet_b.safetensors", toPath: box.path("b/model.safetensors"))
-            let a = try await makePack(in: box, output: "a.mlpack", code: project.directory, weights: [box.path("a/model.safetensors")])
+            try FileManager.default.copyItem(
+                atPath: Self.weights + "gpu_nondet_a.safetensors", toPath: box.path("a/model.safetensors"))
+            try FileManager.default.copyItem(
+                atPath: Self.weights + "gpu_nondet_b.safetensors", toPath: box.path("b/model.safetensors"))
+            let a = try await makePack(
+                in: box, output: "a.mlpack", code: project.directory, weights: [box.path("a/model.safetensors")])
             try box.write("project/extra.py", "print('new')\n")
-            let b = try await makePack(in: box, output: "b.mlpack", code: project.directory, weights: [box.path("b/model.safetensors")], title: "v2")
+            let b = try await makePack(
+                in: box, output: "b.mlpack", code: project.directory, weights: [box.path("b/model.safetensors")],
+                title: "v2")
 
             let text = try await mlpack(["diff", a, b])
             #expect(text.status == 0, "\(text)")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The conformance corpus (fixtures/conformance/, made by its make.py): every pack with the
@@ -33,19 +34,26 @@ struct ConformanceTests {
     @Test("the corpus lists every pack in it, and every rule family")
     func complete() throws {
         #expect(Self.cases.count >= 30)
-        let files = try FileManager.default.contentsOfDirectory(atPath: Self.folder + "packs").filter { $0.hasSuffix(".mlpack") }
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.folder + "packs").filter {
+            $0.hasSuffix(".mlpack")
+        }
         #expect(Set(files.map { "packs/" + $0 }) == Set(Self.cases.map(\.file)))
         #expect(Self.cases.contains { $0.name.hasPrefix("valid-") })
     }
 
-    @Test("verify, inspect and extract give the expected exit code and error, write nothing outside the target, stay under 200 MiB", arguments: cases)
+    @Test(
+        "verify, inspect and extract give the expected exit code and error, write nothing outside the target, stay under 200 MiB",
+        arguments: cases)
     func conformance(_ entry: Case) async throws {
         try await withSandbox { box in
             let pack = Self.folder + entry.file
             // verify needs a trusted signature or --allow-unsigned; extract only checks validity.
             let key = entry.trust == "key" ? ["--key", Self.folder + "keys/corpus.pub"] : []
             let commands: [(String, [String])] = [
-                ("verify", ["verify", pack] + key + (entry.trust == "unsigned" ? ["--allow-unsigned"] : []) + entry.args),
+                (
+                    "verify",
+                    ["verify", pack] + key + (entry.trust == "unsigned" ? ["--allow-unsigned"] : []) + entry.args
+                ),
                 ("inspect", ["inspect", pack] + entry.args),
                 ("extract", ["extract", pack, "--to", box.path("target/out")] + key + entry.args),
             ]
@@ -54,16 +62,21 @@ struct ConformanceTests {
                 let expected = try #require(entry.expect[command])
                 let before = treeListing(box.root)
                 let memory = box.path("memory-\(command)")
-                let result = try await run("/usr/bin/time", ["-f", "%M", "-o", memory, try Repo.mlpackBinary()] + arguments)
+                let result = try await run(
+                    "/usr/bin/time", ["-f", "%M", "-o", memory, try Repo.mlpackBinary()] + arguments)
                 let context = "\(entry.name): \(command) \(result)"
                 #expect(result.status == expected.exit, "\(context)")
                 if expected.exit != 0 {
                     let errors = result.errLines.filter { $0.hasPrefix("mlpack: error:") }
                     #expect(errors.count == 1, "one error line: \(context)")
                     #expect(result.err.contains(expected.message), "expected «\(expected.message)»: \(context)")
-                    if command == "extract" { #expect(!exists(box.path("target/out")), "a rejected pack leaves no target: \(context)") }
+                    if command == "extract" {
+                        #expect(!exists(box.path("target/out")), "a rejected pack leaves no target: \(context)")
+                    }
                 }
-                let kib = Int(String(decoding: try readBytes(memory), as: UTF8.self).split(separator: "\n").last ?? "") ?? .max
+                let kib =
+                    Int(String(decoding: try readBytes(memory), as: UTF8.self).split(separator: "\n").last ?? "")
+                    ?? .max
                 #expect(kib < Self.peakMemoryLimitKiB, "peak RSS \(kib) KiB: \(context)")
                 try? FileManager.default.removeItem(atPath: memory)
                 // Nothing appears or changes outside the target folder.

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A static file server on a free loopback port (`python3 -m http.server`), stopped with the
@@ -10,7 +11,9 @@ final class LoopbackServer: @unchecked Sendable {
     init(serving directory: String) throws {
         let output = Pipe()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", directory]
+        process.arguments = [
+            "python3", "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", directory,
+        ]
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -26,7 +29,7 @@ final class LoopbackServer: @unchecked Sendable {
             let port = Int(text[range].dropFirst(5))
         else {
             process.terminate()
-            throw HarnessError("http.server did not start: \(text)")
+            throw TestError("http.server did not start: \(text)")
         }
         self.port = port
     }
@@ -42,7 +45,9 @@ struct DataReferenceTests {
     /// A dataset folder of a few CSV shards, one in a subfolder with a non-ASCII name.
     func makeDataset(in box: Sandbox, at relative: String = "www/spirals") throws -> String {
         for shard in 0..<3 {
-            try box.write("\(relative)/part-\(shard).csv", "x0,x1,label\n" + (0..<200).map { "\($0 * shard),\($0),\($0 % 2)" }.joined(separator: "\n") + "\n")
+            try box.write(
+                "\(relative)/part-\(shard).csv",
+                "x0,x1,label\n" + (0..<200).map { "\($0 * shard),\($0),\($0 % 2)" }.joined(separator: "\n") + "\n")
         }
         try box.write("\(relative)/sub dir/naïve.csv", "a,b\n1,2\n")
         return box.path(relative)
@@ -67,13 +72,17 @@ struct DataReferenceTests {
             #expect(check.status == 0, "\(check)")
             #expect(check.out.contains("sub dir/naïve.csv: OK"))
 
-            let reference = try JSONSerialization.jsonObject(with: Data(try readBytes(box.path("x/demo/data/refs/spirals.json")))) as! [String: Any]
+            let reference =
+                try JSONSerialization.jsonObject(with: Data(try readBytes(box.path("x/demo/data/refs/spirals.json"))))
+                as! [String: Any]
             #expect(reference["kind"] as? String == "directory")
             #expect(reference["fileCount"] as? Int == 4)
             #expect(reference["treeDigest"] as? String == (try await sha256sum(listing)))
             #expect(reference["mountPath"] as? String == "spirals")
             // The author's local path is private: it is kept out of the public reference.
-            #expect(!(String(decoding: try readBytes(box.path("x/demo/data/refs/spirals.json")), as: UTF8.self).contains(box.root)))
+            #expect(
+                !(String(decoding: try readBytes(box.path("x/demo/data/refs/spirals.json")), as: UTF8.self).contains(
+                    box.root)))
             let local = String(decoding: try readBytes(box.path("x/demo/data/refs/spirals.local.json")), as: UTF8.self)
             #expect(local.contains("file://"))
             // Data is named, not copied: no dataset byte is in the pack, and it is not code either.
@@ -90,10 +99,12 @@ struct DataReferenceTests {
             defer { server.stop() }
             // A copy that disappears after packing, so only the server can serve the data.
             try await must("cp", ["-r", dataset, box.path("local-copy")])
-            let pack = try await makePack(in: box, code: try makeProject(in: box).directory, extra: [
-                "--data", "spirals=\(box.path("local-copy"))", "--data-uri", "spirals=\(server.base)/spirals",
-                "--data-mount", "spirals=data/spirals",
-            ])
+            let pack = try await makePack(
+                in: box, code: try makeProject(in: box).directory,
+                extra: [
+                    "--data", "spirals=\(box.path("local-copy"))", "--data-uri", "spirals=\(server.base)/spirals",
+                    "--data-mount", "spirals=data/spirals",
+                ])
             try FileManager.default.removeItem(atPath: box.path("local-copy"))
 
             let unchecked = try await mlpack(["verify", pack, "--allow-unsigned", "--json"])
@@ -137,9 +148,11 @@ struct DataReferenceTests {
             let server = try LoopbackServer(serving: box.path("www"))
             defer { server.stop() }
             try await must("cp", ["-r", dataset, box.path("local-copy")])
-            let pack = try await makePack(in: box, code: try makeProject(in: box).directory, extra: [
-                "--data", "spirals=\(box.path("local-copy"))", "--data-uri", "spirals=\(server.base)/spirals",
-            ])
+            let pack = try await makePack(
+                in: box, code: try makeProject(in: box).directory,
+                extra: [
+                    "--data", "spirals=\(box.path("local-copy"))", "--data-uri", "spirals=\(server.base)/spirals",
+                ])
             try FileManager.default.removeItem(atPath: box.path("local-copy"))
             _ = try box.write("www/spirals/part-2.csv", "x0,x1,label\n1,2,1\n")
 
@@ -160,7 +173,8 @@ struct DataReferenceTests {
     func fileReference() async throws {
         try await withSandbox { box in
             let file = try box.write("corpus.txt", String(repeating: "lorem ipsum\n", count: 1000))
-            let pack = try await makePack(in: box, code: try makeProject(in: box).directory, extra: ["--data", "corpus=\(file)"])
+            let pack = try await makePack(
+                in: box, code: try makeProject(in: box).directory, extra: ["--data", "corpus=\(file)"])
             let cache = box.path("cache")
             let fetch = try await mlpack(["fetch", pack, "--cache", cache])
             #expect(fetch.status == 0, "\(fetch)")
@@ -177,10 +191,14 @@ struct DataReferenceTests {
     func inlineData() async throws {
         try await withSandbox { box in
             let dataset = try makeDataset(in: box)
-            let pack = try await makePack(in: box, code: try makeProject(in: box).directory, extra: [
-                "--data", "spirals=\(dataset)", "--inline-data", "spirals",
+            let pack = try await makePack(
+                in: box, code: try makeProject(in: box).directory,
+                extra: [
+                    "--data", "spirals=\(dataset)", "--inline-data", "spirals",
+                ])
+            let verify = try await mlpack([
+                "verify", pack, "--allow-unsigned", "--data", "--cache", box.path("cache"), "--json",
             ])
-            let verify = try await mlpack(["verify", pack, "--allow-unsigned", "--data", "--cache", box.path("cache"), "--json"])
             #expect(verify.status == 0, "\(verify)")
             #expect(verify.out.contains("\"inline\""))
             let extract = try await mlpack(["extract", pack, "--to", box.path("out"), "--only", "inputs/spirals"])
@@ -195,10 +213,12 @@ struct DataReferenceTests {
             let project = try makeProject(in: box)
             for extra in [
                 ["--data", "spirals"], ["--data", "bad name=\(project.directory)"], ["--data", "x=/does/not/exist"],
-                ["--data-uri", "x=https://example.org/x"], ["--data", "x=\(project.directory)", "--data-uri", "x=ftp://example.org/x"],
+                ["--data-uri", "x=https://example.org/x"],
+                ["--data", "x=\(project.directory)", "--data-uri", "x=ftp://example.org/x"],
                 ["--data", "x=\(project.directory)", "--data-mount", "x=../outside"],
             ] {
-                let result = try await mlpack(["create", "--output", box.path("p.mlpack"), "--unsigned", "--code", project.directory] + extra)
+                let result = try await mlpack(
+                    ["create", "--output", box.path("p.mlpack"), "--unsigned", "--code", project.directory] + extra)
                 #expect(result.status == 2, "\(extra): \(result)")
                 #expect(result.errLines.count == 1, "\(extra): \(result)")
                 #expect(!exists(box.path("p.mlpack")))

@@ -1,8 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Same inputs and the same creation time give the same tar members and payload bytes
@@ -19,13 +20,15 @@ struct DeterminismTests {
         try await withSandbox { box in
             let project = try makeProject(in: box)
             let weights = try makeWeights(in: box)
-            let first = try await makePack(in: box, output: "first.mlpack", code: project.directory, weights: [weights], title: "t")
+            let first = try await makePack(
+                in: box, output: "first.mlpack", code: project.directory, weights: [weights], title: "t")
             // Change every source's times between the runs: they must not leak into the pack.
             for path in project.files.map({ project.directory + "/" + $0.path }) + [weights] {
                 var times = [timespec(tv_sec: 1_000_000_000, tv_nsec: 0), timespec(tv_sec: 1_000_000_000, tv_nsec: 0)]
                 #expect(utimensat(AT_FDCWD, path, &times, 0) == 0)
             }
-            let second = try await makePack(in: box, output: "second-name.mlpack", code: project.directory, weights: [weights], title: "t")
+            let second = try await makePack(
+                in: box, output: "second-name.mlpack", code: project.directory, weights: [weights], title: "t")
 
             let a = try await tarMembers(first)
             let b = try await tarMembers(second)
@@ -47,7 +50,8 @@ struct DeterminismTests {
             }
             // The salted files keep the same headers apart from the content.
             for (x, y) in zip(a, b) where Self.saltDependent.contains(x.name) {
-                #expect(x.name == y.name && x.mode == y.mode && x.mtime == y.mtime && x.uid == y.uid && x.type == y.type)
+                #expect(
+                    x.name == y.name && x.mode == y.mode && x.mtime == y.mtime && x.uid == y.uid && x.type == y.type)
             }
 
             // The raw tar bytes of the payload (everything before bagit.txt) are identical.
@@ -105,7 +109,8 @@ struct DeterminismTests {
         try await withSandbox { box in
             let project = try makeProject(in: box)
             let pack = try await makePack(
-                in: box, code: project.directory, created: Fixture.created, environment: ["SOURCE_DATE_EPOCH": "1700000000"])
+                in: box, code: project.directory, created: Fixture.created,
+                environment: ["SOURCE_DATE_EPOCH": "1700000000"])
             for member in try await tarMembers(pack) {
                 #expect(Int64(member.mtime) == Fixture.createdEpoch, "\(member.name): mtime \(member.mtime)")
             }

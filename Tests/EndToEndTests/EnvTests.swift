@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `mlpack env` and `mlpack env diff`, run as the built binary.
@@ -41,7 +42,9 @@ struct EnvTests {
             let result = try await mlpack(arguments, environment: environment)
             #expect(result.status == 0, "\(result)")
             for (name, marker) in markers {
-                #expect(!result.out.contains(marker) && !result.err.contains(marker), "\(name)'s value leaked from `mlpack \(arguments.joined(separator: " "))`")
+                #expect(
+                    !result.out.contains(marker) && !result.err.contains(marker),
+                    "\(name)'s value leaked from `mlpack \(arguments.joined(separator: " "))`")
                 #expect(!result.out.contains(name), "\(name) named in the output")
             }
         }
@@ -74,8 +77,13 @@ struct EnvTests {
         let result = try await mlpack(["env", "diff", Self.gpuPlatform, "current", "--json"])
         #expect(result.status == 0, "\(result)")
         let diff = try decodeJSON(DiffJSON.self, result)
-        #expect(diff.entries.contains(.init(severity: "major", field: "gpu.model", a: "NVIDIA H100 80GB HBM3", b: "absent")), "\(diff.entries)")
-        #expect(diff.entries.contains(.init(severity: "major", field: "package torch", a: "2.11.0+cu130", b: "absent")), "\(diff.entries)")
+        #expect(
+            diff.entries.contains(
+                .init(severity: "major", field: "gpu.model", a: "NVIDIA H100 80GB HBM3", b: "absent")),
+            "\(diff.entries)")
+        #expect(
+            diff.entries.contains(.init(severity: "major", field: "package torch", a: "2.11.0+cu130", b: "absent")),
+            "\(diff.entries)")
         #expect(diff.entries.contains { $0.field == "cuda.version" && $0.severity == "major" })
         #expect(diff.entries.contains { $0.field == "kernel" && $0.severity == "minor" })
         #expect(diff.major == diff.entries.filter { $0.severity == "major" }.count)
@@ -91,8 +99,14 @@ struct EnvTests {
         let text = try await mlpack(["env", "diff", Self.gpuPlatform, "current"])
         #expect(text.status == 0, "\(text)")
         let lines = text.out.split(separator: "\n").map(String.init)
-        #expect(lines.contains { $0.hasPrefix("major") && $0.contains("gpu.model") && $0.contains("NVIDIA H100 80GB HBM3") && $0.contains("absent") }, "\(text.out)")
-        #expect(lines.contains { $0.hasPrefix("major") && $0.contains("package torch") && $0.contains("2.11.0+cu130") }, "\(text.out)")
+        #expect(
+            lines.contains {
+                $0.hasPrefix("major") && $0.contains("gpu.model") && $0.contains("NVIDIA H100 80GB HBM3")
+                    && $0.contains("absent")
+            }, "\(text.out)")
+        #expect(
+            lines.contains { $0.hasPrefix("major") && $0.contains("package torch") && $0.contains("2.11.0+cu130") },
+            "\(text.out)")
         #expect(lines.last?.contains("major") == true)
     }
 
@@ -125,18 +139,22 @@ struct EnvTests {
         try await withSandbox { box in
             let notJSON = try box.write("notes.txt", "hello\n")
             let cases = [
-                (box.path("missing.json"), "no such file"), (notJSON, "not an environment capture"), (box.root, "folder"),
+                (box.path("missing.json"), "no such file"), (notJSON, "not an environment capture"),
+                (box.root, "folder"),
             ]
             for (path, words) in cases {
                 let result = try await mlpack(["env", "diff", path, "current"])
                 #expect(result.status == 2, "\(result)")
-                #expect(result.errLines.count == 1 && result.err.contains(path) && result.err.contains(words), "\(result)")
+                #expect(
+                    result.errLines.count == 1 && result.err.contains(path) && result.err.contains(words), "\(result)")
                 #expect(result.out.isEmpty)
             }
             let missingArgument = try await mlpack(["env", "diff", "current"])
             #expect(missingArgument.status == 2, "\(missingArgument)")
             // An interpreter asked for by name must answer.
-            for arguments in [["env", "--python", "/bin/false"], ["env", "diff", "current", "current", "--python", box.path("nope")]] {
+            for arguments in [
+                ["env", "--python", "/bin/false"], ["env", "diff", "current", "current", "--python", box.path("nope")],
+            ] {
                 let result = try await mlpack(arguments)
                 #expect(result.status == 2, "\(result)")
                 #expect(result.err.contains("did not answer as a Python interpreter"), "\(result)")

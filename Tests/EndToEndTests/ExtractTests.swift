@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `mlpack extract`: the checked payload, byte for byte, with the right modes.
@@ -22,13 +23,17 @@ struct ExtractTests {
             expected.formUnion(["pack.json", snapshot + ".json", "artifacts/weights.safetensors"])
             #expect(Set(withoutEnvironment(extracted).keys) == expected)
             // The environment capture comes out too: the items the pack lists.
-            #expect(Set(extracted.keys.filter(isEnvironmentPath)) == Set(report.files.map(\.path).filter(isEnvironmentPath)))
+            #expect(
+                Set(extracted.keys.filter(isEnvironmentPath)) == Set(report.files.map(\.path).filter(isEnvironmentPath))
+            )
             for file in project.files {
                 let path = out + "/" + snapshot + "/" + file.path
                 #expect(extracted[snapshot + "/" + file.path] == file.bytes, "\(file.path) differs")
                 let info = try #require(fileInfo(path))
                 #expect(info.kind == .file)
-                #expect(info.mode == file.mode, "\(file.path): mode \(String(info.mode, radix: 8)), expected \(String(file.mode, radix: 8))")
+                #expect(
+                    info.mode == file.mode,
+                    "\(file.path): mode \(String(info.mode, radix: 8)), expected \(String(file.mode, radix: 8))")
             }
             #expect(fileInfo(out + "/" + snapshot + "/train.py")?.mode == 0o755)
             #expect(extracted["artifacts/weights.safetensors"] == (try readBytes(weights)))
@@ -63,10 +68,12 @@ struct ExtractTests {
     }
 
     static let onlyCases: [OnlyCase] = [
-        OnlyCase(globs: ["code/*"], expected: [
-            "<snap>.json", "<snap>/train.py", "<snap>/model/__init__.py", "<snap>/model/net.py",
-            "<snap>/utils/net_copy.py", "<snap>/configs/base.yaml", "<snap>/README.md",
-        ]),
+        OnlyCase(
+            globs: ["code/*"],
+            expected: [
+                "<snap>.json", "<snap>/train.py", "<snap>/model/__init__.py", "<snap>/model/net.py",
+                "<snap>/utils/net_copy.py", "<snap>/configs/base.yaml", "<snap>/README.md",
+            ]),
         OnlyCase(globs: ["*.safetensors"], expected: ["artifacts/weights.safetensors"]),
         OnlyCase(globs: ["artifacts/weights.safetensors"], expected: ["artifacts/weights.safetensors"]),
         OnlyCase(globs: ["*.yaml", "pack.json"], expected: ["<snap>/configs/base.yaml", "pack.json"]),
@@ -90,7 +97,9 @@ struct ExtractTests {
                 #expect(Set(extracted.keys) == expected, "\(label): extracted \(extracted.keys.sorted())")
                 for file in project.files where expected.contains(snapshot + "/" + file.path) {
                     #expect(extracted[snapshot + "/" + file.path] == file.bytes, "\(label): \(file.path) differs")
-                    #expect(fileInfo(out + "/" + snapshot + "/" + file.path)?.mode == file.mode, "\(label): \(file.path) mode")
+                    #expect(
+                        fileInfo(out + "/" + snapshot + "/" + file.path)?.mode == file.mode,
+                        "\(label): \(file.path) mode")
                 }
                 if expected.contains("artifacts/weights.safetensors") {
                     #expect(extracted["artifacts/weights.safetensors"] == (try readBytes(weights)))
@@ -103,7 +112,9 @@ struct ExtractTests {
     func onlyReadsThroughIndex() async throws {
         try await withSandbox { box in
             let (pack, _, weights) = try await makeStandardPack(in: box)
-            let result = try await mlpack(["extract", pack, "--to", box.path("out"), "--only", "*.safetensors", "--json"])
+            let result = try await mlpack([
+                "extract", pack, "--to", box.path("out"), "--only", "*.safetensors", "--json",
+            ])
             #expect(result.status == 0, "\(result)")
             let summary = try decodeJSON(ExtractJSON.self, result)
             #expect(summary.readThrough == "seek index")
@@ -178,7 +189,8 @@ struct ExtractTests {
     func extractFromPipe() async throws {
         try await withSandbox { box in
             let (pack, _, _) = try await makeStandardPack(in: box)
-            let piped = try await sh(#"cat "$1" | "$2" extract - --to "$3""#, [pack, try Repo.mlpackBinary(), box.path("piped")])
+            let piped = try await sh(
+                #"cat "$1" | "$2" extract - --to "$3""#, [pack, try Repo.mlpackBinary(), box.path("piped")])
             #expect(piped.status == 0, "\(piped)")
             let direct = try await mlpack(["extract", pack, "--to", box.path("direct")])
             #expect(direct.status == 0, "\(direct)")
@@ -186,7 +198,8 @@ struct ExtractTests {
             let b = try filesBelow(box.path("direct"))
             #expect(withoutEnvironment(a).count == 9)
             #expect(a == b)
-            #expect(treeListing(box.path("piped")) == treeListing(box.path("direct")), "modes differ between pipe and file")
+            #expect(
+                treeListing(box.path("piped")) == treeListing(box.path("direct")), "modes differ between pipe and file")
         }
     }
 
@@ -194,12 +207,14 @@ struct ExtractTests {
     func identicalFilesComeOutAsRegularFiles() async throws {
         try await withSandbox { box in
             let shared = "def helper():\n    return 42\n"
-            let project = try makeProject(in: box, files: [
-                SourceFile("a/helper.py", shared),
-                SourceFile("b/helper.py", shared),
-                SourceFile("c/helper.py", shared, mode: 0o755),
-                SourceFile("d/other.py", "x = 1\n"),
-            ])
+            let project = try makeProject(
+                in: box,
+                files: [
+                    SourceFile("a/helper.py", shared),
+                    SourceFile("b/helper.py", shared),
+                    SourceFile("c/helper.py", shared, mode: 0o755),
+                    SourceFile("d/other.py", "x = 1\n"),
+                ])
             let pack = try await makePack(in: box, code: project.directory)
             let links = try await tarMembers(pack).filter(\.isHardlink)
             // Only same content and same mode are linked: c/helper.py (0755) is stored apart.
@@ -233,9 +248,11 @@ struct ExtractTests {
     @Test("Empty code files round-trip")
     func emptyFiles() async throws {
         try await withSandbox { box in
-            let project = try makeProject(in: box, files: [
-                SourceFile("empty.py", ""), SourceFile("also_empty.txt", ""), SourceFile("x.py", "x\n"),
-            ])
+            let project = try makeProject(
+                in: box,
+                files: [
+                    SourceFile("empty.py", ""), SourceFile("also_empty.txt", ""), SourceFile("x.py", "x\n"),
+                ])
             let pack = try await makePack(in: box, code: project.directory)
             let out = box.path("out")
             let result = try await mlpack(["extract", pack, "--to", out])
@@ -257,7 +274,9 @@ struct ExtractTests {
             let full = try await mlpack(["extract", pack, "--to", box.path("full")])
             #expect(full.status == 0, "\(full)")
             #expect(try readBytes(box.path("full/artifacts/big.safetensors")) == readBytes(weights))
-            let only = try await mlpack(["extract", pack, "--to", box.path("only"), "--only", "*.safetensors", "--json"])
+            let only = try await mlpack([
+                "extract", pack, "--to", box.path("only"), "--only", "*.safetensors", "--json",
+            ])
             #expect(only.status == 0, "\(only)")
             #expect(try decodeJSON(ExtractJSON.self, only).readThrough == "seek index")
             #expect(try readBytes(box.path("only/artifacts/big.safetensors")) == readBytes(weights))
@@ -267,7 +286,8 @@ struct ExtractTests {
             let verify = try await mlpack(["verify", pack, "--allow-unsigned"])
             #expect(verify.status == 0 && verify.out.contains("seek index  valid"), "\(verify)")
             // Standard tools read the multi-frame stream too.
-            let check = try await sh(#"zstd -q -dc "$1" | tar -xO demo/data/artifacts/big.safetensors | sha256sum"#, [pack])
+            let check = try await sh(
+                #"zstd -q -dc "$1" | tar -xO demo/data/artifacts/big.safetensors | sha256sum"#, [pack])
             #expect(check.out.hasPrefix(try await sha256sum(weights)), "\(check)")
         }
     }

@@ -1,13 +1,17 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `mlpack inspect --json`: what the pack holds, read through the seek index when it can.
 @Suite("inspect")
 struct InspectTests {
-    @Test("--created spellings are normalised to RFC 3339 UTC with whole seconds", arguments: [
-        "2026-01-02T03:04:05Z", "2026-01-02T04:04:05+01:00", "2026-01-01T22:04:05-05:00", "2026-01-02T03:04:05.750Z",
-        "1767323045",
-    ])
+    @Test(
+        "--created spellings are normalised to RFC 3339 UTC with whole seconds",
+        arguments: [
+            "2026-01-02T03:04:05Z", "2026-01-02T04:04:05+01:00", "2026-01-01T22:04:05-05:00",
+            "2026-01-02T03:04:05.750Z",
+            "1767323045",
+        ])
     func createdIsNormalised(created: String) async throws {
         try await withSandbox { box in
             let weights = try makeWeights(in: box, size: 100)
@@ -78,7 +82,9 @@ struct InspectTests {
             try await must("tar", ["--zstd", "-xf", pack, "-C", out])
             let manifest = try String(contentsOfFile: out + "/demo/manifest-sha256.txt", encoding: .utf8)
             for file in report.files {
-                #expect(manifest.contains("\(file.sha256)  data/\(file.path)\n"), "\(file.path) is not in manifest-sha256.txt as inspect shows it")
+                #expect(
+                    manifest.contains("\(file.sha256)  data/\(file.path)\n"),
+                    "\(file.path) is not in manifest-sha256.txt as inspect shows it")
             }
             // The snapshot folder is the first 12 hex digits of the sha256 of its sha256sum listing.
             let listing = project.files
@@ -86,7 +92,9 @@ struct InspectTests {
                 .map { file in "\(files[snapshot + "/" + file.path]?.sha256 ?? "?")  \(file.path)\n" }
                 .joined()
             try box.write("listing.txt", listing)
-            #expect(snapshot == "code/" + (try await sha256sum(box.path("listing.txt"))).prefix(12), "the snapshot name is not the tree digest")
+            #expect(
+                snapshot == "code/" + (try await sha256sum(box.path("listing.txt"))).prefix(12),
+                "the snapshot name is not the tree digest")
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `mlpack run` twice (pretrain, edit the code, fine-tune from the checkpoint), an unrelated
@@ -33,36 +34,46 @@ struct LineageTests {
         try box.write("project/dataset/b.csv", "x,y\n3,4\n")
         try await must("git", ["init", "-q"], cwd: root)
         try await must("git", ["add", "-A"], cwd: root)
-        try await must("git", ["-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-qm", "v1"], cwd: root)
+        try await must(
+            "git", ["-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-qm", "v1"], cwd: root)
 
         func record(_ name: String, _ arguments: [String]) async throws -> String {
             let result = try await mlpack(["run", "--name", name] + arguments, cwd: root)
-            guard result.status == 0, let line = result.errLines.last, let range = line.range(of: #"run (\S+) "#, options: .regularExpression) else {
-                throw HarnessError("mlpack run failed: \(result)")
+            guard result.status == 0, let line = result.errLines.last,
+                let range = line.range(of: #"run (\S+) "#, options: .regularExpression)
+            else {
+                throw TestError("mlpack run failed: \(result)")
             }
             return String(line[range].dropFirst(4).dropLast())
         }
-        let pretrain = try await record("pretrain", ["-i", "dataset", "--", "python3", "train.py", "data=dataset", "out=checkpoints/pre.weights"])
+        let pretrain = try await record(
+            "pretrain", ["-i", "dataset", "--", "python3", "train.py", "data=dataset", "out=checkpoints/pre.weights"])
         try box.write("project/train.py", Self.trainV2)
-        let finetune = try await record("finetune", [
-            "-i", "dataset", "-i", "checkpoints/pre.weights", "--",
-            "python3", "train.py", "data=dataset", "init=checkpoints/pre.weights", "out=final.weights",
-        ])
-        let unrelated = try await record("unrelated", ["--", "python3", "train.py", "data=dataset", "out=other.weights"])
+        let finetune = try await record(
+            "finetune",
+            [
+                "-i", "dataset", "-i", "checkpoints/pre.weights", "--",
+                "python3", "train.py", "data=dataset", "init=checkpoints/pre.weights", "out=final.weights",
+            ])
+        let unrelated = try await record(
+            "unrelated", ["--", "python3", "train.py", "data=dataset", "out=other.weights"])
         return Project(root: root, finalWeights: root + "/final.weights", runIds: [pretrain, finetune, unrelated])
     }
 
-    @Test("the two-stage lineage is found from the final weights alone; the unrelated run is not packed; stage 1's code is exact")
+    @Test(
+        "the two-stage lineage is found from the final weights alone; the unrelated run is not packed; stage 1's code is exact"
+    )
     func twoStages() async throws {
         try await withSandbox { box in
             let project = try await recordTwoStages(in: box)
             let (pretrain, finetune, unrelated) = (project.runIds[0], project.runIds[1], project.runIds[2])
             let pack = box.path("lineage.mlpack")
             // From another folder, naming only the final weights.
-            let create = try await mlpack([
-                "create", "--output", pack, "--output-of", project.finalWeights, "--unsigned", "--name", "demo",
-                "--atol", "1e-6", "--rtol", "0", "--metric-tolerance", "accuracy=0.01",
-            ], cwd: box.root)
+            let create = try await mlpack(
+                [
+                    "create", "--output", pack, "--output-of", project.finalWeights, "--unsigned", "--name", "demo",
+                    "--atol", "1e-6", "--rtol", "0", "--metric-tolerance", "accuracy=0.01",
+                ], cwd: box.root)
             #expect(create.status == 0, "\(create)")
 
             let report = try await mlpack(["inspect", pack, "--json"])
@@ -76,7 +87,8 @@ struct LineageTests {
             #expect(files.contains("artifacts/final.weights"))
             #expect(files.contains("artifacts/checkpoints/\(pretrain)/pre.weights"))
             #expect(files.contains("refs/dataset.json") && files.contains("refs/dataset.sha256"))
-            #expect(!files.contains { $0.hasPrefix("inputs/") || $0.hasSuffix(".csv") }, "data is referenced, not copied")
+            #expect(
+                !files.contains { $0.hasPrefix("inputs/") || $0.hasSuffix(".csv") }, "data is referenced, not copied")
 
             // The text graph names both runs, the checkpoint's producer and the commands.
             let text = try await mlpack(["inspect", pack])
@@ -86,19 +98,29 @@ struct LineageTests {
             // Stage 1's code is exactly what ran, although train.py was edited before stage 2.
             let extract = try await mlpack(["extract", pack, "--to", box.path("out")])
             #expect(extract.status == 0, "\(extract)")
-            let snapshots = try FileManager.default.contentsOfDirectory(atPath: box.path("out/code")).filter { !$0.hasSuffix(".json") }
-            let trains = try snapshots.map { String(decoding: try readBytes(box.path("out/code/\($0)/train.py")), as: UTF8.self) }
+            let snapshots = try FileManager.default.contentsOfDirectory(atPath: box.path("out/code")).filter {
+                !$0.hasSuffix(".json")
+            }
+            let trains = try snapshots.map {
+                String(decoding: try readBytes(box.path("out/code/\($0)/train.py")), as: UTF8.self)
+            }
             #expect(Set(trains) == [Self.trainV1, Self.trainV2])
             let records = try [pretrain, finetune].map {
-                try JSONSerialization.jsonObject(with: Data(try readBytes(box.path("out/runs/\($0).json")))) as! [String: Any]
+                try JSONSerialization.jsonObject(with: Data(try readBytes(box.path("out/runs/\($0).json"))))
+                    as! [String: Any]
             }
             let codes = records.map { (($0["code"] as? [String: Any])?["treeDigest"] as? String ?? "").prefix(12) }
-            #expect(try String(decoding: readBytes(box.path("out/code/\(codes[0])/train.py")), as: UTF8.self) == Self.trainV1)
-            #expect(try String(decoding: readBytes(box.path("out/code/\(codes[1])/train.py")), as: UTF8.self) == Self.trainV2)
+            #expect(
+                try String(decoding: readBytes(box.path("out/code/\(codes[0])/train.py")), as: UTF8.self)
+                    == Self.trainV1)
+            #expect(
+                try String(decoding: readBytes(box.path("out/code/\(codes[1])/train.py")), as: UTF8.self)
+                    == Self.trainV2)
             #expect((((records[1]["code"] as? [String: Any])?["git"]) as? [String: Any])?["dirty"] as? Bool == true)
 
             // The card names the output and the tolerances a rebuild must meet.
-            let card = try JSONSerialization.jsonObject(with: Data(try readBytes(box.path("out/pack.json")))) as! [String: Any]
+            let card =
+                try JSONSerialization.jsonObject(with: Data(try readBytes(box.path("out/pack.json")))) as! [String: Any]
             let output = try #require((card["outputs"] as? [[String: Any]])?.first)
             #expect(output["path"] as? String == "artifacts/final.weights")
             let tolerance = output["tolerance"] as? [String: Any]
@@ -115,14 +137,18 @@ struct LineageTests {
         try await withSandbox { box in
             let project = try await recordTwoStages(in: box)
             let pack = box.path("slim.mlpack")
-            let create = try await mlpack(["create", "--output", pack, "--output-of", project.finalWeights, "--no-checkpoints", "--unsigned"])
+            let create = try await mlpack([
+                "create", "--output", pack, "--output-of", project.finalWeights, "--no-checkpoints", "--unsigned",
+            ])
             #expect(create.status == 0, "\(create)")
             let inspect = try await inspectJSON(pack)
             #expect(!inspect.files.contains { $0.role == "checkpoint" })
             #expect(inspect.files.contains { $0.path == "artifacts/final.weights" && $0.role == "weights" })
 
             let stranger = try box.write("stranger.weights", "nobody wrote me\n")
-            let refused = try await mlpack(["create", "--output", box.path("x.mlpack"), "--output-of", stranger, "--unsigned"])
+            let refused = try await mlpack([
+                "create", "--output", box.path("x.mlpack"), "--output-of", stranger, "--unsigned",
+            ])
             #expect(refused.status == 2, "\(refused)")
             #expect(refused.err.contains("no recorded run wrote"), "\(refused)")
             #expect(!exists(box.path("x.mlpack")))
@@ -134,13 +160,16 @@ struct LineageTests {
         try await withSandbox { box in
             let project = try await recordTwoStages(in: box)
             let pack = box.path("lineage.mlpack")
-            let create = try await mlpack(["create", "--output", pack, "--output-of", project.finalWeights, "--unsigned", "--name", "demo"])
+            let create = try await mlpack([
+                "create", "--output", pack, "--output-of", project.finalWeights, "--unsigned", "--name", "demo",
+            ])
             #expect(create.status == 0, "\(create)")
             try box.mkdir("bag")
             try await must("tar", ["--zstd", "-xf", pack, "-C", box.path("bag")])
             let crate = String(decoding: try readBytes(box.path("bag/demo/data/ro-crate-metadata.json")), as: UTF8.self)
             #expect(crate.contains("CreateAction"))
-            let validate = try await run("python3", [Repo.root + "/fixtures/ro-crate/validate-offline.py", box.path("bag/demo")], timeout: 300)
+            let validate = try await run(
+                "python3", [Repo.root + "/fixtures/ro-crate/validate-offline.py", box.path("bag/demo")], timeout: 300)
             #expect(validate.status == 0, "\(validate)")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// The environment capture that every pack holds.
@@ -27,10 +28,13 @@ struct PackEnvironmentTests {
             }
             // What is allowed is recorded, so the capture did look at the environment.
             let inspect = try await inspectJSON(pack)
-            let platform = try #require(inspect.files.first { $0.path.hasPrefix("env/") && $0.path.hasSuffix("/platform.json") })
+            let platform = try #require(
+                inspect.files.first { $0.path.hasPrefix("env/") && $0.path.hasSuffix("/platform.json") })
             let extracted = try await mlpack(["extract", pack, "--to", box.path("out"), "--only", platform.path])
             #expect(extracted.status == 0, "\(extracted)")
-            let record = try JSONSerialization.jsonObject(with: Data(try readBytes(box.path("out/" + platform.path)))) as! [String: Any]
+            let record =
+                try JSONSerialization.jsonObject(with: Data(try readBytes(box.path("out/" + platform.path))))
+                as! [String: Any]
             let variables = record["environment"] as? [String: String] ?? [:]
             #expect(variables["PYTHONHASHSEED"] == "0")
             #expect(variables["TF_CPP_MIN_LOG_LEVEL"] == "2")
@@ -43,7 +47,10 @@ struct PackEnvironmentTests {
             let pack = try await makePack(in: box, code: try makeProject(in: box).directory)
             let inspect = try await inspectJSON(pack)
             let env = inspect.files.filter { $0.path.hasPrefix("env/") }
-            #expect(Set(env.map { String($0.path.split(separator: "/").last!) }) == ["platform.json", "python-packages.txt", "host.json"])
+            #expect(
+                Set(env.map { String($0.path.split(separator: "/").last!) }) == [
+                    "platform.json", "python-packages.txt", "host.json",
+                ])
             #expect(env.first { $0.path.hasSuffix("host.json") }?.role == "host")
             #expect(env.first { $0.path.hasSuffix("platform.json") }?.role == "env")
 
@@ -58,7 +65,9 @@ struct PackEnvironmentTests {
             #expect(diff.status == 0, "\(diff)")
             let object = try JSONSerialization.jsonObject(with: diff.stdout) as? [String: Any]
             let entries = object?["entries"] as? [[String: Any]] ?? []
-            func severity(_ field: String) -> String? { entries.first { $0["field"] as? String == field }?["severity"] as? String }
+            func severity(_ field: String) -> String? {
+                entries.first { $0["field"] as? String == field }?["severity"] as? String
+            }
             #expect(severity("gpu.model") == "major", "\(diff)")
             #expect(severity("package torch") == "major", "\(diff)")
         }
@@ -72,7 +81,10 @@ struct PackEnvironmentTests {
             let pack = try await makePack(in: box, code: try makeProject(in: box).directory, extra: ["--env", saved])
             let inspect = try await inspectJSON(pack)
             let env = inspect.files.filter { $0.path.hasPrefix("env/") }
-            #expect(Set(env.map { String($0.path.split(separator: "/").last!) }) == ["platform.json", "python-packages.txt"])
+            #expect(
+                Set(env.map { String($0.path.split(separator: "/").last!) }) == [
+                    "platform.json", "python-packages.txt",
+                ])
 
             // The pack holds the GPU host's platform: nothing differs from the saved file but
             // the lock files this pack's code brings (none here).

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `mlpack verify --rebuild`: replay a pack's lineage in bubblewrap and compare the outputs.
@@ -14,18 +15,28 @@ struct RebuildTests: RebuildSuite {
         files[".gitignore"] = "dataset/\ncheckpoints/\n*.safetensors\n*.json\n"
         let root = try await project(in: box, files)
         try await must("python3", ["make_data.py", "--out", "dataset"], cwd: root)
-        try await record([
-            "--name", "pretrain", "-i", "dataset", "--metrics", "pretrain-metrics.json", "--",
-            "python3", "train.py", "--data", "dataset", "--epochs", "8", "--out", "checkpoints/pretrain.safetensors", "--metrics", "pretrain-metrics.json",
-        ], in: root)
-        try box.write("project/train.py", String(decoding: try readBytes(root + "/train.py"), as: UTF8.self).replacingOccurrences(of: "default=0.5", with: "default=0.2"))
-        try await record([
-            "--name", "finetune", "-i", "dataset", "-i", "checkpoints/pretrain.safetensors", "--metrics", "metrics.json", "--",
-            "python3", "train.py", "--data", "dataset", "--init", "checkpoints/pretrain.safetensors", "--epochs", "4",
-            "--out", "finetuned.safetensors", "--metrics", "metrics.json",
-        ], in: root)
+        try await record(
+            [
+                "--name", "pretrain", "-i", "dataset", "--metrics", "pretrain-metrics.json", "--",
+                "python3", "train.py", "--data", "dataset", "--epochs", "8", "--out",
+                "checkpoints/pretrain.safetensors", "--metrics", "pretrain-metrics.json",
+            ], in: root)
+        try box.write(
+            "project/train.py",
+            String(decoding: try readBytes(root + "/train.py"), as: UTF8.self).replacingOccurrences(
+                of: "default=0.5", with: "default=0.2"))
+        try await record(
+            [
+                "--name", "finetune", "-i", "dataset", "-i", "checkpoints/pretrain.safetensors", "--metrics",
+                "metrics.json", "--",
+                "python3", "train.py", "--data", "dataset", "--init", "checkpoints/pretrain.safetensors", "--epochs",
+                "4",
+                "--out", "finetuned.safetensors", "--metrics", "metrics.json",
+            ], in: root)
         let pack = box.path("spirals.mlpack")
-        try await create(pack, from: root, of: "finetuned.safetensors", ["--atol", "1e-6", "--metric-tolerance", "test_accuracy=0.01"])
+        try await create(
+            pack, from: root, of: "finetuned.safetensors",
+            ["--atol", "1e-6", "--metric-tolerance", "test_accuracy=0.01"])
         return (pack, root)
     }
 
@@ -46,7 +57,8 @@ struct RebuildTests: RebuildSuite {
             #expect(markdown.contains("| identical | `artifacts/finetuned.safetensors`"))
 
             let jsonReport = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--cache", cache, "--json", "--report", box.path("review.json"),
+                "verify", pack, "--rebuild", "--allow-unsigned", "--cache", cache, "--json", "--report",
+                box.path("review.json"),
             ])
             #expect(jsonReport.status == 0, "\(jsonReport)")
             let report = try #require(try JSONSerialization.jsonObject(with: jsonReport.stdout) as? [String: Any])
@@ -62,14 +74,19 @@ struct RebuildTests: RebuildSuite {
             #expect(try json(box.path("review.json"))["verdict"] as? String == "reproduced")
 
             // --keep leaves the workspaces and logs.
-            let kept = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--cache", cache, "--workdir", box.path("work"), "-q"])
+            let kept = try await mlpack([
+                "verify", pack, "--rebuild", "--allow-unsigned", "--cache", cache, "--workdir", box.path("work"), "-q",
+            ])
             #expect(kept.status == 0, "\(kept)")
             #expect(exists(box.path("work")))
-            #expect(try FileManager.default.subpathsOfDirectory(atPath: box.path("work")).contains { $0.hasSuffix(".log") })
+            #expect(
+                try FileManager.default.subpathsOfDirectory(atPath: box.path("work")).contains { $0.hasSuffix(".log") })
 
             // Missing data: a clear error naming the reference and where it was looked for; nothing runs.
             try FileManager.default.moveItem(atPath: project + "/dataset", toPath: box.path("dataset-moved"))
-            let missing = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--cache", box.path("empty-cache")])
+            let missing = try await mlpack([
+                "verify", pack, "--rebuild", "--allow-unsigned", "--cache", box.path("empty-cache"),
+            ])
             #expect(missing.status == 2, "\(missing)")
             #expect(missing.errLines.filter { $0.contains("error") }.count == 1, "\(missing)")
             #expect(missing.err.contains("missing data: data reference dataset (mounted at dataset"))
@@ -78,19 +95,25 @@ struct RebuildTests: RebuildSuite {
         }
     }
 
-    @Test("training seeded from the clock rebuilds to not reproduced (exit 4) with the numbers; a loose --atol accepts it")
+    @Test(
+        "training seeded from the clock rebuilds to not reproduced (exit 4) with the numbers; a loose --atol accepts it"
+    )
     func clockSeed() async throws {
         try await withSandbox { box in
-            let root = try await project(in: box, ["train.py": """
-                import json, time
-                import numpy as np
-                from safetensors.numpy import save_file
-                rng = np.random.default_rng(time.time_ns())
-                w = rng.standard_normal((16, 8)).astype(np.float32)
-                save_file({"w": w, "steps": np.arange(4, dtype=np.int64)}, "model.safetensors")
-                json.dump({"loss": float(np.abs(w).mean()), "seconds": time.time() % 1}, open("metrics.json", "w"))
+            let root = try await project(
+                in: box,
+                [
+                    "train.py": """
+                    import json, time
+                    import numpy as np
+                    from safetensors.numpy import save_file
+                    rng = np.random.default_rng(time.time_ns())
+                    w = rng.standard_normal((16, 8)).astype(np.float32)
+                    save_file({"w": w, "steps": np.arange(4, dtype=np.int64)}, "model.safetensors")
+                    json.dump({"loss": float(np.abs(w).mean()), "seconds": time.time() % 1}, open("metrics.json", "w"))
 
-                """, ".gitignore": "*.safetensors\nmetrics.json\n"])
+                    """, ".gitignore": "*.safetensors\nmetrics.json\n",
+                ])
             try await record(["--metrics", "metrics.json", "--", "python3", "train.py"], in: root)
             let pack = box.path("clock.mlpack")
             try await create(pack, from: root, of: "model.safetensors")
@@ -99,7 +122,9 @@ struct RebuildTests: RebuildSuite {
             #expect(untrusted.status == 3, "\(untrusted)")
             #expect(!exists(box.path("never")), "nothing runs before the signature is trusted")
 
-            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--report", box.path("r.json")])
+            let result = try await mlpack([
+                "verify", pack, "--rebuild", "--allow-unsigned", "--report", box.path("r.json"),
+            ])
             #expect(result.status == 4, "\(result)")
             #expect(result.out.contains("result: NOT REPRODUCED"))
             #expect(result.out.contains("different"))
@@ -126,19 +151,25 @@ struct RebuildTests: RebuildSuite {
             let looseReport = try #require(try JSONSerialization.jsonObject(with: loose.stdout) as? [String: Any])
             #expect(looseReport["verdict"] as? String == "reproduced")
             let looseOutputs = try #require(looseReport["outputs"] as? [[String: Any]])
-            #expect(looseOutputs.first { $0["item"] as? String == "artifacts/model.safetensors" }?["verdict"] as? String == "within tolerance")
+            #expect(
+                looseOutputs.first { $0["item"] as? String == "artifacts/model.safetensors" }?["verdict"] as? String
+                    == "within tolerance")
         }
     }
 
     @Test("a rebuilt metrics file holding NaN and Infinity, as Python writes them, compares by value")
     func nonFiniteMetrics() async throws {
         try await withSandbox { box in
-            let root = try await project(in: box, ["train.py": """
-                import json
-                json.dump({"loss": float("nan"), "best": float("inf"), "accuracy": 0.5}, open("metrics.json", "w"))
-                open("model.txt", "w").write("trained")
+            let root = try await project(
+                in: box,
+                [
+                    "train.py": """
+                    import json
+                    json.dump({"loss": float("nan"), "best": float("inf"), "accuracy": 0.5}, open("metrics.json", "w"))
+                    open("model.txt", "w").write("trained")
 
-                """, ".gitignore": "model.txt\nmetrics.json\n"])
+                    """, ".gitignore": "model.txt\nmetrics.json\n",
+                ])
             try await record(["--metrics", "metrics.json", "--", "python3", "train.py"], in: root)
             #expect(String(decoding: try readBytes(root + "/metrics.json"), as: UTF8.self).contains("NaN"))
             let pack = box.path("nan.mlpack")
@@ -146,7 +177,8 @@ struct RebuildTests: RebuildSuite {
             let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--json"])
             #expect(result.status == 0, "\(result)")
             let report = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
-            let metrics = try #require((report["outputs"] as? [[String: Any]])?.first { $0["path"] as? String == "metrics.json" })
+            let metrics = try #require(
+                (report["outputs"] as? [[String: Any]])?.first { $0["path"] as? String == "metrics.json" })
             #expect(["identical", "equivalent"].contains(metrics["verdict"] as? String), "\(metrics)")
         }
     }
@@ -154,7 +186,8 @@ struct RebuildTests: RebuildSuite {
     @Test("verify --rebuild and diff open each pack once (counted with strace)")
     func opensOnce() async throws {
         try await withSandbox { box in
-            let root = try await project(in: box, ["make.py": "open('out.txt', 'w').write('42')\n", ".gitignore": "out.txt\n"])
+            let root = try await project(
+                in: box, ["make.py": "open('out.txt', 'w').write('42')\n", ".gitignore": "out.txt\n"])
             try await record(["--", "python3", "make.py"], in: root)
             let pack = box.path("once.mlpack")
             try await create(pack, from: root, of: "out.txt")
@@ -164,7 +197,9 @@ struct RebuildTests: RebuildSuite {
                 (["verify", pack, "--rebuild", "--allow-unsigned", "--unsafe-no-sandbox", "-q"], [pack]),
                 (["diff", pack, box.path("twice.mlpack")], [pack, box.path("twice.mlpack")]),
             ] {
-                let traced = try await run("strace", ["-f", "-qq", "-e", "trace=open,openat,openat2", "-o", trace, try Repo.mlpackBinary()] + arguments)
+                let traced = try await run(
+                    "strace",
+                    ["-f", "-qq", "-e", "trace=open,openat,openat2", "-o", trace, try Repo.mlpackBinary()] + arguments)
                 #expect(traced.status == 0, "\(traced)")
                 let opens = String(decoding: try readBytes(trace), as: UTF8.self).split(separator: "\n")
                 for path in packs {
@@ -178,16 +213,22 @@ struct RebuildTests: RebuildSuite {
     @Test("a run that opens a network connection fails inside the sandbox, and the report says so")
     func network() async throws {
         try await withSandbox { box in
-            let root = try await project(in: box, ["fetch.py": """
-                import sys, urllib.request
-                data = urllib.request.urlopen(sys.argv[1], timeout=20).read()
-                open("downloaded.bin", "wb").write(data)
+            let root = try await project(
+                in: box,
+                [
+                    "fetch.py": """
+                    import sys, urllib.request
+                    data = urllib.request.urlopen(sys.argv[1], timeout=20).read()
+                    open("downloaded.bin", "wb").write(data)
 
-                """, ".gitignore": "downloaded.bin\n"])
+                    """, ".gitignore": "downloaded.bin\n",
+                ])
             try box.write("served/blob", "weights from a server\n")
             // Recorded with a server on this machine's loopback; the sandbox has its own, empty.
             // The server answers one request and exits, holding none of the harness's files.
-            try box.write("serve.py", """
+            try box.write(
+                "serve.py",
+                """
                 import functools, http.server, os, sys
                 os.closerange(3, 65536)
                 handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
@@ -199,7 +240,8 @@ struct RebuildTests: RebuildSuite {
                 server.handle_request()
 
                 """)
-            let recorded = try await sh("""
+            let recorded = try await sh(
+                """
                 python3 "$3" "$1" "$4" </dev/null >/dev/null 2>&1 &
                 for _ in $(seq 100); do [ -f "$4" ] && break; sleep 0.1; done
                 "$2" run -- python3 fetch.py "http://127.0.0.1:$(cat "$4")/blob"; status=$?
@@ -210,7 +252,9 @@ struct RebuildTests: RebuildSuite {
             let pack = box.path("net.mlpack")
             try await create(pack, from: root, of: "downloaded.bin")
 
-            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--report", box.path("r.md")])
+            let result = try await mlpack([
+                "verify", pack, "--rebuild", "--allow-unsigned", "--report", box.path("r.md"),
+            ])
             #expect(result.status == 4, "\(result)")
             #expect(result.out.contains("failed"))
             #expect(result.out.contains("network refused"), "\(result)")
@@ -227,13 +271,17 @@ struct RebuildTests: RebuildSuite {
             // Outside /tmp (the sandbox's /tmp is a private tmpfs) and outside the project.
             let outside = "/var/tmp/mlpack-e2e-" + UUID().uuidString.lowercased()
             defer { try? FileManager.default.removeItem(atPath: outside) }
-            let root = try await project(in: box, ["train.py": """
-                import os, sys
-                os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
-                open(sys.argv[1], "w").write("escaped")
-                open("model.txt", "w").write("trained")
+            let root = try await project(
+                in: box,
+                [
+                    "train.py": """
+                    import os, sys
+                    os.makedirs(os.path.dirname(sys.argv[1]), exist_ok=True)
+                    open(sys.argv[1], "w").write("escaped")
+                    open("model.txt", "w").write("trained")
 
-                """, ".gitignore": "model.txt\n"])
+                    """, ".gitignore": "model.txt\n",
+                ])
             try await record(["--", "python3", "train.py", outside + "/escape.txt"], in: root)
             #expect(exists(outside + "/escape.txt"))
             try FileManager.default.removeItem(atPath: outside)
@@ -247,7 +295,10 @@ struct RebuildTests: RebuildSuite {
             let run = try #require((report["runs"] as? [[String: Any]])?.first)
             #expect(run["status"] as? String == "failed")
             let refusals = run["sandboxRefusals"] as? [String] ?? []
-            #expect(refusals.contains { $0.contains("write outside the workspace refused") && $0.contains("Read-only file system") }, "\(refusals)")
+            #expect(
+                refusals.contains {
+                    $0.contains("write outside the workspace refused") && $0.contains("Read-only file system")
+                }, "\(refusals)")
             if let workdir = report["workdir"] as? String { try? FileManager.default.removeItem(atPath: workdir) }
         }
     }
@@ -255,18 +306,22 @@ struct RebuildTests: RebuildSuite {
     @Test("without bubblewrap, a rebuild is refused unless --unsafe-no-sandbox; with it, it runs unconfined")
     func withoutBubblewrap() async throws {
         try await withSandbox { box in
-            let root = try await project(in: box, ["make.py": "open('out.txt', 'w').write('42')\n", ".gitignore": "out.txt\n"])
+            let root = try await project(
+                in: box, ["make.py": "open('out.txt', 'w').write('42')\n", ".gitignore": "out.txt\n"])
             try await record(["--", "python3", "make.py"], in: root)
             let pack = box.path("p.mlpack")
             try await create(pack, from: root, of: "out.txt")
             // A PATH with python3 but no bwrap.
             let bin = try box.mkdir("bin")
-            try FileManager.default.createSymbolicLink(atPath: bin + "/python3", withDestinationPath: "/usr/bin/python3")
-            let refused = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned"], environment: ["PATH": bin])
+            try FileManager.default.createSymbolicLink(
+                atPath: bin + "/python3", withDestinationPath: "/usr/bin/python3")
+            let refused = try await mlpack(
+                ["verify", pack, "--rebuild", "--allow-unsigned"], environment: ["PATH": bin])
             #expect(refused.status == 2, "\(refused)")
             #expect(refused.err.contains("bubblewrap (bwrap) is not installed"))
             #expect(refused.err.contains("--unsafe-no-sandbox"))
-            let unsafe = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--unsafe-no-sandbox"], environment: ["PATH": bin])
+            let unsafe = try await mlpack(
+                ["verify", pack, "--rebuild", "--allow-unsigned", "--unsafe-no-sandbox"], environment: ["PATH": bin])
             #expect(unsafe.status == 0, "\(unsafe)")
             #expect(unsafe.out.contains("sandbox: none (--unsafe-no-sandbox)"))
             #expect(unsafe.out.contains("result: REPRODUCED"))
@@ -277,17 +332,23 @@ struct RebuildTests: RebuildSuite {
     func timeout() async throws {
         try await withSandbox { box in
             // Hangs only where HOME is a rebuild workspace's home folder.
-            let root = try await project(in: box, ["train.py": """
-                import os, time
-                if os.environ["HOME"].endswith("/home"):
-                    time.sleep(600)
-                open("model.txt", "w").write("trained")
+            let root = try await project(
+                in: box,
+                [
+                    "train.py": """
+                    import os, time
+                    if os.environ["HOME"].endswith("/home"):
+                        time.sleep(600)
+                    open("model.txt", "w").write("trained")
 
-                """, ".gitignore": "model.txt\n"])
+                    """, ".gitignore": "model.txt\n",
+                ])
             try await record(["--", "python3", "train.py"], in: root)
             let pack = box.path("hang.mlpack")
             try await create(pack, from: root, of: "model.txt")
-            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--timeout", "2", "--workdir", box.path("work")])
+            let result = try await mlpack([
+                "verify", pack, "--rebuild", "--allow-unsigned", "--timeout", "2", "--workdir", box.path("work"),
+            ])
             #expect(result.status == 4, "\(result)")
             #expect(result.out.contains("timed out"))
             #expect(result.out.contains("the rebuild did not write it"))

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `mlpack redact`: publishing a pack without private history while the author's signature
@@ -28,7 +29,9 @@ struct RedactTests {
         let home = try box.mkdir("home/\(Self.user)")
         let environment = ["HOME": home, "MLPACK_PASSWORD": Self.password]
         let project = try box.mkdir("home/\(Self.user)/project")
-        try box.write("home/\(Self.user)/project/train.py", """
+        try box.write(
+            "home/\(Self.user)/project/train.py",
+            """
             import hashlib, os, sys
             args = dict(a.split("=", 1) for a in sys.argv[1:])
             if "fail" in args:
@@ -43,30 +46,56 @@ struct RedactTests {
         try box.write("home/\(Self.user)/project/train.csv", "x,y\n1,2\n")
         // Data outside the project: its absolute path (in the home folder) lands in the records.
         let external = try box.write("home/\(Self.user)/datasets/extra.csv", "x,y\n5,6\n")
-        for arguments in [["init", "-q"], ["add", "-A"], ["-c", "user.name=A", "-c", "user.email=a@example.org", "commit", "-qm", "v1"]] {
+        for arguments in [
+            ["init", "-q"], ["add", "-A"],
+            ["-c", "user.name=A", "-c", "user.email=a@example.org", "commit", "-qm", "v1"],
+        ] {
             try await must("git", arguments, cwd: project)
         }
         func record(_ name: String, _ arguments: [String], expect status: Int32 = 0) async throws -> String {
             let result = try await mlpack(["run", "--name", name] + arguments, cwd: project, environment: environment)
-            guard result.status == status, let line = result.errLines.last, let range = line.range(of: #"run (\S+) "#, options: .regularExpression) else {
-                throw HarnessError("mlpack run \(name): \(result)")
+            guard result.status == status, let line = result.errLines.last,
+                let range = line.range(of: #"run (\S+) "#, options: .regularExpression)
+            else {
+                throw TestError("mlpack run \(name): \(result)")
             }
             return String(line[range].dropFirst(4).dropLast())
         }
-        _ = try await record("pretrain", ["-i", "train.csv", "-i", external, "--", "python3", "train.py", "data=train.csv,\(external)", "out=ckpt/pre.weights"])
-        try box.write("home/\(Self.user)/project/train.py", String(decoding: try readBytes(project + "/train.py"), as: UTF8.self).replacingOccurrences(of: "b\"v1\"", with: "b\"v2\""))
-        let finalRun = try await record("finetune", ["-i", "train.csv", "-i", "ckpt/pre.weights", "--", "python3", "train.py", "data=train.csv", "init=ckpt/pre.weights", "out=final.weights"])
-        let sideRun = try await record("side-experiment", ["--", "python3", "train.py", "data=train.csv", "out=side.weights", "fail=1"], expect: 1)
+        _ = try await record(
+            "pretrain",
+            [
+                "-i", "train.csv", "-i", external, "--", "python3", "train.py", "data=train.csv,\(external)",
+                "out=ckpt/pre.weights",
+            ])
+        try box.write(
+            "home/\(Self.user)/project/train.py",
+            String(decoding: try readBytes(project + "/train.py"), as: UTF8.self).replacingOccurrences(
+                of: "b\"v1\"", with: "b\"v2\""))
+        let finalRun = try await record(
+            "finetune",
+            [
+                "-i", "train.csv", "-i", "ckpt/pre.weights", "--", "python3", "train.py", "data=train.csv",
+                "init=ckpt/pre.weights", "out=final.weights",
+            ])
+        let sideRun = try await record(
+            "side-experiment", ["--", "python3", "train.py", "data=train.csv", "out=side.weights", "fail=1"], expect: 1)
 
-        try await must(try Repo.mlpackBinary(), ["key", "generate", "--output", box.path("author")], environment: environment)
-        let note = try box.write("notes.md", "\(Self.marker)\nran on \(Self.host) as \(Self.user), data in \(home)/datasets\nthe side experiment diverged\n")
+        try await must(
+            try Repo.mlpackBinary(), ["key", "generate", "--output", box.path("author")], environment: environment)
+        let note = try box.write(
+            "notes.md",
+            "\(Self.marker)\nran on \(Self.host) as \(Self.user), data in \(home)/datasets\nthe side experiment diverged\n"
+        )
         let pack = box.path("internal.mlpack")
-        let create = try await mlpack([
-            "create", "--output", pack, "--output-of", project + "/final.weights", "--run", sideRun, "--note", note,
-            "--key", box.path("author.key"), "--name", "paper",
-        ], cwd: project, environment: environment)
-        guard create.status == 0 else { throw HarnessError("create: \(create)") }
-        return Internal(home: home, project: project, pack: pack, key: box.path("author"), finalRun: finalRun, sideRun: sideRun, environment: environment)
+        let create = try await mlpack(
+            [
+                "create", "--output", pack, "--output-of", project + "/final.weights", "--run", sideRun, "--note", note,
+                "--key", box.path("author.key"), "--name", "paper",
+            ], cwd: project, environment: environment)
+        guard create.status == 0 else { throw TestError("create: \(create)") }
+        return Internal(
+            home: home, project: project, pack: pack, key: box.path("author"), finalRun: finalRun, sideRun: sideRun,
+            environment: environment)
     }
 
     @Test("redact --public: no marker, host, home path or side experiment is left; the signatures verify")
@@ -76,10 +105,13 @@ struct RedactTests {
             // The internal pack does hold all of it.
             let internalStream = try await must("zstd", ["-dc", source.pack]).stdout
             for planted in [Self.marker, Self.user, source.sideRun] {
-                #expect(internalStream.range(of: Data(planted.utf8)) != nil, "\(planted) should be in the internal pack")
+                #expect(
+                    internalStream.range(of: Data(planted.utf8)) != nil, "\(planted) should be in the internal pack")
             }
 
-            let dry = try await mlpack(["redact", source.pack, "--output", box.path("public.mlpack"), "--public", "--dry-run", "--json"])
+            let dry = try await mlpack([
+                "redact", source.pack, "--output", box.path("public.mlpack"), "--public", "--dry-run", "--json",
+            ])
             #expect(dry.status == 0, "\(dry)")
             #expect(!exists(box.path("public.mlpack")), "--dry-run writes nothing")
             let plan = try #require(try JSONSerialization.jsonObject(with: dry.stdout) as? [String: Any])
@@ -87,20 +119,27 @@ struct RedactTests {
             #expect(withheld.contains("notes/notes.md"))
             #expect(withheld.contains("runs/\(source.sideRun).json"))
             #expect(withheld.contains { $0.hasSuffix("/host.json") })
-            #expect(!((plan["rewritten"] as? [Any]) ?? []).isEmpty, "the pretrain record holds home paths: it must be rewritten")
+            #expect(
+                !((plan["rewritten"] as? [Any]) ?? []).isEmpty,
+                "the pretrain record holds home paths: it must be rewritten")
 
-            let withoutKey = try await mlpack(["redact", source.pack, "--output", box.path("public.mlpack"), "--public"])
+            let withoutKey = try await mlpack([
+                "redact", source.pack, "--output", box.path("public.mlpack"), "--public",
+            ])
             #expect(withoutKey.status == 2, "\(withoutKey)")
             #expect(withoutKey.err.contains("--key"))
 
             let published = box.path("public.mlpack")
             let redact = try await mlpack(
-                ["redact", source.pack, "--output", published, "--public", "--key", source.key + ".key"], environment: source.environment)
+                ["redact", source.pack, "--output", published, "--public", "--key", source.key + ".key"],
+                environment: source.environment)
             #expect(redact.status == 0, "\(redact)")
 
             let stream = try await must("zstd", ["-dc", published]).stdout
             let file = Data(try readBytes(published))
-            for planted in [Self.marker, Self.user, Self.host, source.sideRun, "side-experiment", "side.weights", source.home] {
+            for planted in [
+                Self.marker, Self.user, Self.host, source.sideRun, "side-experiment", "side.weights", source.home,
+            ] {
                 #expect(stream.range(of: Data(planted.utf8)) == nil, "\(planted) survived in the tar stream")
                 #expect(file.range(of: Data(planted.utf8)) == nil, "\(planted) survived in the pack file")
             }
@@ -116,10 +155,13 @@ struct RedactTests {
             try box.mkdir("x")
             try await must("tar", ["--zstd", "-xf", published, "-C", box.path("x")])
             let original = box.path("x/paper/mlpack/original/manifest.json")
-            let minisign = try await run("minisign", ["-Vm", original, "-x", original + ".minisig", "-p", source.key + ".pub"])
+            let minisign = try await run(
+                "minisign", ["-Vm", original, "-x", original + ".minisig", "-p", source.key + ".pub"])
             #expect(minisign.status == 0, "\(minisign)")
             // The final weights are still there, bit for bit.
-            #expect(try readBytes(box.path("x/paper/data/artifacts/final.weights")) == (try readBytes(source.project + "/final.weights")))
+            #expect(
+                try readBytes(box.path("x/paper/data/artifacts/final.weights"))
+                    == (try readBytes(source.project + "/final.weights")))
             #expect(try await run("python3", ["-m", "bagit", "--validate", box.path("x/paper")]).status == 0)
 
             // A reviewer rebuilds the published pack (its data from a cache filled by the
@@ -127,13 +169,17 @@ struct RedactTests {
             let cache = box.path("cache")
             let fetch = try await mlpack(["fetch", source.pack, "--cache", cache])
             #expect(fetch.status == 0, "\(fetch)")
-            let rebuild = try await mlpack(["verify", published, "--rebuild", "--key", source.key + ".pub", "--cache", cache])
+            let rebuild = try await mlpack([
+                "verify", published, "--rebuild", "--key", source.key + ".pub", "--cache", cache,
+            ])
             #expect(rebuild.status == 0, "\(rebuild)")
             #expect(rebuild.out.contains("result: REPRODUCED"))
 
             // Tampering afterwards: re-adding a withheld file, or changing a rewritten record.
             let readded = box.path("readded.mlpack")
-            try await tamper(["add", "--kind", "file", "--name", "{top}/data/notes/notes.md", "--data", Self.marker], pack: published, output: readded)
+            try await tamper(
+                ["add", "--kind", "file", "--name", "{top}/data/notes/notes.md", "--data", Self.marker],
+                pack: published, output: readded)
             let readdedVerify = try await mlpack(["verify", readded, "--key", source.key + ".pub"])
             #expect(readdedVerify.status == 1, "\(readdedVerify)")
             #expect(readdedVerify.err.contains("notes/notes.md"))
@@ -150,7 +196,9 @@ struct RedactTests {
         try await withSandbox { box in
             let source = try await makeInternalPack(in: box)
             let hidden = box.path("hidden.mlpack")
-            let redact = try await mlpack(["redact", source.pack, "--output", hidden, "--drop-role", "note", "--drop", "env/*/host.json", "--json"])
+            let redact = try await mlpack([
+                "redact", source.pack, "--output", hidden, "--drop-role", "note", "--drop", "env/*/host.json", "--json",
+            ])
             #expect(redact.status == 0, "\(redact)")
             let report = try #require(try JSONSerialization.jsonObject(with: redact.stdout) as? [String: Any])
             let withheld = (report["withheld"] as? [Any])?.count ?? -1
@@ -161,7 +209,8 @@ struct RedactTests {
             try await must("tar", ["--zstd", "-xf", source.pack, "-C", box.path("a")])
             try await must("tar", ["--zstd", "-xf", hidden, "-C", box.path("b")])
             for file in ["manifest.json", "manifest.json.minisig"] {
-                let cmp = try await run("cmp", [box.path("a/paper/mlpack/\(file)"), box.path("b/paper/mlpack/\(file)")])
+                let cmp = try await run(
+                    "cmp", [box.path("a/paper/mlpack/\(file)"), box.path("b/paper/mlpack/\(file)")])
                 #expect(cmp.status == 0, "mlpack/\(file) changed: \(cmp)")
             }
             #expect(!exists(box.path("b/paper/data/notes")))
@@ -175,12 +224,19 @@ struct RedactTests {
 
             // Deterministic: the same redaction again gives the same bytes.
             let again = box.path("again.mlpack")
-            #expect(try await mlpack(["redact", source.pack, "--output", again, "--drop-role", "note", "--drop", "env/*/host.json"]).status == 0)
+            #expect(
+                try await mlpack([
+                    "redact", source.pack, "--output", again, "--drop-role", "note", "--drop", "env/*/host.json",
+                ]).status == 0)
             #expect(try readBytes(hidden) == (try readBytes(again)))
 
             // Withholding the card is refused; an unknown role is a usage error.
-            #expect(try await mlpack(["redact", source.pack, "--output", box.path("x.mlpack"), "--drop", "pack.json"]).status == 2)
-            #expect(try await mlpack(["redact", source.pack, "--output", box.path("x.mlpack"), "--drop-role", "secrets"]).status == 2)
+            #expect(
+                try await mlpack(["redact", source.pack, "--output", box.path("x.mlpack"), "--drop", "pack.json"])
+                    .status == 2)
+            #expect(
+                try await mlpack(["redact", source.pack, "--output", box.path("x.mlpack"), "--drop-role", "secrets"])
+                    .status == 2)
             #expect(!exists(box.path("x.mlpack")))
         }
     }

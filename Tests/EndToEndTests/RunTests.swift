@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// `mlpack run -- CMD` and `mlpack runs`, run as the built binary in throwaway git projects.
@@ -81,13 +82,16 @@ struct RunTests {
         try box.write("proj/.gitignore", "checkpoints/\ndata/\n")
         try await must("git", ["init", "-q"], cwd: project)
         try await must("git", ["add", "."], cwd: project)
-        try await must("git", ["-c", "user.email=test@example.com", "-c", "user.name=test", "commit", "-qm", "init"], cwd: project)
+        try await must(
+            "git", ["-c", "user.email=test@example.com", "-c", "user.name=test", "commit", "-qm", "init"], cwd: project)
         return project
     }
 
     /// `mlpack run ARGS -- COMMAND` in `project`; returns the result and the recorded run's id
     /// (from the summary line), if any.
-    static func record(_ command: [String], options: [String] = [], in project: String, environment: [String: String] = [:]) async throws -> (result: ProcessResult, id: String?) {
+    static func record(
+        _ command: [String], options: [String] = [], in project: String, environment: [String: String] = [:]
+    ) async throws -> (result: ProcessResult, id: String?) {
         let result = try await mlpack(["run"] + options + ["--"] + command, cwd: project, environment: environment)
         let line = result.errLines.last { $0.hasPrefix("mlpack: recorded run ") }
         let id = line.map { String($0.dropFirst("mlpack: recorded run ".count).prefix { $0 != " " }) }
@@ -97,13 +101,13 @@ struct RunTests {
     /// `runs show ID --json`, required to succeed.
     static func show(_ id: String, in project: String) async throws -> Record {
         let result = try await mlpack(["runs", "show", id, "--json"], cwd: project)
-        guard result.status == 0 else { throw HarnessError("runs show failed: \(result)") }
+        guard result.status == 0 else { throw TestError("runs show failed: \(result)") }
         return try decodeJSON(Record.self, result)
     }
 
     static func runs(in project: String) async throws -> [Listing.Summary] {
         let result = try await mlpack(["runs", "--json"], cwd: project)
-        guard result.status == 0 else { throw HarnessError("runs failed: \(result)") }
+        guard result.status == 0 else { throw TestError("runs failed: \(result)") }
         return try decodeJSON(Listing.self, result).runs
     }
 
@@ -113,7 +117,8 @@ struct RunTests {
     func exitStatusPassesThrough(_ status: Int32) async throws {
         try await withSandbox { box in
             let project = try await Self.makeRepository(in: box)
-            let (result, id) = try await Self.record(["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit \(status)"], in: project)
+            let (result, id) = try await Self.record(
+                ["sh", "-c", "echo to-stdout; echo to-stderr >&2; exit \(status)"], in: project)
             #expect(result.status == status, "\(result)")
             #expect(result.out == "to-stdout\n", "the command's output reaches mlpack's standard output")
             #expect(result.err.hasPrefix("to-stderr\n"), "\(result)")
@@ -132,10 +137,15 @@ struct RunTests {
             let project = try await Self.makeRepository(in: box)
             // Python reports death by a signal as a negative return code; a shell as 128 + N.
             let probe = try await run(
-                "python3", ["-c", "import subprocess, sys; print(subprocess.run(sys.argv[1:]).returncode)", try Repo.mlpackBinary(),
-                            "run", "--", "sh", "-c", "kill -TERM $$"], cwd: project)
+                "python3",
+                [
+                    "-c", "import subprocess, sys; print(subprocess.run(sys.argv[1:]).returncode)",
+                    try Repo.mlpackBinary(),
+                    "run", "--", "sh", "-c", "kill -TERM $$",
+                ], cwd: project)
             #expect(probe.out == "-15\n", "mlpack itself must end by SIGTERM: \(probe)")
-            let shell = try await sh(#""$1" run -- sh -c 'kill -TERM $$'; echo "status=$?""#, [try Repo.mlpackBinary()], cwd: project)
+            let shell = try await sh(
+                #""$1" run -- sh -c 'kill -TERM $$'; echo "status=$?""#, [try Repo.mlpackBinary()], cwd: project)
             #expect(shell.out.hasSuffix("status=143\n"), "\(shell)")
             let all = try await Self.runs(in: project)
             #expect(all.count == 2 && all.allSatisfy { $0.status == "killed" && $0.exitCode == nil }, "\(all)")
@@ -206,7 +216,9 @@ struct RunTests {
                 """#
             let result = try await run("python3", ["-c", driver, try Repo.mlpackBinary()], cwd: project)
             #expect(result.out == "exit 130\n", "\(result)")
-            #expect(try String(contentsOfFile: project + "/interrupts.txt", encoding: .utf8) == "interrupt\n", "one SIGINT, not two")
+            #expect(
+                try String(contentsOfFile: project + "/interrupts.txt", encoding: .utf8) == "interrupt\n",
+                "one SIGINT, not two")
             let all = try await Self.runs(in: project)
             #expect(all.map(\.status) == ["failed"] && all.first?.exitCode == 130, "\(all)")
         }
@@ -237,7 +249,8 @@ struct RunTests {
             try box.write("proj/notes.txt", "old\n")
             try box.write("proj/untouched.txt", "same\n")
             try box.write("proj/.venv/pyvenv.cfg", "home = /usr/bin\n")
-            let command = "mkdir -p checkpoints __pycache__ && printf weights > checkpoints/step-1.bin && echo new >> notes.txt"
+            let command =
+                "mkdir -p checkpoints __pycache__ && printf weights > checkpoints/step-1.bin && echo new >> notes.txt"
                 + " && echo cache > __pycache__/x.pyc && echo env > .venv/lib.py && cat untouched.txt > /dev/null"
             let (result, id) = try await Self.record(["sh", "-c", command], in: project)
             #expect(result.status == 0, "\(result)")
@@ -254,20 +267,27 @@ struct RunTests {
         }
     }
 
-    @Test("-o names outputs (a folder as a listing), and an -o written outside the project is recorded by absolute path")
+    @Test(
+        "-o names outputs (a folder as a listing), and an -o written outside the project is recorded by absolute path")
     func declaredOutputs() async throws {
         try await withSandbox { box in
             let project = try await Self.makeRepository(in: box)
             let outside = box.path("elsewhere.bin")
             let (result, id) = try await Self.record(
-                ["sh", "-c", "mkdir -p export && echo a > export/a.txt && echo b > export/b.txt && echo x > \"$0\"", outside],
+                [
+                    "sh", "-c", "mkdir -p export && echo a > export/a.txt && echo b > export/b.txt && echo x > \"$0\"",
+                    outside,
+                ],
                 options: ["-o", "export", "-o", outside], in: project)
             #expect(result.status == 0, "\(result)")
             let run = try await Self.show(try #require(id), in: project)
             let folder = try #require(run.output("export"))
             #expect(folder.kind == "directory" && folder.fileCount == 2 && folder.size == 4)
             let listing = try readBytes(project + "/.mlpack/objects/sha256/" + folder.sha256)
-            #expect(String(decoding: listing, as: UTF8.self).split(separator: "\n").map { $0.dropFirst(66) } == ["a.txt", "b.txt"])
+            #expect(
+                String(decoding: listing, as: UTF8.self).split(separator: "\n").map { $0.dropFirst(66) } == [
+                    "a.txt", "b.txt",
+                ])
             let outsideDigest = try await sha256sum(outside)
             #expect(run.output(outside)?.sha256 == outsideDigest)
             #expect(run.output("export/a.txt") != nil, "files the scan finds stay listed one by one")
@@ -281,7 +301,8 @@ struct RunTests {
             try box.write("proj/data/train/part-0.csv", "x,y\n1,2\n")
             try box.write("proj/data/train/part-1.csv", "x,y\n3,4\n")
             let first = try await Self.record(
-                ["sh", "-c", "mkdir -p checkpoints && cat data/train/*.csv > checkpoints/model.bin"], options: ["-i", "data/train"], in: project)
+                ["sh", "-c", "mkdir -p checkpoints && cat data/train/*.csv > checkpoints/model.bin"],
+                options: ["-i", "data/train"], in: project)
             let producer = try await Self.show(try #require(first.id, "\(first.result)"), in: project)
             let data = try #require(producer.input("data/train"))
             #expect(data.kind == "directory" && data.fileCount == 2 && data.size == 16 && data.producedBy == nil)
@@ -320,7 +341,9 @@ struct RunTests {
             try box.write("proj/train.py", "print('edited again')\n")
             try await must("git", ["checkout", "--", "lib/model.py"], cwd: project)
             #expect(try readBytes(object) == Array("print('edited, not committed')\n".utf8))
-            #expect(try await Self.show(run.id, in: project).code.files.first { $0.path == "train.py" }?.sha256 == train.sha256)
+            #expect(
+                try await Self.show(run.id, in: project).code.files.first { $0.path == "train.py" }?.sha256
+                    == train.sha256)
             // The tree digest is the SHA-256 of the snapshot's sha256sum listing.
             let listing = run.code.files.map { "\($0.sha256)  \($0.path)\n" }.joined()
             try box.write("listing.txt", listing)
@@ -348,38 +371,54 @@ struct RunTests {
         try await withSandbox { box in
             let project = try await Self.makeRepository(in: box)
             let mlpackBinary = try Repo.mlpackBinary()
-            let printSeed = ["python3", "-c", "import os; print(os.environ.get('PYTHONHASHSEED'), os.environ.get('CUBLAS_WORKSPACE_CONFIG'))"]
-            let result = try await run("/usr/bin/env", ["-u", "PYTHONHASHSEED", mlpackBinary, "run", "--deterministic", "--"] + printSeed, cwd: project)
+            let printSeed = [
+                "python3", "-c",
+                "import os; print(os.environ.get('PYTHONHASHSEED'), os.environ.get('CUBLAS_WORKSPACE_CONFIG'))",
+            ]
+            let result = try await run(
+                "/usr/bin/env", ["-u", "PYTHONHASHSEED", mlpackBinary, "run", "--deterministic", "--"] + printSeed,
+                cwd: project)
             #expect(result.status == 0 && result.out == "0 :4096:8\n", "\(result)")
             let first = try #require(try await Self.runs(in: project).last)
             let record = try await Self.show(first.id, in: project)
-            #expect(record.setVariables["PYTHONHASHSEED"] == "0" && record.setVariables["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8")
-            #expect(record.setVariables["TF_DETERMINISTIC_OPS"] == "1" && record.setVariables["TF_CUDNN_DETERMINISTIC"] == "1")
+            #expect(
+                record.setVariables["PYTHONHASHSEED"] == "0"
+                    && record.setVariables["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8")
+            #expect(
+                record.setVariables["TF_DETERMINISTIC_OPS"] == "1"
+                    && record.setVariables["TF_CUDNN_DETERMINISTIC"] == "1")
 
             // A value the user set is a choice: kept, and recorded as what the command saw.
-            let chosen = try await Self.record(printSeed, options: ["--deterministic"], in: project, environment: ["PYTHONHASHSEED": "42"])
+            let chosen = try await Self.record(
+                printSeed, options: ["--deterministic"], in: project, environment: ["PYTHONHASHSEED": "42"])
             #expect(chosen.result.out == "42 :4096:8\n", "\(chosen.result)")
             #expect(try await Self.show(try #require(chosen.id), in: project).setVariables["PYTHONHASHSEED"] == "42")
 
-            let plain = try await run("/usr/bin/env", ["-u", "PYTHONHASHSEED", mlpackBinary, "run", "--"] + printSeed, cwd: project)
+            let plain = try await run(
+                "/usr/bin/env", ["-u", "PYTHONHASHSEED", mlpackBinary, "run", "--"] + printSeed, cwd: project)
             #expect(plain.out == "None None\n" || plain.out.hasPrefix("None "), "\(plain)")
             let last = try #require(try await Self.runs(in: project).last)
             #expect(try await Self.show(last.id, in: project).setVariables.isEmpty)
         }
     }
 
-    static let hasStrace = ["/usr/bin/strace", "/bin/strace", "/usr/local/bin/strace"].contains { FileManager.default.isExecutableFile(atPath: $0) }
+    static let hasStrace = ["/usr/bin/strace", "/bin/strace", "/usr/local/bin/strace"].contains {
+        FileManager.default.isExecutableFile(atPath: $0)
+    }
 
-    @Test("--trace records a file the command read without -i, but not code, system files or outputs",
-          .enabled(if: hasStrace, "strace is not installed (scripts/setup.sh installs it)"))
+    @Test(
+        "--trace records a file the command read without -i, but not code, system files or outputs",
+        .enabled(if: hasStrace, "strace is not installed (scripts/setup.sh installs it)"))
     func trace() async throws {
         try await withSandbox { box in
             let project = try await Self.makeRepository(in: box)
             try box.write("proj/data/labels.csv", "a,1\n")
             let outside = try box.write("outside/vocab.txt", "hello\n")
-            let script = "import sys; open('data/labels.csv').read(); open(sys.argv[1]).read(); open('train.py').read(); "
+            let script =
+                "import sys; open('data/labels.csv').read(); open(sys.argv[1]).read(); open('train.py').read(); "
                 + "open('/etc/hostname').read() if __import__('os').path.exists('/etc/hostname') else None; open('out.txt', 'w').write('x'); open('out.txt').read()"
-            let (result, id) = try await Self.record(["python3", "-c", script, outside], options: ["--trace"], in: project)
+            let (result, id) = try await Self.record(
+                ["python3", "-c", script, outside], options: ["--trace"], in: project)
             #expect(result.status == 0, "\(result)")
             #expect(!result.err.contains("warning"), "\(result)")
             let run = try await Self.show(try #require(id), in: project)
@@ -416,7 +455,8 @@ struct RunTests {
             let project = try await Self.makeRepository(in: box)
             let empty = try await mlpack(["runs"], cwd: project)
             #expect(empty.status == 0 && empty.out.hasPrefix("no runs recorded"), "\(empty)")
-            let first = try await Self.record(["sh", "-c", "echo 1 > a.txt"], options: ["--name", "first"], in: project)
+            let first = try await Self.record(
+                ["sh", "-c", "echo 1 > a.txt"], options: ["--name", "first"], in: project)
             let second = try await Self.record(["sh", "-c", "exit 4"], in: project)
             let (a, b) = (try #require(first.id), try #require(second.id))
             #expect(a.range(of: #"^\d{8}T\d{6}Z-[0-9a-f]{6}$"#, options: .regularExpression) != nil, "\(a)")
@@ -429,14 +469,21 @@ struct RunTests {
 
             let text = try await mlpack(["runs"], cwd: project)
             let lines = text.out.split(separator: "\n")
-            #expect(lines.count == 3 && lines[0].hasPrefix("ID ") && lines[1].hasPrefix(a) && lines[2].hasPrefix(b), "\(text)")
-            #expect(lines[1].contains("first") && lines[1].contains("succeeded") && lines[1].hasSuffix("sh -c 'echo 1 > a.txt'"))
+            #expect(
+                lines.count == 3 && lines[0].hasPrefix("ID ") && lines[1].hasPrefix(a) && lines[2].hasPrefix(b),
+                "\(text)")
+            #expect(
+                lines[1].contains("first") && lines[1].contains("succeeded")
+                    && lines[1].hasSuffix("sh -c 'echo 1 > a.txt'"))
             #expect(lines[2].contains("failed") && lines[2].contains(" 4 "))
 
             let show = try await mlpack(["runs", "show", String(b.prefix(b.count - 2))], cwd: project)
             #expect(show.status == 0, "\(show)")
             #expect(show.out.hasPrefix("run \(b)\n"))
-            for expected in ["  command      sh -c 'exit 4'", "  status       failed (exit 4)", "  directory    .", "inputs (0)", "outputs (0)"] {
+            for expected in [
+                "  command      sh -c 'exit 4'", "  status       failed (exit 4)", "  directory    .", "inputs (0)",
+                "outputs (0)",
+            ] {
                 #expect(show.out.contains(expected), "missing \(expected) in\n\(show.out)")
             }
             let record = try await Self.show(a, in: project)
@@ -444,7 +491,9 @@ struct RunTests {
             #expect(show.out.contains("  environment  \(environment)"))
             #expect(record.environment.count == 12)
             #expect(exists(project + "/.mlpack/env/\(record.environment)/platform.json"))
-            #expect(record.started.range(of: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"#, options: .regularExpression) != nil)
+            #expect(
+                record.started.range(of: #"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"#, options: .regularExpression)
+                    != nil)
 
             let ambiguous = try await mlpack(["runs", "show", String(a.prefix(4))], cwd: project)
             #expect(ambiguous.status == 2 && ambiguous.err.contains("ambiguous"), "\(ambiguous)")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Signing and trust, checked both ways against the real `minisign` program.
@@ -12,18 +13,23 @@ struct SigningTests {
         var arguments = ["key", "generate", "--output", base]
         if unencrypted { arguments.append("--unencrypted") }
         let result = try await mlpack(arguments, environment: unencrypted ? [:] : ["MLPACK_PASSWORD": Self.password])
-        guard result.status == 0 else { throw HarnessError("key generate failed: \(result)") }
+        guard result.status == 0 else { throw TestError("key generate failed: \(result)") }
         return base
     }
 
     /// A signed pack of the standard project; returns its path.
-    func signedPack(in box: Sandbox, key: String, password: String? = password, output: String = "signed.mlpack") async throws -> String {
+    func signedPack(
+        in box: Sandbox, key: String, password: String? = password, output: String = "signed.mlpack"
+    ) async throws -> String {
         let project = try makeProject(in: box)
         let pack = box.path(output)
         let result = try await mlpack(
-            ["create", "--output", pack, "--code", project.directory, "--name", "demo", "--created", Fixture.created, "--key", key],
+            [
+                "create", "--output", pack, "--code", project.directory, "--name", "demo", "--created", Fixture.created,
+                "--key", key,
+            ],
             environment: password.map { ["MLPACK_PASSWORD": $0] } ?? [:])
-        guard result.status == 0 else { throw HarnessError("signed create failed: \(result)") }
+        guard result.status == 0 else { throw TestError("signed create failed: \(result)") }
         return pack
     }
 
@@ -42,7 +48,8 @@ struct SigningTests {
             let publicText = String(decoding: try readBytes(base + ".pub"), as: UTF8.self)
             #expect(publicText.hasPrefix("untrusted comment: minisign public key "))
             let fromPublic = try await mlpack(["key", "show", base + ".pub", "--json"])
-            let fromSecret = try await mlpack(["key", "show", base + ".key", "--json"], environment: ["MLPACK_PASSWORD": Self.password])
+            let fromSecret = try await mlpack(
+                ["key", "show", base + ".key", "--json"], environment: ["MLPACK_PASSWORD": Self.password])
             #expect(fromPublic.status == 0 && fromSecret.status == 0, "\(fromPublic)\n\(fromSecret)")
             #expect(fromPublic.out == fromSecret.out)
             let shown = try #require(try JSONSerialization.jsonObject(with: fromPublic.stdout) as? [String: String])
@@ -54,7 +61,8 @@ struct SigningTests {
     @Test("an empty password is refused unless --unencrypted; a wrong one is a clear error")
     func passwords() async throws {
         try await withSandbox { box in
-            let empty = try await mlpack(["key", "generate", "--output", box.path("k")], environment: ["MLPACK_PASSWORD": ""])
+            let empty = try await mlpack(
+                ["key", "generate", "--output", box.path("k")], environment: ["MLPACK_PASSWORD": ""])
             #expect(empty.status == 2, "\(empty)")
             #expect(empty.err.contains("--unencrypted"))
             #expect(!exists(box.path("k.key")))
@@ -83,7 +91,9 @@ struct SigningTests {
             let signature = top + "/mlpack/manifest.json.minisig"
             let good = try await run("minisign", ["-Vm", manifest, "-x", signature, "-p", base + ".pub"])
             #expect(good.status == 0, "\(good)")
-            #expect(good.out.contains("mlpack pack:demo created:\(Fixture.created)"), "the trusted comment names the pack and its creation time")
+            #expect(
+                good.out.contains("mlpack pack:demo created:\(Fixture.created)"),
+                "the trusted comment names the pack and its creation time")
 
             var bytes = try readBytes(manifest)
             let index = try #require(bytes.firstIndex(of: UInt8(ascii: "m")))
@@ -99,8 +109,10 @@ struct SigningTests {
         try await withSandbox { box in
             let secret = box.path("minisign.key")
             let pub = box.path("minisign.pub")
-            let generate = encrypted
-                ? try await sh(#"printf '%s\n%s\n' "$3" "$3" | minisign -G -p "$1" -s "$2""#, [pub, secret, "minisign-pw"])
+            let generate =
+                encrypted
+                ? try await sh(
+                    #"printf '%s\n%s\n' "$3" "$3" | minisign -G -p "$1" -s "$2""#, [pub, secret, "minisign-pw"])
                 : try await run("minisign", ["-G", "-W", "-p", pub, "-s", secret])
             #expect(generate.status == 0, "\(generate)")
             let pack = try await signedPack(in: box, key: secret, password: encrypted ? "minisign-pw" : nil)
@@ -119,9 +131,11 @@ struct SigningTests {
         try await withSandbox { box in
             let base = try await generateKey(in: box, unencrypted: unencrypted)
             let file = try box.write("note.txt", "signed by minisign with an mlpack key\n")
-            let sign = unencrypted
+            let sign =
+                unencrypted
                 ? try await run("minisign", ["-S", "-s", base + ".key", "-m", file])
-                : try await sh(#"printf '%s\n' "$3" | minisign -S -s "$1" -m "$2""#, [base + ".key", file, Self.password])
+                : try await sh(
+                    #"printf '%s\n' "$3" | minisign -S -s "$1" -m "$2""#, [base + ".key", file, Self.password])
             #expect(sign.status == 0, "\(sign)")
             let verify = try await run("minisign", ["-V", "-p", base + ".pub", "-m", file])
             #expect(verify.status == 0, "\(verify)")
@@ -134,8 +148,10 @@ struct SigningTests {
             let base = try await generateKey(in: box)
             let first = try await signedPack(in: box, key: base + ".key", output: "a.mlpack")
             let again = try await mlpack(
-                ["create", "--output", box.path("b.mlpack"), "--code", box.path("project"), "--name", "demo",
-                 "--created", Fixture.created, "--key", base + ".key"],
+                [
+                    "create", "--output", box.path("b.mlpack"), "--code", box.path("project"), "--name", "demo",
+                    "--created", Fixture.created, "--key", base + ".key",
+                ],
                 environment: ["MLPACK_PASSWORD": Self.password])
             #expect(again.status == 0, "\(again)")
             #expect(try readBytes(first) == (try readBytes(box.path("b.mlpack"))))
@@ -156,7 +172,9 @@ struct SigningTests {
             #expect(untrusted.status == 3, "\(untrusted)")
             #expect(untrusted.err.contains(keyId))
             #expect(untrusted.err.contains("mlpack key trust \(publicKey)"))
-            #expect(try await mlpack(["verify", pack, "--allow-unsigned"]).status == 3, "--allow-unsigned does not trust a signer")
+            #expect(
+                try await mlpack(["verify", pack, "--allow-unsigned"]).status == 3,
+                "--allow-unsigned does not trust a signer")
 
             #expect(try await mlpack(["verify", pack, "--key", base + ".pub"]).status == 0)
             let other = try await generateKey(in: box, "other")
@@ -192,7 +210,9 @@ struct SigningTests {
             #expect(result.err.contains("mlpack/manifest.json"), "\(result)")
             // The manifest is parsed (to learn the signer), then its signature checked before
             // anything else: the error is about the manifest or its signature, never an item.
-            #expect(result.errLines.count == 1 && result.errLines[0].hasPrefix("mlpack: error: mlpack/manifest.json"), "\(result)")
+            #expect(
+                result.errLines.count == 1 && result.errLines[0].hasPrefix("mlpack: error: mlpack/manifest.json"),
+                "\(result)")
 
             // The signature replaced by a valid minisign signature of the same manifest, made
             // with another key: the key id no longer matches the signer's.
@@ -203,7 +223,13 @@ struct SigningTests {
                 [other + ".key", top + "/mlpack/manifest.json", Self.password])
             #expect(resign.status == 0, "\(resign)")
             let swapped = box.path("swapped.mlpack")
-            try await must("/bin/sh", ["-c", #"cd "$1" && find demo -type f | LC_ALL=C sort | tar --zstd --format=pax --no-recursion -cf "$2" -T -"#, "sh", box.path("untarred"), swapped])
+            try await must(
+                "/bin/sh",
+                [
+                    "-c",
+                    #"cd "$1" && find demo -type f | LC_ALL=C sort | tar --zstd --format=pax --no-recursion -cf "$2" -T -"#,
+                    "sh", box.path("untarred"), swapped,
+                ])
             let swappedResult = try await mlpack(["verify", swapped, "--key", base + ".pub"])
             #expect(swappedResult.status == 1, "\(swappedResult)")
             #expect(swappedResult.err.contains("manifest.json.minisig"), "\(swappedResult)")
@@ -225,7 +251,10 @@ struct SigningTests {
             let neither = try await mlpack(["create", "--output", box.path("p.mlpack"), "--code", project.directory])
             #expect(neither.status == 2 && neither.err.contains("--key"), "\(neither)")
             let base = try await generateKey(in: box)
-            let both = try await mlpack(["create", "--output", box.path("p.mlpack"), "--code", project.directory, "--key", base + ".key", "--unsigned"])
+            let both = try await mlpack([
+                "create", "--output", box.path("p.mlpack"), "--code", project.directory, "--key", base + ".key",
+                "--unsigned",
+            ])
             #expect(both.status == 2, "\(both)")
             #expect(!exists(box.path("p.mlpack")))
         }
@@ -234,7 +263,9 @@ struct SigningTests {
 
 @Suite("Format spec")
 struct SpecConformanceTests {
-    @Test("the manifest of signed and unsigned packs validates against spec/manifest.schema.json", arguments: [false, true])
+    @Test(
+        "the manifest of signed and unsigned packs validates against spec/manifest.schema.json",
+        arguments: [false, true])
     func manifestMatchesSchema(signed: Bool) async throws {
         try await withSandbox { box in
             let project = try makeProject(in: box)
@@ -250,12 +281,17 @@ struct SpecConformanceTests {
             #expect(created.status == 0, "\(created)")
             try box.mkdir("x")
             try await must("tar", ["--zstd", "-xf", box.path("p.mlpack"), "-C", box.path("x")])
-            let check = try await run("python3", ["-c", """
-                import json, sys, jsonschema
-                schema = json.load(open(sys.argv[1]))
-                jsonschema.Draft202012Validator.check_schema(schema)
-                jsonschema.validate(json.load(open(sys.argv[2])), schema, cls=jsonschema.Draft202012Validator)
-                """, Repo.root + "/spec/manifest.schema.json", box.path("x/demo/mlpack/manifest.json")])
+            let check = try await run(
+                "python3",
+                [
+                    "-c",
+                    """
+                    import json, sys, jsonschema
+                    schema = json.load(open(sys.argv[1]))
+                    jsonschema.Draft202012Validator.check_schema(schema)
+                    jsonschema.validate(json.load(open(sys.argv[2])), schema, cls=jsonschema.Draft202012Validator)
+                    """, Repo.root + "/spec/manifest.schema.json", box.path("x/demo/mlpack/manifest.json"),
+                ])
             #expect(check.status == 0, "\(check)")
         }
     }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// A pack can be opened and checked with standard tools only: GNU tar, bsdtar, zstd,
@@ -22,14 +23,22 @@ struct StandardToolsTests {
                 #expect(check.status == 0, "sha256sum -c \(manifest) failed: \(check)")
                 #expect(!check.out.contains("FAILED"), "\(check)")
             }
-            let manifestLines = try String(contentsOfFile: bag + "/manifest-sha256.txt", encoding: .utf8).split(separator: "\n")
+            let manifestLines = try String(contentsOfFile: bag + "/manifest-sha256.txt", encoding: .utf8).split(
+                separator: "\n")
             // Every payload file is listed: the code, the snapshot descriptor, the card, the weights
             // and the RO-Crate view (and the environment capture, counted apart).
-            #expect(withoutEnvironment(manifestLines).count == project.files.count + 4, "manifest-sha256.txt: \(manifestLines)")
-            #expect(manifestLines.count == project.files.count + 4 + EnvironmentItems.count, "manifest-sha256.txt: \(manifestLines)")
+            #expect(
+                withoutEnvironment(manifestLines).count == project.files.count + 4,
+                "manifest-sha256.txt: \(manifestLines)")
+            #expect(
+                manifestLines.count == project.files.count + 4 + EnvironmentItems.count,
+                "manifest-sha256.txt: \(manifestLines)")
             #expect(manifestLines.contains { $0.hasSuffix("  data/ro-crate-metadata.json") })
-            let tagLines = try String(contentsOfFile: bag + "/tagmanifest-sha256.txt", encoding: .utf8).split(separator: "\n")
-            for tag in ["bagit.txt", "bag-info.txt", "manifest-sha256.txt", "mlpack/disclosures.json", "mlpack/manifest.json"] {
+            let tagLines = try String(contentsOfFile: bag + "/tagmanifest-sha256.txt", encoding: .utf8).split(
+                separator: "\n")
+            for tag in [
+                "bagit.txt", "bag-info.txt", "manifest-sha256.txt", "mlpack/disclosures.json", "mlpack/manifest.json",
+            ] {
                 #expect(tagLines.contains { $0.hasSuffix("  " + tag) }, "tagmanifest-sha256.txt does not list \(tag)")
             }
 
@@ -56,9 +65,11 @@ struct StandardToolsTests {
             let members = try await tarMembers(pack).map(\.name)
             #expect(members == gnuList)
             #expect(members.allSatisfy { $0.hasPrefix("demo/") })
-            for required in ["demo/bagit.txt", "demo/bag-info.txt", "demo/manifest-sha256.txt", "demo/tagmanifest-sha256.txt",
-                             "demo/mlpack/manifest.json", "demo/mlpack/disclosures.json", "demo/data/pack.json",
-                             "demo/data/artifacts/weights.safetensors"] {
+            for required in [
+                "demo/bagit.txt", "demo/bag-info.txt", "demo/manifest-sha256.txt", "demo/tagmanifest-sha256.txt",
+                "demo/mlpack/manifest.json", "demo/mlpack/disclosures.json", "demo/data/pack.json",
+                "demo/data/artifacts/weights.safetensors",
+            ] {
                 #expect(members.contains(required), "missing \(required) in \(members)")
             }
             // bsdtar extracts it as well.
@@ -92,10 +103,11 @@ struct StandardToolsTests {
             let names = members.map(\.name)
             let items = names.prefix { $0.hasPrefix("demo/data/") }
             #expect(Array(items) == items.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
-            #expect(Array(names.dropFirst(items.count)) == [
-                "demo/bagit.txt", "demo/bag-info.txt", "demo/manifest-sha256.txt", "demo/mlpack/disclosures.json",
-                "demo/mlpack/manifest.json", "demo/tagmanifest-sha256.txt",
-            ])
+            #expect(
+                Array(names.dropFirst(items.count)) == [
+                    "demo/bagit.txt", "demo/bag-info.txt", "demo/manifest-sha256.txt", "demo/mlpack/disclosures.json",
+                    "demo/mlpack/manifest.json", "demo/tagmanifest-sha256.txt",
+                ])
         }
     }
 
@@ -105,24 +117,30 @@ struct StandardToolsTests {
     func tarModesMatchDisclosures() async throws {
         try await withSandbox { box in
             let script = "#!/bin/sh\necho same bytes\n"
-            let project = try makeProject(in: box, files: [
-                SourceFile("a_notes.sh", script, mode: 0o644),
-                SourceFile("run.sh", script, mode: 0o755),
-                SourceFile("tool.sh", "#!/bin/sh\necho tool\n", mode: 0o755),
-                SourceFile("tool_copy.sh", "#!/bin/sh\necho tool\n", mode: 0o755),
-            ])
+            let project = try makeProject(
+                in: box,
+                files: [
+                    SourceFile("a_notes.sh", script, mode: 0o644),
+                    SourceFile("run.sh", script, mode: 0o755),
+                    SourceFile("tool.sh", "#!/bin/sh\necho tool\n", mode: 0o755),
+                    SourceFile("tool_copy.sh", "#!/bin/sh\necho tool\n", mode: 0o755),
+                ])
             let pack = try await makePack(in: box, code: project.directory)
             let out = try box.mkdir("by-hand")
             try await must("tar", ["--zstd", "-xf", pack, "-C", out])
             let disclosures = try readDisclosures(out + "/demo/mlpack/disclosures.json")
             // Every item; the RO-Crate view is derived, not an item.
-            let members = try await tarMembers(pack).filter { $0.name.hasPrefix("demo/data/") && $0.name != "demo/data/ro-crate-metadata.json" }
+            let members = try await tarMembers(pack).filter {
+                $0.name.hasPrefix("demo/data/") && $0.name != "demo/data/ro-crate-metadata.json"
+            }
             #expect(members.count == disclosures.count)
             for member in members {
                 let path = String(member.name.dropFirst("demo/data/".count))
                 let disclosed = try #require(disclosures[path], "\(path) has no disclosure")
-                #expect(member.mode == disclosed.mode,
-                        "\(member.name) (\(member.isHardlink ? "hard link" : "file")): tar mode \(String(member.mode, radix: 8)), disclosed \(String(disclosed.mode, radix: 8))")
+                #expect(
+                    member.mode == disclosed.mode,
+                    "\(member.name) (\(member.isHardlink ? "hard link" : "file")): tar mode \(String(member.mode, radix: 8)), disclosed \(String(disclosed.mode, radix: 8))"
+                )
                 if let source = project.files.first(where: { path.hasSuffix("/" + $0.path) }) {
                     #expect(disclosed.mode == source.mode, "\(path): disclosed mode differs from the source's")
                 }
@@ -138,11 +156,13 @@ struct StandardToolsTests {
     func tarExtractionKeepsModesOfDeduplicatedFiles() async throws {
         try await withSandbox { box in
             let script = "#!/bin/sh\necho same bytes\n"
-            let project = try makeProject(in: box, files: [
-                SourceFile("a_notes.sh", script, mode: 0o644),  // first in byte order: holds the data
-                SourceFile("run.sh", script, mode: 0o755),      // same bytes, executable: a hard link
-                SourceFile("z_plain.sh", script, mode: 0o644),
-            ])
+            let project = try makeProject(
+                in: box,
+                files: [
+                    SourceFile("a_notes.sh", script, mode: 0o644),  // first in byte order: holds the data
+                    SourceFile("run.sh", script, mode: 0o755),  // same bytes, executable: a hard link
+                    SourceFile("z_plain.sh", script, mode: 0o644),
+                ])
             let pack = try await makePack(in: box, code: project.directory)
             let out = try box.mkdir("by-hand")
             try await must("tar", ["--zstd", "-xf", pack, "-C", out])
@@ -151,8 +171,10 @@ struct StandardToolsTests {
                 let extracted = out + "/demo/data/" + snapshot + "/" + file.path
                 #expect(try readBytes(extracted) == file.bytes)
                 let mode = fileInfo(extracted)?.mode ?? 0
-                #expect(mode == file.mode,
-                        "tar extracted \(file.path) with mode \(String(mode, radix: 8)); the source (and the pack's disclosure) has \(String(file.mode, radix: 8))")
+                #expect(
+                    mode == file.mode,
+                    "tar extracted \(file.path) with mode \(String(mode, radix: 8)); the source (and the pack's disclosure) has \(String(file.mode, radix: 8))"
+                )
             }
         }
     }

@@ -1,8 +1,9 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A changed byte anywhere is found by `verify`: exit 1 and a message naming the entry
@@ -18,16 +19,20 @@ struct TamperingTests {
     /// Exit 1 with one "mlpack: error: <entry>: ..." line that names `entry` (or, when nil,
     /// one of `entries`).
     static func expectInvalid(
-        _ result: ProcessResult, naming entry: String?, entries: [String] = [], sourceLocation: SourceLocation = #_sourceLocation
+        _ result: ProcessResult, naming entry: String?, entries: [String] = [],
+        sourceLocation: SourceLocation = #_sourceLocation
     ) {
         #expect(result.status == 1, "expected exit 1 (invalid pack): \(result)", sourceLocation: sourceLocation)
         let errors = result.errLines.filter { $0.hasPrefix("mlpack: error: ") }
         #expect(errors.count == 1, "expected one 'mlpack: error: …' line: \(result)", sourceLocation: sourceLocation)
         if let entry {
-            #expect(errors.contains { $0.contains(entry) }, "the error does not name \(entry): \(result)", sourceLocation: sourceLocation)
+            #expect(
+                errors.contains { $0.contains(entry) }, "the error does not name \(entry): \(result)",
+                sourceLocation: sourceLocation)
         } else {
-            #expect(errors.contains { line in entries.contains { line.contains($0) } },
-                    "the error names no entry of the pack: \(result)", sourceLocation: sourceLocation)
+            #expect(
+                errors.contains { line in entries.contains { line.contains($0) } },
+                "the error names no entry of the pack: \(result)", sourceLocation: sourceLocation)
         }
     }
 
@@ -48,15 +53,18 @@ struct TamperingTests {
         }
     }
 
-    @Test("One byte of a payload file's data changed in the tar", arguments: [
-        "data/artifacts/weights.safetensors", "data/code/*/model/net.py", "data/code/*/train.py", "data/pack.json",
-    ])
+    @Test(
+        "One byte of a payload file's data changed in the tar",
+        arguments: [
+            "data/artifacts/weights.safetensors", "data/code/*/model/net.py", "data/code/*/train.py", "data/pack.json",
+        ])
     func payloadByteFlipped(entry: String) async throws {
         try await withSandbox { box in
             let (pack, _, _) = try await makeStandardPack(in: box)
             let members = try await tarMembers(pack)
             let pattern = "demo/" + entry
-            let member = try #require(members.first { fnmatch(pattern, $0.name, 0) == 0 }, "no member matches \(pattern)")
+            let member = try #require(
+                members.first { fnmatch(pattern, $0.name, 0) == 0 }, "no member matches \(pattern)")
             let relative = String(member.name.dropFirst("demo/".count))
             let damaged = box.path("damaged.mlpack")
             try await tamper(["flip", "--name", member.name], pack: pack, output: damaged)
@@ -146,7 +154,9 @@ struct TamperingTests {
         try await withSandbox { box in
             let (pack, _, _) = try await makeStandardPack(in: box)
             let damaged = box.path("extra.mlpack")
-            try await tamper(["add", "--kind", "file", "--name", "{top}/data/extra.txt", "--data", "hello\n"], pack: pack, output: damaged)
+            try await tamper(
+                ["add", "--kind", "file", "--name", "{top}/data/extra.txt", "--data", "hello\n"], pack: pack,
+                output: damaged)
             let result = try await mlpack(["verify", damaged, "--allow-unsigned"])
             Self.expectInvalid(result, naming: "data/extra.txt")
             #expect(result.err.contains("not in the pack's disclosures"), "\(result)")
@@ -155,7 +165,8 @@ struct TamperingTests {
             #expect(!exists(box.path("out")))
             // Also when it comes before every other entry.
             let first = box.path("extra-first.mlpack")
-            try await tamper(["add", "--kind", "file", "--name", "{top}/data/extra.txt", "--at", "0"], pack: pack, output: first)
+            try await tamper(
+                ["add", "--kind", "file", "--name", "{top}/data/extra.txt", "--at", "0"], pack: pack, output: first)
             Self.expectInvalid(try await mlpack(["verify", first, "--allow-unsigned"]), naming: "data/extra.txt")
         }
     }
@@ -175,8 +186,10 @@ struct TamperingTests {
         try await withSandbox { box in
             let (pack, _, _) = try await makeStandardPack(in: box)
             let damaged = box.path("removed.mlpack")
-            try await tamper(["remove", "--name", "{top}/data/artifacts/weights.safetensors"], pack: pack, output: damaged)
-            Self.expectInvalid(try await mlpack(["verify", damaged, "--allow-unsigned"]), naming: "data/artifacts/weights.safetensors")
+            try await tamper(
+                ["remove", "--name", "{top}/data/artifacts/weights.safetensors"], pack: pack, output: damaged)
+            Self.expectInvalid(
+                try await mlpack(["verify", damaged, "--allow-unsigned"]), naming: "data/artifacts/weights.safetensors")
         }
     }
 
@@ -199,9 +212,12 @@ struct TamperingTests {
         }
     }
 
-    @Test("A BagIt or mlpack tag file changed", arguments: [
-        "manifest-sha256.txt", "tagmanifest-sha256.txt", "bag-info.txt", "bagit.txt", "mlpack/manifest.json", "mlpack/disclosures.json",
-    ])
+    @Test(
+        "A BagIt or mlpack tag file changed",
+        arguments: [
+            "manifest-sha256.txt", "tagmanifest-sha256.txt", "bag-info.txt", "bagit.txt", "mlpack/manifest.json",
+            "mlpack/disclosures.json",
+        ])
     func tagFileChanged(file: String) async throws {
         try await withSandbox { box in
             let (pack, _, _) = try await makeStandardPack(in: box)
@@ -211,8 +227,9 @@ struct TamperingTests {
             #expect(result.status == 1, "\(result)")
             let errors = result.errLines.filter { $0.hasPrefix("mlpack: error: ") }
             #expect(errors.count == 1, "\(result)")
-            #expect(errors.first?.contains(file) == true || errors.first?.contains("mlpack/") == true,
-                    "the error does not name \(file): \(result)")
+            #expect(
+                errors.first?.contains(file) == true || errors.first?.contains("mlpack/") == true,
+                "the error does not name \(file): \(result)")
         }
     }
 
@@ -221,7 +238,8 @@ struct TamperingTests {
         try await withSandbox { box in
             let (pack, _, _) = try await makeStandardPack(in: box)
             let damaged = box.path("bag.mlpack")
-            try await tamper(["flip", "--name", "{top}/manifest-sha256.txt", "--offset", "0"], pack: pack, output: damaged)
+            try await tamper(
+                ["flip", "--name", "{top}/manifest-sha256.txt", "--offset", "0"], pack: pack, output: damaged)
             let result = try await mlpack(["verify", damaged, "--allow-unsigned"])
             Self.expectInvalid(result, naming: "manifest-sha256.txt")
             #expect(result.err.contains("BagIt"), "\(result)")
@@ -240,7 +258,9 @@ struct TamperingTests {
         try await withSandbox { box in
             let (pack, _, weights) = try await makeStandardPack(in: box)
             let damaged = box.path("index.mlpack")
-            let arguments = change == "index-shift" ? [change, "--name", "{top}/data/artifacts/weights.safetensors", "--delta", "512"] : [change]
+            let arguments =
+                change == "index-shift"
+                ? [change, "--name", "{top}/data/artifacts/weights.safetensors", "--delta", "512"] : [change]
             try await tamper(arguments, pack: pack, output: damaged)
             #expect(try readBytes(damaged) != readBytes(pack))
 
@@ -250,11 +270,14 @@ struct TamperingTests {
             let status = object?["seekIndex"] as? String ?? ""
             #expect(status.contains("damaged"), "verify does not report the damaged index: \(verify)")
 
-            let extract = try await mlpack(["extract", damaged, "--to", box.path("out"), "--only", "*.safetensors", "--json"])
+            let extract = try await mlpack([
+                "extract", damaged, "--to", box.path("out"), "--only", "*.safetensors", "--json",
+            ])
             #expect(extract.status == 0, "\(extract)")
             #expect(try decodeJSON(ExtractJSON.self, extract).readThrough == "sequential scan")
-            #expect(try readBytes(box.path("out/artifacts/weights.safetensors")) == readBytes(weights),
-                    "extract --only handed out bytes read through a lying index")
+            #expect(
+                try readBytes(box.path("out/artifacts/weights.safetensors")) == readBytes(weights),
+                "extract --only handed out bytes read through a lying index")
             let inspect = try await mlpack(["inspect", damaged, "--json"])
             #expect(inspect.status == 0, "\(inspect)")
         }
@@ -265,7 +288,8 @@ struct TamperingTests {
         try await withSandbox { box in
             let (pack, _, _) = try await makeStandardPack(in: box)
             let damaged = box.path("damaged.mlpack")
-            try await tamper(["flip", "--name", "{top}/data/artifacts/weights.safetensors"], pack: pack, output: damaged)
+            try await tamper(
+                ["flip", "--name", "{top}/data/artifacts/weights.safetensors"], pack: pack, output: damaged)
             let result = try await mlpackFromPipe(damaged, ["verify", "-", "--allow-unsigned"])
             Self.expectInvalid(result, naming: "data/artifacts/weights.safetensors")
             let good = try await mlpackFromPipe(pack, ["verify", "-", "--allow-unsigned"])
@@ -283,7 +307,10 @@ struct TamperingTests {
     func missingPack() async throws {
         try await withSandbox { box in
             let missing = box.path("no-such.mlpack")
-            for command in [["verify", missing, "--allow-unsigned"], ["inspect", missing], ["extract", missing, "--to", box.path("out")]] {
+            for command in [
+                ["verify", missing, "--allow-unsigned"], ["inspect", missing],
+                ["extract", missing, "--to", box.path("out")],
+            ] {
                 let result = try await mlpack(command)
                 #expect(result.status == 2, "\(result)")
                 #expect(result.err.hasPrefix("mlpack: error: ") && result.err.contains(missing), "\(result)")
@@ -310,7 +337,9 @@ struct TamperingTests {
                 try await must("zstd", ["-q", box.path("plain.txt"), "-o", path])
             case .directory: try box.mkdir("input.mlpack")
             }
-            for command in [["verify", path, "--allow-unsigned"], ["inspect", path], ["extract", path, "--to", box.path("out")]] {
+            for command in [
+                ["verify", path, "--allow-unsigned"], ["inspect", path], ["extract", path, "--to", box.path("out")],
+            ] {
                 let result = try await mlpack(command)
                 #expect(result.status == 2, "\(result)")
                 #expect(result.err.hasPrefix("mlpack: error: "), "expected an 'mlpack: error: …' message: \(result)")

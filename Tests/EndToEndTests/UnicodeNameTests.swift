@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Non-ASCII file names survive create → extract and create → tar --zstd -xf byte for byte.
@@ -24,7 +25,9 @@ struct UnicodeNameTests {
             let snapshot = try codeSnapshot(of: report)
             let listed = Set(report.files.map(\.path))
             for file in Self.files {
-                #expect(listed.contains(snapshot + "/" + file.path), "inspect does not list \(file.path): \(listed.sorted())")
+                #expect(
+                    listed.contains(snapshot + "/" + file.path),
+                    "inspect does not list \(file.path): \(listed.sorted())")
             }
             #expect(listed.contains("artifacts/poids-réseau.bin"))
 
@@ -48,7 +51,9 @@ struct UnicodeNameTests {
             let verify = try await mlpack(["verify", pack, "--allow-unsigned"])
             #expect(verify.status == 0, "\(verify)")
             // --only with non-ASCII globs (a name, and a path anchored at the item root).
-            let only = try await mlpack(["extract", pack, "--to", box.path("only"), "--only", "naïve.py", "--only", "code/*/日本語.*"])
+            let only = try await mlpack([
+                "extract", pack, "--to", box.path("only"), "--only", "naïve.py", "--only", "code/*/日本語.*",
+            ])
             #expect(only.status == 0, "\(only)")
             #expect(Set(try filesBelow(box.path("only")).keys) == [snapshot + "/café/naïve.py", snapshot + "/日本語.txt"])
         }
@@ -66,7 +71,9 @@ struct UnicodeNameTests {
                 try await must(tool, arguments + ["-C", out])
                 let extracted = try filesBelow(out + "/demo/data/" + snapshot)
                 for file in Self.files {
-                    #expect(extracted[file.path] == file.bytes, "\(tool): \(file.path) is missing or differs; have \(extracted.keys.sorted())")
+                    #expect(
+                        extracted[file.path] == file.bytes,
+                        "\(tool): \(file.path) is missing or differs; have \(extracted.keys.sorted())")
                 }
                 #expect(extracted.count == Self.files.count, "\(tool): \(extracted.keys.sorted())")
                 let check = try await run("sha256sum", ["-c", "manifest-sha256.txt"], cwd: out + "/demo")
@@ -83,7 +90,10 @@ struct UnicodeNameTests {
             // "é" as e + U+0301: packs hold NFC names only (spec/FORMAT.md §7.1).
             let project = try makeProject(in: box, files: [SourceFile("ok.py", "x = 1\n")])
             try box.write("project/cafe\u{0301}.py", "y = 2\n")
-            let arguments = ["create", "--output", box.path("p.mlpack"), "--code", project.directory, "--unsigned", "--created", Fixture.created]
+            let arguments = [
+                "create", "--output", box.path("p.mlpack"), "--code", project.directory, "--unsigned", "--created",
+                Fixture.created,
+            ]
             let result = try await mlpack(arguments)
             #expect(result.status == 2, "\(result)")
             #expect(result.err.contains("NFC"), "\(result)")

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 /// Wrong use of the command line: exit 2, one error message, nothing written.
@@ -15,32 +16,59 @@ struct UsageErrorTests {
     }
 
     static let cases: [Case] = [
-        Case(label: "create without --unsigned", arguments: ["create", "--output", "{out}", "--code", "{code}"], mentions: "--unsigned"),
-        Case(label: "create with neither --code nor --weights", arguments: ["create", "--output", "{out}", "--unsigned"], mentions: "--code"),
-        Case(label: "create with an unparsable --created",
-             arguments: ["create", "--output", "{out}", "--code", "{code}", "--unsigned", "--created", "next tuesday"], mentions: "--created"),
-        Case(label: "create with an impossible --created date",
-             arguments: ["create", "--output", "{out}", "--code", "{code}", "--unsigned", "--created", "2026-13-45T00:00:00Z"], mentions: "--created"),
-        Case(label: "create with --code pointing to a missing folder",
-             arguments: ["create", "--output", "{out}", "--code", "{box}/no-such-dir", "--unsigned"], mentions: "no-such-dir"),
-        Case(label: "create with --code pointing to a file",
-             arguments: ["create", "--output", "{out}", "--code", "{code}/train.py", "--unsigned"], mentions: "train.py"),
-        Case(label: "create with --weights pointing to a missing file",
-             arguments: ["create", "--output", "{out}", "--weights", "{box}/missing.bin", "--unsigned"], mentions: "missing.bin"),
-        Case(label: "create with --code of an empty folder",
-             arguments: ["create", "--output", "{out}", "--code", "{box}/empty", "--unsigned"], mentions: "empty"),
-        Case(label: "create into a missing folder",
-             arguments: ["create", "--output", "{box}/no-such-folder/x.mlpack", "--code", "{code}", "--unsigned"], mentions: "no-such-folder/x.mlpack"),
-        Case(label: "create without --output", arguments: ["create", "--code", "{code}", "--unsigned"], mentions: "--output"),
-        Case(label: "create with --env of a missing file",
-             arguments: ["create", "--output", "{out}", "--code", "{code}", "--unsigned", "--env", "{box}/no-env.json"], mentions: "no-env.json"),
-        Case(label: "create with --env and --python",
-             arguments: ["create", "--output", "{out}", "--code", "{code}", "--unsigned", "--env", "{box}/env.json", "--python", "/usr/bin/python3"],
-             mentions: "--env and --python"),
+        Case(
+            label: "create without --unsigned", arguments: ["create", "--output", "{out}", "--code", "{code}"],
+            mentions: "--unsigned"),
+        Case(
+            label: "create with neither --code nor --weights",
+            arguments: ["create", "--output", "{out}", "--unsigned"], mentions: "--code"),
+        Case(
+            label: "create with an unparsable --created",
+            arguments: ["create", "--output", "{out}", "--code", "{code}", "--unsigned", "--created", "next tuesday"],
+            mentions: "--created"),
+        Case(
+            label: "create with an impossible --created date",
+            arguments: [
+                "create", "--output", "{out}", "--code", "{code}", "--unsigned", "--created", "2026-13-45T00:00:00Z",
+            ], mentions: "--created"),
+        Case(
+            label: "create with --code pointing to a missing folder",
+            arguments: ["create", "--output", "{out}", "--code", "{box}/no-such-dir", "--unsigned"],
+            mentions: "no-such-dir"),
+        Case(
+            label: "create with --code pointing to a file",
+            arguments: ["create", "--output", "{out}", "--code", "{code}/train.py", "--unsigned"], mentions: "train.py"),
+        Case(
+            label: "create with --weights pointing to a missing file",
+            arguments: ["create", "--output", "{out}", "--weights", "{box}/missing.bin", "--unsigned"],
+            mentions: "missing.bin"),
+        Case(
+            label: "create with --code of an empty folder",
+            arguments: ["create", "--output", "{out}", "--code", "{box}/empty", "--unsigned"], mentions: "empty"),
+        Case(
+            label: "create into a missing folder",
+            arguments: ["create", "--output", "{box}/no-such-folder/x.mlpack", "--code", "{code}", "--unsigned"],
+            mentions: "no-such-folder/x.mlpack"),
+        Case(
+            label: "create without --output", arguments: ["create", "--code", "{code}", "--unsigned"],
+            mentions: "--output"),
+        Case(
+            label: "create with --env of a missing file",
+            arguments: ["create", "--output", "{out}", "--code", "{code}", "--unsigned", "--env", "{box}/no-env.json"],
+            mentions: "no-env.json"),
+        Case(
+            label: "create with --env and --python",
+            arguments: [
+                "create", "--output", "{out}", "--code", "{code}", "--unsigned", "--env", "{box}/env.json", "--python",
+                "/usr/bin/python3",
+            ],
+            mentions: "--env and --python"),
         Case(label: "extract without --to", arguments: ["extract", "{box}/x.mlpack"], mentions: "--to"),
         Case(label: "verify without a pack", arguments: ["verify"], mentions: "P.mlpack"),
         Case(label: "an unknown subcommand", arguments: ["frobnicate"], mentions: "frobnicate"),
-        Case(label: "an unknown flag", arguments: ["verify", "{box}/x.mlpack", "--no-such-flag"], mentions: "--no-such-flag"),
+        Case(
+            label: "an unknown flag", arguments: ["verify", "{box}/x.mlpack", "--no-such-flag"],
+            mentions: "--no-such-flag"),
     ]
 
     @Test("exit 2 with one error message, nothing written", arguments: cases)
@@ -65,15 +93,17 @@ struct UsageErrorTests {
             #expect(first.contains(usage.mentions), "the message does not mention \(usage.mentions): \(result)")
             #expect(first.lowercased().contains("error"), "\(result)")
             let extra = lines.dropFirst().filter { line in
-                !(line.hasPrefix("Usage:") || line.hasPrefix("Help:") || line.trimmingCharacters(in: .whitespaces).hasPrefix("See '"))
+                !(line.hasPrefix("Usage:") || line.hasPrefix("Help:")
+                    || line.trimmingCharacters(in: .whitespaces).hasPrefix("See '"))
             }
             #expect(extra.isEmpty, "more than a one-line message: \(result)")
             #expect(treeListing(box.root) == before, "a failed command changed files")
         }
     }
 
-    @Test("--atol, --rtol and --metric-tolerance: the same rules for create, compare, diff and verify --rebuild",
-          arguments: ["acc=inf", "acc=-1", "=0.1", "acc", "acc=nan"])
+    @Test(
+        "--atol, --rtol and --metric-tolerance: the same rules for create, compare, diff and verify --rebuild",
+        arguments: ["acc=inf", "acc=-1", "=0.1", "acc", "acc=nan"])
     func toleranceRules(_ entry: String) async throws {
         try await withSandbox { box in
             let commands = [
@@ -85,9 +115,13 @@ struct UsageErrorTests {
             for command in commands {
                 let result = try await mlpack(command + ["--metric-tolerance", entry])
                 #expect(result.status == 2, "\(command[0]): \(result)")
-                #expect(result.err.contains("--metric-tolerance \(entry): expected NAME=X with X a finite number ≥ 0"), "\(command[0]): \(result)")
+                #expect(
+                    result.err.contains("--metric-tolerance \(entry): expected NAME=X with X a finite number ≥ 0"),
+                    "\(command[0]): \(result)")
                 let atol = try await mlpack(command + ["--atol=-1"])
-                #expect(atol.status == 2 && atol.err.contains("--atol must be a finite number ≥ 0"), "\(command[0]): \(atol)")
+                #expect(
+                    atol.status == 2 && atol.err.contains("--atol must be a finite number ≥ 0"),
+                    "\(command[0]): \(atol)")
             }
             #expect(!exists(box.path("x.mlpack")))
         }
@@ -98,7 +132,9 @@ struct UsageErrorTests {
         try await withSandbox { box in
             let project = try makeProject(in: box)
             let output = try box.write("out.mlpack", "precious\n")
-            let arguments = ["create", "--output", output, "--code", project.directory, "--unsigned", "--created", Fixture.created]
+            let arguments = [
+                "create", "--output", output, "--code", project.directory, "--unsigned", "--created", Fixture.created,
+            ]
             let refused = try await mlpack(arguments)
             #expect(refused.status == 2, "\(refused)")
             #expect(refused.errLines.count == 1, "\(refused)")
@@ -110,7 +146,9 @@ struct UsageErrorTests {
             let verify = try await mlpack(["verify", output, "--allow-unsigned"])
             #expect(verify.status == 0, "\(verify)")
             // No temporary files left next to the output.
-            #expect(try FileManager.default.contentsOfDirectory(atPath: box.root).filter { $0.hasPrefix(".mlpack") }.isEmpty)
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: box.root).filter { $0.hasPrefix(".mlpack") }.isEmpty
+            )
         }
     }
 
@@ -119,8 +157,10 @@ struct UsageErrorTests {
         try await withSandbox { box in
             let project = try makeProject(in: box)
             let output = box.path("p.mlpack")
-            let result = try await mlpack(["create", "--output", output, "--code", project.directory, "--name", "named",
-                                           "--unsigned", "--created", "2026-01-02", "--json"])
+            let result = try await mlpack([
+                "create", "--output", output, "--code", project.directory, "--name", "named",
+                "--unsigned", "--created", "2026-01-02", "--json",
+            ])
             #expect(result.status == 0, "\(result)")
             let object = try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any]
             #expect(object?["name"] as? String == "named")

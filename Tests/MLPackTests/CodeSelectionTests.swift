@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
@@ -40,9 +41,10 @@ struct CodeSelectionTests {
             let root = try Self.makeMessyProject(in: dir)
             try #require(Git.workTree(at: root) == nil, "the temporary directory must not be inside a git work tree")
             let selection = try CodeSelection.select(directory: root, includes: [], excludes: [])
-            #expect(Self.paths(selection) == [
-                ".env.example", "data/conda-meta.txt", "notebooks/explore.ipynb", "pkg/model.py", "train.py",
-            ])
+            #expect(
+                Self.paths(selection) == [
+                    ".env.example", "data/conda-meta.txt", "notebooks/explore.ipynb", "pkg/model.py", "train.py",
+                ])
             #expect(selection.git == nil)
             #expect(selection.warnings.isEmpty)
             let train = try #require(selection.files.first { $0.relativePath == "train.py" })
@@ -62,10 +64,12 @@ struct CodeSelectionTests {
             try dir.write("proj/configs/sub/b.yaml", "b: 1\n")
             try dir.write("proj/.mlpackignore", "# private things\n\nsecrets/\n*.log\n  configs/*.yaml  \n#train.py\n")
             let selection = try CodeSelection.select(directory: root, includes: [], excludes: [])
-            #expect(Self.paths(selection) == [
-                ".env.example", ".mlpackignore", "configs/sub/b.yaml", "data/conda-meta.txt", "notebooks/explore.ipynb",
-                "pkg/model.py", "train.py",
-            ])
+            #expect(
+                Self.paths(selection) == [
+                    ".env.example", ".mlpackignore", "configs/sub/b.yaml", "data/conda-meta.txt",
+                    "notebooks/explore.ipynb",
+                    "pkg/model.py", "train.py",
+                ])
         }
     }
 
@@ -73,13 +77,16 @@ struct CodeSelectionTests {
     func includesAndExcludes() throws {
         try withTemporaryDirectory { dir in
             let root = try Self.makeMessyProject(in: dir)
-            let included = try CodeSelection.select(directory: root, includes: ["*.pyc", "notebooks/.ipynb_checkpoints"], excludes: [])
-            #expect(Self.paths(included) == [
-                ".env.example", "__pycache__/train.cpython-312.pyc", "data/conda-meta.txt",
-                "notebooks/.ipynb_checkpoints/explore-checkpoint.ipynb", "notebooks/explore.ipynb",
-                "pkg/__pycache__/model.cpython-312.pyc", "pkg/model.py", "pkg/util.pyc", "train.py",
-            ])
-            let excluded = try CodeSelection.select(directory: root, includes: ["*.pyc"], excludes: ["__pycache__", "notebooks", "/train.py"])
+            let included = try CodeSelection.select(
+                directory: root, includes: ["*.pyc", "notebooks/.ipynb_checkpoints"], excludes: [])
+            #expect(
+                Self.paths(included) == [
+                    ".env.example", "__pycache__/train.cpython-312.pyc", "data/conda-meta.txt",
+                    "notebooks/.ipynb_checkpoints/explore-checkpoint.ipynb", "notebooks/explore.ipynb",
+                    "pkg/__pycache__/model.cpython-312.pyc", "pkg/model.py", "pkg/util.pyc", "train.py",
+                ])
+            let excluded = try CodeSelection.select(
+                directory: root, includes: ["*.pyc"], excludes: ["__pycache__", "notebooks", "/train.py"])
             #expect(Self.paths(excluded) == [".env.example", "data/conda-meta.txt", "pkg/model.py", "pkg/util.pyc"])
             try dir.write("proj/.mlpackignore", "util.pyc\n")
             let ignored = try CodeSelection.select(directory: root, includes: ["pkg/util.pyc"], excludes: [])
@@ -94,7 +101,8 @@ struct CodeSelectionTests {
     func alsoSkip() throws {
         try withTemporaryDirectory { dir in
             let root = try Self.makeMessyProject(in: dir)
-            let selection = try CodeSelection.select(directory: root, includes: [], excludes: [], alsoSkip: [root + "/train.py"])
+            let selection = try CodeSelection.select(
+                directory: root, includes: [], excludes: [], alsoSkip: [root + "/train.py"])
             #expect(!Self.paths(selection).contains("train.py"))
             #expect(Self.paths(selection).contains("pkg/model.py"))
         }
@@ -132,8 +140,11 @@ struct CodeSelectionTests {
             #expect(link.size == 15)
             #expect(selection.warnings.contains("link_to_train.py: symbolic link stored as a copy of train.py"))
             #expect(selection.warnings.contains("pkg/link_up.py: symbolic link stored as a copy of train.py"))
-            #expect(selection.warnings.contains("leak.txt: symbolic link skipped (it points to a file that is not packed)"))
-            #expect(selection.warnings.contains("relative_leak.txt: symbolic link skipped (it points to a file that is not packed)"))
+            #expect(
+                selection.warnings.contains("leak.txt: symbolic link skipped (it points to a file that is not packed)"))
+            #expect(
+                selection.warnings.contains(
+                    "relative_leak.txt: symbolic link skipped (it points to a file that is not packed)"))
             #expect(selection.warnings.count == 5)
         }
     }
@@ -156,14 +167,20 @@ struct CodeSelectionTests {
             try dir.write("proj/__pycache__/a.cpython-312.pyc", [1])
             try dir.write("proj/b.pyc", [1])
             try dir.write("proj/.venv/pyvenv.cfg", "x")
-            let error = expectMLPackError { _ = try CodeSelection.select(directory: dir.path("proj"), includes: [], excludes: []) }
+            let error = expectMLPackError {
+                _ = try CodeSelection.select(directory: dir.path("proj"), includes: [], excludes: [])
+            }
             #expect(error == .usage("--code \(dir.path("proj")): no files to pack"))
             #expect(error?.category == .usage)
             try dir.write("proj/c.py", "x")
-            let allExcluded = expectMLPackError { _ = try CodeSelection.select(directory: dir.path("proj"), includes: [], excludes: ["*.py"]) }
+            let allExcluded = expectMLPackError {
+                _ = try CodeSelection.select(directory: dir.path("proj"), includes: [], excludes: ["*.py"])
+            }
             #expect(allExcluded == .usage("--code \(dir.path("proj")): no files to pack"))
             let emptyDir = try dir.makeDirectory("nothing")
-            #expect(expectMLPackError { _ = try CodeSelection.select(directory: emptyDir, includes: [], excludes: []) }?.category == .usage)
+            #expect(
+                expectMLPackError { _ = try CodeSelection.select(directory: emptyDir, includes: [], excludes: []) }?
+                    .category == .usage)
         }
     }
 
@@ -171,9 +188,13 @@ struct CodeSelectionTests {
     func notADirectory() throws {
         try withTemporaryDirectory { dir in
             let file = try dir.write("file.py", "x")
-            #expect(expectMLPackError { _ = try CodeSelection.select(directory: file, includes: [], excludes: []) } == .usage("--code \(file): not a directory"))
+            #expect(
+                expectMLPackError { _ = try CodeSelection.select(directory: file, includes: [], excludes: []) }
+                    == .usage("--code \(file): not a directory"))
             let missing = dir.path("missing")
-            #expect(expectMLPackError { _ = try CodeSelection.select(directory: missing, includes: [], excludes: []) } == .usage("--code \(missing): not a directory"))
+            #expect(
+                expectMLPackError { _ = try CodeSelection.select(directory: missing, includes: [], excludes: []) }
+                    == .usage("--code \(missing): not a directory"))
         }
     }
 
@@ -185,8 +206,12 @@ struct CodeSelectionTests {
             try dir.write("w/.git/HEAD", "ref")
             try dir.write("w/__pycache__/c.pyc", [1])
             try dir.symlink("w/loop", to: ".")
-            #expect(try CodeSelection.walk(dir.path("w"), skipDefaults: true).sorted() == ["a.txt", "loop", "sub/b.txt"])
-            #expect(try CodeSelection.walk(dir.path("w"), skipDefaults: false).sorted() == ["__pycache__/c.pyc", "a.txt", "loop", "sub/b.txt"])
+            #expect(
+                try CodeSelection.walk(dir.path("w"), skipDefaults: true).sorted() == ["a.txt", "loop", "sub/b.txt"])
+            #expect(
+                try CodeSelection.walk(dir.path("w"), skipDefaults: false).sorted() == [
+                    "__pycache__/c.pyc", "a.txt", "loop", "sub/b.txt",
+                ])
         }
     }
 
@@ -202,7 +227,11 @@ struct CodeSelectionTests {
             let walked = try CodeSelection.walkWithStatus(dir.path("w"), skipDefaults: false)
             #expect(walked.map(\.path).sorted() == expected.sorted())
             // x<i>.txt holds "<i>": its size is the number of i's digits.
-            #expect(walked.allSatisfy { $0.status.isRegular && $0.status.size == UInt64($0.path.dropFirst("d0/e0/f0/x".count).dropLast(4).count) })
+            #expect(
+                walked.allSatisfy {
+                    $0.status.isRegular
+                        && $0.status.size == UInt64($0.path.dropFirst("d0/e0/f0/x".count).dropLast(4).count)
+                })
         }
     }
 
@@ -226,9 +255,12 @@ struct CodeSelectionTests {
 
             // A walk refuses such a name unless its caller leaves it out (code, run folders).
             let error = expectMLPackError { _ = try CodeSelection.walk(dir.path("l"), skipDefaults: false) }
-            #expect(error == .io(path: dir.path("l/sub"), reason: "holds a file name that is not UTF-8 (bad-?): rename it"))
+            #expect(
+                error == .io(path: dir.path("l/sub"), reason: "holds a file name that is not UTF-8 (bad-?): rename it"))
             var skipped: [String] = []
-            #expect(try CodeSelection.walk(dir.path("l"), skipDefaults: false, skipping: { skipped.append($0) }).sorted() == ["file.txt", "link"])
+            #expect(
+                try CodeSelection.walk(dir.path("l"), skipDefaults: false, skipping: { skipped.append($0) }).sorted()
+                    == ["file.txt", "link"])
             #expect(skipped == ["sub/bad-?"])
             let selection = try CodeSelection.select(directory: dir.path("l"), includes: [], excludes: [])
             #expect(selection.warnings.contains("sub/bad-?: left out (its name is not UTF-8)"), "\(selection.warnings)")
@@ -238,7 +270,7 @@ struct CodeSelectionTests {
     /// Creates `prefix` followed by the byte 0xFF, which never occurs in UTF-8.
     static func makeNotUTF8File(_ prefix: String) throws {
         let descriptor = open(Array(prefix.utf8CString.dropLast()) + [-1, 0], O_CREAT | O_WRONLY, 0o644)
-        guard descriptor >= 0 else { throw TestFailure("cannot create a file named \(prefix)<0xFF>") }
+        guard descriptor >= 0 else { throw TestError("cannot create a file named \(prefix)<0xFF>") }
         close(descriptor)
     }
 }

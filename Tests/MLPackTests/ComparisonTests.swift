@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
@@ -6,8 +7,11 @@ import Testing
 private let weights = EnvironmentFixtures.repository + "/fixtures/gpu-h100/weights/"
 private let files = EnvironmentFixtures.repository + "/fixtures/compare/"
 
-private func compare(_ a: String, _ b: String, atol: Double = 0, rtol: Double = 0, metrics: [String: Double] = [:]) throws -> Comparison {
-    try OutputComparison.compare(expected: a, actual: b, tolerance: ComparisonTolerance(atol: atol, rtol: rtol, metrics: metrics))
+private func compare(
+    _ a: String, _ b: String, atol: Double = 0, rtol: Double = 0, metrics: [String: Double] = [:]
+) throws -> Comparison {
+    try OutputComparison.compare(
+        expected: a, actual: b, tolerance: ComparisonTolerance(atol: atol, rtol: rtol, metrics: metrics))
 }
 
 /// The real training outputs of an H100 (fixtures/gpu-h100/weights/, see diffs.json there).
@@ -82,9 +86,12 @@ struct GPUWeightsComparisonTests {
         let nondeterministic = try compare(weights + "gpu_nondet_a.metrics.json", weights + "gpu_nondet_b.metrics.json")
         #expect(nondeterministic.verdict == .different)
         #expect(nondeterministic.worst == "accuracy")
-        #expect(try compare(weights + "gpu_nondet_a.metrics.json", weights + "gpu_nondet_b.metrics.json", atol: 0.001).verdict == .withinTolerance)
+        #expect(
+            try compare(weights + "gpu_nondet_a.metrics.json", weights + "gpu_nondet_b.metrics.json", atol: 0.001)
+                .verdict == .withinTolerance)
         // A timing the tolerance names counts.
-        let named = try compare(weights + "gpu_det_a.metrics.json", weights + "gpu_det_b.metrics.json", metrics: ["seconds": 0.01])
+        let named = try compare(
+            weights + "gpu_det_a.metrics.json", weights + "gpu_det_b.metrics.json", metrics: ["seconds": 0.01])
         #expect(named.verdict == .different)
         #expect(named.metrics.first { $0.name == "seconds" }?.counted == true)
     }
@@ -160,8 +167,11 @@ struct TensorFileComparisonTests {
         let close = try compare(files + "metrics.json", files + "metrics_close.json")
         #expect(close.verdict == .different)
         #expect(close.worst == "loss")
-        #expect(try compare(files + "metrics.json", files + "metrics_close.json", atol: 0.001).verdict == .withinTolerance)
-        #expect(try compare(files + "metrics.json", files + "metrics_close.json", metrics: ["loss": 0.001]).verdict == .withinTolerance)
+        #expect(
+            try compare(files + "metrics.json", files + "metrics_close.json", atol: 0.001).verdict == .withinTolerance)
+        #expect(
+            try compare(files + "metrics.json", files + "metrics_close.json", metrics: ["loss": 0.001]).verdict
+                == .withinTolerance)
         let missing = try compare(files + "metrics.json", files + "metrics_missing.json", atol: 1)
         #expect(missing.verdict == .different)
         #expect(missing.metrics.first { $0.name == "eval.accuracy" }?.verdict == .missing)
@@ -171,10 +181,13 @@ struct TensorFileComparisonTests {
         #expect(Set(missing.metrics.map(\.name)).isSuperset(of: ["eval.f1[0]", "eval.f1[1]", "epoch"]))
     }
 
-    @Test("timing names", arguments: [
-        ("seconds", true), ("train.elapsed_s", true), ("samples_per_sec", true), ("it/s", true), ("epoch_time", true),
-        ("throughput", true), ("loss", false), ("accuracy", false), ("eval.f1", false), ("timesteps", false),
-    ])
+    @Test(
+        "timing names",
+        arguments: [
+            ("seconds", true), ("train.elapsed_s", true), ("samples_per_sec", true), ("it/s", true),
+            ("epoch_time", true),
+            ("throughput", true), ("loss", false), ("accuracy", false), ("eval.f1", false), ("timesteps", false),
+        ])
     func timing(name: String, timing: Bool) {
         #expect(OutputComparison.isTiming(name) == timing)
     }
@@ -182,7 +195,8 @@ struct TensorFileComparisonTests {
     @Test("an actual file that is not what its name says is different, not an error; a bad expected file is an error")
     func unreadable() throws {
         try withTemporaryDirectory { dir in
-            let truncated = try dir.write("cut.safetensors", Array(try readBytes(weights + "cpu_a.safetensors").prefix(5000)))
+            let truncated = try dir.write(
+                "cut.safetensors", Array(try readBytes(weights + "cpu_a.safetensors").prefix(5000)))
             let result = try compare(weights + "cpu_a.safetensors", truncated)
             #expect(result.verdict == .different)
             #expect(result.actualUnreadable?.contains("past the end") == true)
@@ -195,21 +209,28 @@ struct TensorFileComparisonTests {
         }
     }
 
-    @Test("hostile headers are refused with the reason, never trusted", arguments: [
-        (#"{"a":1}"#, 0, "not described by an object"),
-        (#"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,9]}}"#, 8, "past the end"),
-        (#"{"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#, 8, "too large"),
-        (#"{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8, "data_offsets span 8"),
-        (#"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"u":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#, 12, "overlap"),
-        (#"{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, 8, "no shape"),
-        (#"{"t":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}"#, 8, "unsupported dtype"),
-        (#"["t"]"#, 0, "does not start with '{'"),
-    ])
+    @Test(
+        "hostile headers are refused with the reason, never trusted",
+        arguments: [
+            (#"{"a":1}"#, 0, "not described by an object"),
+            (#"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,9]}}"#, 8, "past the end"),
+            (#"{"t":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,8]}}"#, 8, "too large"),
+            (#"{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}"#, 8, "data_offsets span 8"),
+            (
+                #"{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"u":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}"#,
+                12, "overlap"
+            ),
+            (#"{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, 8, "no shape"),
+            (#"{"t":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}"#, 8, "unsupported dtype"),
+            (#"["t"]"#, 0, "does not start with '{'"),
+        ])
     func hostileSafetensors(header: String, dataBytes: Int, reason: String) throws {
         try withTemporaryDirectory { dir in
             let json = Array(header.utf8)
             let length = UInt64(json.count)
-            let bytes = (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) } + json + Array(repeating: 0, count: dataBytes)
+            let bytes =
+                (0..<8).map { UInt8(truncatingIfNeeded: length >> (8 * $0)) } + json
+                + Array(repeating: 0, count: dataBytes)
             let path = try dir.write("h.safetensors", bytes)
             #expect {
                 _ = try SafetensorsFile(path: path)
@@ -229,16 +250,24 @@ struct TensorFileComparisonTests {
 
     @Test("comparison memory is two chunks whatever the tensor: a 64-byte chunk gives the same answer")
     func chunked() throws {
-        let a = try SafetensorsFile(path: weights + "gpu_nondet_a.safetensors"), b = try SafetensorsFile(path: weights + "gpu_nondet_b.safetensors")
-        let small = try TensorFileComparison.compare(expected: a, actual: b, kind: .safetensors, tolerance: .exact, chunkBytes: 64)
+        let a = try SafetensorsFile(path: weights + "gpu_nondet_a.safetensors"),
+            b = try SafetensorsFile(path: weights + "gpu_nondet_b.safetensors")
+        let small = try TensorFileComparison.compare(
+            expected: a, actual: b, kind: .safetensors, tolerance: .exact, chunkBytes: 64)
         let large = try TensorFileComparison.compare(expected: a, actual: b, kind: .safetensors, tolerance: .exact)
         #expect(small.tensors == large.tensors)
     }
 
     @Test("metrics JSON with Python's NaN words parses; the words inside strings stay as they are")
     func pythonJSON() throws {
-        let value = try #require(MetricsJSON.parse(Data(#"{"a": NaN, "b": -Infinity, "c": "NaN or Infinity", "d": [Infinity]}"#.utf8)))
-        #expect(value == .object(["a": .string("NaN"), "b": .string("-Infinity"), "c": .string("NaN or Infinity"), "d": .array([.string("Infinity")])]))
+        let value = try #require(
+            MetricsJSON.parse(Data(#"{"a": NaN, "b": -Infinity, "c": "NaN or Infinity", "d": [Infinity]}"#.utf8)))
+        #expect(
+            value
+                == .object([
+                    "a": .string("NaN"), "b": .string("-Infinity"), "c": .string("NaN or Infinity"),
+                    "d": .array([.string("Infinity")]),
+                ]))
         #expect(MetricsJSON.parse(Data("{not json".utf8)) == nil)
     }
 }

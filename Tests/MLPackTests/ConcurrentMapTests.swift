@@ -19,7 +19,12 @@ struct ConcurrentMapTests {
     @Test("one scratch value per worker, at most one per core, reused across indices")
     func scratchPerWorker() {
         let made = Counter()
-        let results = concurrentMap(count: 1_000, scratch: { () -> [Int] in made.add(); return [] }) { i, seen in
+        let results = concurrentMap(
+            count: 1_000,
+            scratch: { () -> [Int] in
+                made.add(); return []
+            }
+        ) { i, seen in
             seen.append(i)
             return seen.count
         }
@@ -27,7 +32,9 @@ struct ConcurrentMapTests {
         // A worker's scratch keeps growing across its indices: it returns 1, 2, 3, … so there
         // is one 1 per scratch made, and a scratch served several indices.
         #expect(results.count == 1_000)
-        #expect(results.filter { $0 == 1 }.count == made.value, "each scratch starts empty once, and only workers that took an index made one")
+        #expect(
+            results.filter { $0 == 1 }.count == made.value,
+            "each scratch starts empty once, and only workers that took an index made one")
         #expect(results.max()! > 1)
     }
 

@@ -76,13 +76,15 @@ struct EnvironmentCaptureTests {
         #expect(throws: (any Error).self) { try EnvironmentCapture.decode(Array(json.utf8)) }
     }
 
-    @Test("Lock files in the code snapshot are found by name, with their digests", arguments: [
-        ("requirements.txt", true), ("requirements-dev.txt", true), ("requirements/base.txt", true),
-        ("sub/environment.yml", true), ("environment.yaml", true), ("conda-lock.yml", true),
-        ("linux-64.conda-lock.yml", true), ("poetry.lock", true), ("Pipfile.lock", true), ("uv.lock", true),
-        ("pyproject.toml", true), ("setup.cfg", true), ("train.py", false), ("notes.txt", false),
-        ("docs/requirements.md", false), ("myrequirements.txt", false),
-    ])
+    @Test(
+        "Lock files in the code snapshot are found by name, with their digests",
+        arguments: [
+            ("requirements.txt", true), ("requirements-dev.txt", true), ("requirements/base.txt", true),
+            ("sub/environment.yml", true), ("environment.yaml", true), ("conda-lock.yml", true),
+            ("linux-64.conda-lock.yml", true), ("poetry.lock", true), ("Pipfile.lock", true), ("uv.lock", true),
+            ("pyproject.toml", true), ("setup.cfg", true), ("train.py", false), ("notes.txt", false),
+            ("docs/requirements.md", false), ("myrequirements.txt", false),
+        ])
     func lockFiles(path: String, isLock: Bool) {
         let found = LockFiles.find(in: [(path: path, sha256: String(repeating: "a", count: 64))])
         #expect(found == (isLock ? [.init(path: path, sha256: String(repeating: "a", count: 64))] : []))
@@ -101,7 +103,10 @@ struct EnvironmentCaptureTests {
 
     @Test("Conda: the environment's name, never its path")
     func conda() {
-        #expect(RawCaptures.condaEnvironment(["CONDA_DEFAULT_ENV": "torch-2.4", "CONDA_PREFIX": "/home/a/miniconda3/envs/torch-2.4"]) == "torch-2.4")
+        #expect(
+            RawCaptures.condaEnvironment([
+                "CONDA_DEFAULT_ENV": "torch-2.4", "CONDA_PREFIX": "/home/a/miniconda3/envs/torch-2.4",
+            ]) == "torch-2.4")
         #expect(RawCaptures.condaEnvironment(["CONDA_PREFIX": "/home/a/miniconda3/envs/exp"]) == "exp")
         #expect(RawCaptures.condaEnvironment(["CONDA_DEFAULT_ENV": "/srv/envs/shared"]) == "shared")
         #expect(RawCaptures.condaEnvironment([:]) == nil)

@@ -18,7 +18,8 @@ struct EnvironmentDiffTests {
         #expect(model == .init(severity: .major, field: "gpu.model", a: "NVIDIA H100 80GB HBM3", b: "absent"))
         let torch = try #require(Self.entry(diff, "package torch"))
         #expect(torch == .init(severity: .major, field: "package torch", a: "2.11.0+cu130", b: "absent"))
-        #expect(Self.entry(diff, "cuda.version") == .init(severity: .major, field: "cuda.version", a: "13.0", b: "absent"))
+        #expect(
+            Self.entry(diff, "cuda.version") == .init(severity: .major, field: "cuda.version", a: "13.0", b: "absent"))
         #expect(Self.entry(diff, "python.version")?.severity == .major)
         #expect(Self.entry(diff, "os")?.severity == .minor)
         #expect(Self.entry(diff, "kernel")?.severity == .minor)
@@ -74,7 +75,8 @@ struct EnvironmentDiffTests {
             .init(severity: .minor, field: "cpu.flags", a: "only here: avx512f sha_ni", b: "only here: sve"),
             .init(severity: .minor, field: "env LANG", a: "C.UTF-8", b: "en_US.UTF-8"),
             .init(severity: .minor, field: "kernel", a: "6.18.44-fc-v657-gpu", b: "6.8.0-45-generic"),
-            .init(severity: .minor, field: "os.version", a: "24.04.3 LTS (Noble Numbat)", b: "24.04.4 LTS (Noble Numbat)"),
+            .init(
+                severity: .minor, field: "os.version", a: "24.04.3 LTS (Noble Numbat)", b: "24.04.4 LTS (Noble Numbat)"),
             .init(severity: .minor, field: "package tqdm", a: "4.70.1", b: "9.9.9"),
             .init(severity: .minor, field: "python.version", a: "3.12.3", b: "3.12.7"),
         ]
@@ -82,7 +84,9 @@ struct EnvironmentDiffTests {
         b.python?.version = "3.13.0"
         #expect(Self.entry(EnvironmentDiff(a, b), "python.version")?.severity == .major)
         b.arch = "aarch64"
-        #expect(Self.entry(EnvironmentDiff(a, b), "cpu.arch") == .init(severity: .major, field: "cpu.arch", a: "x86_64", b: "aarch64"))
+        #expect(
+            Self.entry(EnvironmentDiff(a, b), "cpu.arch")
+                == .init(severity: .major, field: "cpu.arch", a: "x86_64", b: "aarch64"))
     }
 
     @Test("Without Python on one side, frameworks are listed and the rest summed up")
@@ -91,10 +95,14 @@ struct EnvironmentDiffTests {
         var b = a
         b.python = nil
         let diff = EnvironmentDiff(a, b)
-        #expect(Self.entry(diff, "python.version") == .init(severity: .major, field: "python.version", a: "3.12.3", b: "absent"))
+        #expect(
+            Self.entry(diff, "python.version")
+                == .init(severity: .major, field: "python.version", a: "3.12.3", b: "absent"))
         #expect(Self.entry(diff, "package torch")?.b == "absent")
         #expect(Self.entry(diff, "package tqdm") == nil)
-        #expect(Self.entry(diff, "python.packages") == .init(severity: .minor, field: "python.packages", a: "197 packages", b: "absent"))
+        #expect(
+            Self.entry(diff, "python.packages")
+                == .init(severity: .minor, field: "python.packages", a: "197 packages", b: "absent"))
     }
 }
 
@@ -118,7 +126,10 @@ struct EnvironmentSourceTests {
         try withTemporaryDirectory { dir in
             let notJSON = try dir.write("bad.json", "hello")
             let other = try dir.write("other.json", #"{"name": "x"}"#)
-            for (path, words) in [(notJSON, "not an environment capture"), (other, "not an environment capture"), (dir.path("missing"), "no such file"), (dir.path, "folder")] {
+            for (path, words) in [
+                (notJSON, "not an environment capture"), (other, "not an environment capture"),
+                (dir.path("missing"), "no such file"), (dir.path, "folder"),
+            ] {
                 let error = expectMLPackError { _ = try EnvironmentSource.load(path) }
                 #expect(error?.category == .usage)
                 #expect(error?.description.contains(words) == true, "\(error?.description ?? "")")
@@ -141,16 +152,21 @@ struct EnvironmentSourceTests {
         try withTemporaryDirectory { dir in
             let one = dir.path("one.mlpack")
             let files = gpu.platform.packFiles(host: gpu.host)
-            try craftPack(at: one, name: "one", items: files.map { ("env/\(gpu.platform.id)/\($0.name)", $0.role, $0.bytes, 0o644) })
+            try craftPack(
+                at: one, name: "one",
+                items: files.map { ("env/\(gpu.platform.id)/\($0.name)", $0.role, $0.bytes, 0o644) })
             #expect(try EnvironmentSource.load(one) == gpu.platform)
 
             let two = dir.path("two.mlpack")
-            try craftPack(at: two, name: "two", items: [
-                ("env/\(gpu.platform.id)/platform.json", .env, gpu.platform.platformJSON(), 0o644),
-                ("env/\(cpu.id)/platform.json", .env, cpu.platformJSON(), 0o644),
-            ])
+            try craftPack(
+                at: two, name: "two",
+                items: [
+                    ("env/\(gpu.platform.id)/platform.json", .env, gpu.platform.platformJSON(), 0o644),
+                    ("env/\(cpu.id)/platform.json", .env, cpu.platformJSON(), 0o644),
+                ])
             let ambiguous = expectMLPackError { _ = try EnvironmentSource.load(two) }
-            #expect(ambiguous?.description.contains("2 environment captures") == true, "\(ambiguous?.description ?? "")")
+            #expect(
+                ambiguous?.description.contains("2 environment captures") == true, "\(ambiguous?.description ?? "")")
             #expect(try EnvironmentSource.load(two + "#" + gpu.platform.id) == gpu.platform)
             #expect(try EnvironmentSource.load(two + "#" + cpu.id.prefix(6)) == cpu)
 

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
@@ -8,10 +9,13 @@ enum EnvironmentFixtures {
     static let repository: String = {
         var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                return url.path
+            }
             url = url.deletingLastPathComponent()
         }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }()
 
     static let gpuHost = repository + "/fixtures/gpu-h100/env"
@@ -32,14 +36,24 @@ struct EnvironmentParserTests {
     @Test("nvidia-smi's query CSV: the H100's name, driver, memory and compute capability; no uuid or bus id")
     func gpuQuery() throws {
         let gpus = GPUParsers.queryCSV(try EnvironmentFixtures.text("nvidia-smi-query.csv"))
-        #expect(gpus == [.init(name: "NVIDIA H100 80GB HBM3", driverVersion: "580.159.04", memoryMiB: 81559, computeCapability: "9.0")])
+        #expect(
+            gpus == [
+                .init(
+                    name: "NVIDIA H100 80GB HBM3", driverVersion: "580.159.04", memoryMiB: 81559,
+                    computeCapability: "9.0")
+            ])
     }
 
     @Test("the CSV without header or units, in the probe's column order")
     func gpuQueryNoHeader() {
-        let gpus = GPUParsers.queryCSV("0, NVIDIA A100-SXM4-40GB, 535.104.05, 40960, 8.0\n1, NVIDIA A100-SXM4-40GB, 535.104.05, 40960, 8.0\n")
+        let gpus = GPUParsers.queryCSV(
+            "0, NVIDIA A100-SXM4-40GB, 535.104.05, 40960, 8.0\n1, NVIDIA A100-SXM4-40GB, 535.104.05, 40960, 8.0\n")
         #expect(gpus.count == 2)
-        #expect(gpus.first == .init(name: "NVIDIA A100-SXM4-40GB", driverVersion: "535.104.05", memoryMiB: 40960, computeCapability: "8.0"))
+        #expect(
+            gpus.first
+                == .init(
+                    name: "NVIDIA A100-SXM4-40GB", driverVersion: "535.104.05", memoryMiB: 40960,
+                    computeCapability: "8.0"))
         #expect(GPUParsers.queryCSV("") == [])
     }
 
@@ -60,10 +74,16 @@ struct EnvironmentParserTests {
     @Test("os-release, uname -a, ldd --version, meminfo")
     func system() throws {
         let os = SystemParsers.osRelease(try EnvironmentFixtures.text("os-release.txt"))
-        #expect(os == .init(id: "ubuntu", versionId: "24.04", version: "24.04.3 LTS (Noble Numbat)", prettyName: "Ubuntu 24.04.3 LTS"))
+        #expect(
+            os
+                == .init(
+                    id: "ubuntu", versionId: "24.04", version: "24.04.3 LTS (Noble Numbat)",
+                    prettyName: "Ubuntu 24.04.3 LTS"))
         let uname = SystemParsers.uname(try EnvironmentFixtures.text("uname.txt"))
         #expect(uname == .init(hostname: "vm", release: "6.18.44-fc-v657-gpu", machine: "x86_64"))
-        #expect(SystemParsers.uname("Linux 6.1.0-18-arm64 aarch64\n") == .init(release: "6.1.0-18-arm64", machine: "aarch64"))
+        #expect(
+            SystemParsers.uname("Linux 6.1.0-18-arm64 aarch64\n")
+                == .init(release: "6.1.0-18-arm64", machine: "aarch64"))
         #expect(SystemParsers.libc(try EnvironmentFixtures.text("ldd-version.txt")) == "glibc 2.39")
         #expect(SystemParsers.libc("glibc 2.36") == "glibc 2.36")
         #expect(SystemParsers.libc("musl libc (x86_64)\nVersion 1.2.4\nDynamic Program Loader\n") == "musl 1.2.4")
@@ -77,7 +97,9 @@ struct EnvironmentParserTests {
         #expect(lscpu.cpu.model == "Intel(R) Xeon(R) Processor")
         #expect(lscpu.cpu.vendor == "GenuineIntel")
         #expect(lscpu.cpu.cores == 16)
-        for flag in ["avx512f", "sha_ni", "avx2", "amx_bf16", "fma"] { #expect(lscpu.cpu.flags.contains(flag), "\(flag)") }
+        for flag in ["avx512f", "sha_ni", "avx2", "amx_bf16", "fma"] {
+            #expect(lscpu.cpu.flags.contains(flag), "\(flag)")
+        }
         #expect(lscpu.cpu.flags == lscpu.cpu.flags.sorted())
         let cpuinfo = SystemParsers.cpuinfo(try EnvironmentFixtures.text("cpuinfo-head.txt"))
         #expect(cpuinfo.model == lscpu.cpu.model)
@@ -106,7 +128,8 @@ struct EnvironmentParserTests {
 
     @Test("pip freeze lines without a version (editable, direct references) are left out")
     func freezeOddLines() {
-        let packages = PythonParsers.pipFreeze("""
+        let packages = PythonParsers.pipFreeze(
+            """
             -e git+https://example.org/repo.git@abc#egg=thing
             mylib @ file:///home/alice/src/mylib
             Torch==2.1.0
@@ -118,13 +141,16 @@ struct EnvironmentParserTests {
 
     @Test("the probe script's JSON")
     func probeOutput() throws {
-        let json = #"{"executable": "/usr/bin/python3", "implementation": "CPython", "packages": [{"name": "numpy", "version": "2.0.0"}, {"name": "Babel", "version": "2.1"}, {"name": "babel", "version": "9"}], "torch": {"version": "2.4.0+cu121", "cuda": "12.1"}, "version": "3.11.7"}"#
+        let json =
+            #"{"executable": "/usr/bin/python3", "implementation": "CPython", "packages": [{"name": "numpy", "version": "2.0.0"}, {"name": "Babel", "version": "2.1"}, {"name": "babel", "version": "9"}], "torch": {"version": "2.4.0+cu121", "cuda": "12.1"}, "version": "3.11.7"}"#
         let probe = try #require(PythonParsers.probe(json))
         #expect(probe.executable == "/usr/bin/python3")
-        #expect(probe.python == .init(
-            version: "3.11.7", implementation: "CPython",
-            packages: [.init(name: "Babel", version: "2.1"), .init(name: "numpy", version: "2.0.0")],
-            torch: .init(version: "2.4.0+cu121", cuda: "12.1")))
+        #expect(
+            probe.python
+                == .init(
+                    version: "3.11.7", implementation: "CPython",
+                    packages: [.init(name: "Babel", version: "2.1"), .init(name: "numpy", version: "2.0.0")],
+                    torch: .init(version: "2.4.0+cu121", cuda: "12.1")))
         #expect(PythonParsers.probe("not json") == nil)
         #expect(PythonParsers.normalizedName("Scikit_Learn") == "scikit-learn")
         #expect(PythonParsers.normalizedName("zope.interface") == "zope-interface")
@@ -133,7 +159,12 @@ struct EnvironmentParserTests {
     @Test("the whole GPU host: every value the issue names comes out right")
     func gpuHost() throws {
         let (platform, host) = try EnvironmentFixtures.gpuCapture()
-        #expect(platform.gpus == [.init(name: "NVIDIA H100 80GB HBM3", driverVersion: "580.159.04", memoryMiB: 81559, computeCapability: "9.0")])
+        #expect(
+            platform.gpus == [
+                .init(
+                    name: "NVIDIA H100 80GB HBM3", driverVersion: "580.159.04", memoryMiB: 81559,
+                    computeCapability: "9.0")
+            ])
         #expect(platform.cuda == .init(version: "13.0", toolkit: "13.0.88"))
         #expect(platform.python?.version == "3.12.3")
         #expect(platform.python?.implementation == "CPython")
@@ -148,7 +179,10 @@ struct EnvironmentParserTests {
         #expect(platform.cpu.flags.contains("avx512f") && platform.cpu.flags.contains("sha_ni"))
         #expect(platform.memoryBytes == 135_148_564_480)
         // The allow-list keeps numerics and locale; paths and driver plumbing stay out.
-        #expect(platform.environment == ["CUDA_VERSION": "13.0.2", "LANG": "C.UTF-8", "LC_ALL": "en_US.UTF-8", "NVIDIA_VISIBLE_DEVICES": "0"])
+        #expect(
+            platform.environment == [
+                "CUDA_VERSION": "13.0.2", "LANG": "C.UTF-8", "LC_ALL": "en_US.UTF-8", "NVIDIA_VISIBLE_DEVICES": "0",
+            ])
         #expect(host == .init(hostname: "vm", pythonExecutable: "/opt/torch/.venv/bin/python3"))
         // Nothing that names the card or the host leaks into the platform record.
         let text = String(decoding: platform.platformJSON(), as: UTF8.self)

@@ -1,20 +1,25 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
 
 @Suite("Packs built by hand")
 struct HostilePackTests {
-    static let card = Array("{\"codeSnapshots\":[],\"created\":\"2026-11-27T12:00:00Z\",\"formatVersion\":1,\"name\":\"evil\",\"outputs\":[]}\n".utf8)
+    static let card = Array(
+        "{\"codeSnapshots\":[],\"created\":\"2026-11-27T12:00:00Z\",\"formatVersion\":1,\"name\":\"evil\",\"outputs\":[]}\n"
+            .utf8)
 
     @Test("a pack built by the test helper verifies and extracts (so the tests below are meaningful)")
     func helperMakesValidPacks() throws {
         try withTemporaryDirectory { dir in
             let path = dir.path("ok.mlpack")
-            try craftPack(at: path, name: "evil", items: [
-                ("pack.json", .card, Self.card, 0o644),
-                ("notes/readme.txt", .note, Array("hello\n".utf8), 0o644),
-            ])
+            try craftPack(
+                at: path, name: "evil",
+                items: [
+                    ("pack.json", .card, Self.card, 0o644),
+                    ("notes/readme.txt", .note, Array("hello\n".utf8), 0o644),
+                ])
             let report = try PackVerifier.verify(path, options: allowUnsigned())
             #expect(report.verdict == .verified)
             #expect(report.seekIndex == "valid")
@@ -31,10 +36,12 @@ struct HostilePackTests {
     func traversalThroughCombiningMark() throws {
         try withTemporaryDirectory { dir in
             let path = dir.path("evil.mlpack")
-            try craftPack(at: path, name: "evil", items: [
-                ("pack.json", .card, Self.card, 0o644),
-                ("../\u{301}escaped.txt", .note, Array("written outside the destination\n".utf8), 0o644),
-            ])
+            try craftPack(
+                at: path, name: "evil",
+                items: [
+                    ("pack.json", .card, Self.card, 0o644),
+                    ("../\u{301}escaped.txt", .note, Array("written outside the destination\n".utf8), 0o644),
+                ])
             try dir.makeDirectory("root")
             let verifyError = expectMLPackError { _ = try PackVerifier.verify(path, options: allowUnsigned()) }
             #expect(verifyError?.category == .invalid)
@@ -46,16 +53,20 @@ struct HostilePackTests {
         }
     }
 
-    @Test("a pack holding a path that breaks a rule is rejected", arguments: [
-        "a/../b.txt", "a//b.txt", "a\\b.txt", "50%.txt", "cafe\u{301}.txt", " lead.txt",
-    ])
+    @Test(
+        "a pack holding a path that breaks a rule is rejected",
+        arguments: [
+            "a/../b.txt", "a//b.txt", "a\\b.txt", "50%.txt", "cafe\u{301}.txt", " lead.txt",
+        ])
     func badItemPath(itemPath: String) throws {
         try withTemporaryDirectory { dir in
             let path = dir.path("bad.mlpack")
-            try craftPack(at: path, name: "evil", items: [
-                ("pack.json", .card, Self.card, 0o644),
-                (itemPath, .note, Array("x".utf8), 0o644),
-            ])
+            try craftPack(
+                at: path, name: "evil",
+                items: [
+                    ("pack.json", .card, Self.card, 0o644),
+                    (itemPath, .note, Array("x".utf8), 0o644),
+                ])
             let error = expectMLPackError { _ = try PackVerifier.verify(path, options: allowUnsigned()) }
             #expect(error?.category == .invalid, "\(String(describing: error))")
         }
@@ -67,7 +78,11 @@ struct HostilePackTests {
             let path = dir.path("bad.mlpack")
             try craftPack(at: path, name: "evil", items: [("x.txt", .note, Array("x".utf8), mode)])
             let error = expectMLPackError { _ = try PackVerifier.verify(path, options: allowUnsigned()) }
-            #expect(error == .unsafeEntry(entry: "evil/data/x.txt", rule: "mode \(String(mode, radix: 8)) (only 644 and 755 are allowed)"))
+            #expect(
+                error
+                    == .unsafeEntry(
+                        entry: "evil/data/x.txt", rule: "mode \(String(mode, radix: 8)) (only 644 and 755 are allowed)")
+            )
         }
     }
 
@@ -86,9 +101,11 @@ struct HostilePackTests {
     func caseCollision() throws {
         try withTemporaryDirectory { dir in
             let path = dir.path("bad.mlpack")
-            try craftPack(at: path, name: "evil", items: [
-                ("Model.bin", .weights, Array("a".utf8), 0o644), ("model.bin", .weights, Array("b".utf8), 0o644),
-            ])
+            try craftPack(
+                at: path, name: "evil",
+                items: [
+                    ("Model.bin", .weights, Array("a".utf8), 0o644), ("model.bin", .weights, Array("b".utf8), 0o644),
+                ])
             let error = expectMLPackError { _ = try PackVerifier.verify(path, options: allowUnsigned()) }
             #expect(error?.category == .invalid)
             #expect(error?.description.contains("case") == true)

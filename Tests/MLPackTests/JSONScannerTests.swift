@@ -13,26 +13,32 @@ struct JSONScannerTests {
         return out
     }
 
-    @Test("strings read as JSONDecoder reads them", arguments: [
-        #"["plain", "caf\u00e9", "日本", "q\"b\\s\/n\n\t\r\b\f", "\ud83d\ude00"]"#,
-        " [ ] ",
-        #"["a","b"]"#,
-    ])
+    @Test(
+        "strings read as JSONDecoder reads them",
+        arguments: [
+            #"["plain", "caf\u00e9", "日本", "q\"b\\s\/n\n\t\r\b\f", "\ud83d\ude00"]"#,
+            " [ ] ",
+            #"["a","b"]"#,
+        ])
     func stringsMatchFoundation(json: String) throws {
         #expect(try Self.strings(json) == JSONDecoder().decode([String].self, from: Data(json.utf8)))
     }
 
-    @Test("malformed documents are rejected", arguments: [
-        #"["a""#, #"["a",]"#, #"["\x"]"#, "[\"tab\there\"]", #"["\ud83d"]"#, #"["\ude00"]"#, #"["a"] x"#, "", "[1]",
-    ])
+    @Test(
+        "malformed documents are rejected",
+        arguments: [
+            #"["a""#, #"["a",]"#, #"["\x"]"#, "[\"tab\there\"]", #"["\ud83d"]"#, #"["\ude00"]"#, #"["a"] x"#, "", "[1]",
+        ])
     func malformedStrings(json: String) {
         #expect(throws: JSONScanner.Malformed.self) { try Self.strings(json) }
     }
 
-    @Test("unsigned integers: plain digits only", arguments: [
-        ("0", UInt64?.some(0)), ("42", 42), ("18446744073709551615", .max), ("18446744073709551616", nil),
-        ("007", nil), ("-1", nil), ("1.0", nil), ("1e3", nil), ("", nil),
-    ])
+    @Test(
+        "unsigned integers: plain digits only",
+        arguments: [
+            ("0", UInt64?.some(0)), ("42", 42), ("18446744073709551615", .max), ("18446744073709551616", nil),
+            ("007", nil), ("-1", nil), ("1.0", nil), ("1e3", nil), ("", nil),
+        ])
     func unsigned(text: String, expected: UInt64?) {
         var scanner = JSONScanner(Array("[\(text)]".utf8))
         let value = try? { () throws(JSONScanner.Malformed) -> UInt64 in
@@ -62,7 +68,8 @@ struct JSONScannerTests {
         for json in [
             #"{"frames":[],"entries":[],"version":1}"#,
             #"{"frames":[{"compressedOffset":0}],"entries":[],"tarSize":0,"version":1}"#,
-            #"{"x":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100) + #","frames":[],"entries":[],"tarSize":0,"version":1}"#,
+            #"{"x":"# + String(repeating: "[", count: 100) + String(repeating: "]", count: 100)
+                + #","frames":[],"entries":[],"tarSize":0,"version":1}"#,
         ] {
             #expect(throws: JSONScanner.Malformed.self) { try SeekIndex(json: Array(json.utf8)) }
         }

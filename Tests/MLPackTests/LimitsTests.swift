@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
@@ -67,10 +68,14 @@ struct LimitsTests {
             let path = try dir.write("zeros.zst", frame)
             // Within the default limits, everything comes out.
             #expect(try Self.drain(path, limits: ReaderLimits()) == 8 << 20)
-            #expect(Self.limitName { () throws(FrameReader.Problem) in try Self.drain(path, limits: Self.lowRatio) } == "expansion-ratio")
+            #expect(
+                Self.limitName { () throws(FrameReader.Problem) in try Self.drain(path, limits: Self.lowRatio) }
+                    == "expansion-ratio")
             var total = ReaderLimits()
             total.maxTotalBytes = 1 << 20
-            #expect(Self.limitName { () throws(FrameReader.Problem) in try Self.drain(path, limits: total) } == "total-size")
+            #expect(
+                Self.limitName { () throws(FrameReader.Problem) in try Self.drain(path, limits: total) } == "total-size"
+            )
             // Under the grace, the ratio is not checked.
             var graceful = Self.lowRatio
             graceful.expansionGrace = 16 << 20
@@ -121,7 +126,9 @@ struct LimitsTests {
             #expect(try PackVerifier.verify(pack, options: allowUnsigned()).verdict == .verified)
 
             let ratio = expectMLPackError { _ = try PackVerifier.verify(pack, options: allowUnsigned(Self.lowRatio)) }
-            guard case .limitExceeded(let name, let detail)? = ratio else { Issue.record("got \(String(describing: ratio))"); return }
+            guard case .limitExceeded(let name, let detail)? = ratio else {
+                Issue.record("got \(String(describing: ratio))"); return
+            }
             #expect(name == "expansion-ratio")
             #expect(detail.contains("100x"))
             #expect(ratio?.category == .invalid)
@@ -129,14 +136,20 @@ struct LimitsTests {
             var total = ReaderLimits()
             total.maxTotalBytes = 1 << 20
             let size = expectMLPackError { _ = try PackVerifier.verify(pack, options: allowUnsigned(total)) }
-            guard case .limitExceeded(let sizeName, let sizeDetail)? = size else { Issue.record("got \(String(describing: size))"); return }
+            guard case .limitExceeded(let sizeName, let sizeDetail)? = size else {
+                Issue.record("got \(String(describing: size))"); return
+            }
             #expect(sizeName == "total-size")
             #expect(sizeDetail.contains("--max-total-size"))
 
             var extract = ExtractOptions(destination: dir.path("out"))
             extract.limits = Self.lowRatio
             let extractError = expectMLPackError { _ = try PackExtractor.extract(pack, options: extract) }
-            if case .limitExceeded(let name, _)? = extractError { #expect(name == "expansion-ratio") } else { Issue.record("got \(String(describing: extractError))") }
+            if case .limitExceeded(let name, _)? = extractError {
+                #expect(name == "expansion-ratio")
+            } else {
+                Issue.record("got \(String(describing: extractError))")
+            }
             #expect(!dir.exists("out"), "a failed extraction leaves nothing behind")
         }
     }
@@ -153,12 +166,18 @@ struct LimitsTests {
             #expect(try PackScanner(pack: PackFile(path: path, limits: limits)).scan().entries.count == count)
             limits.maxEntries = count - 1
             let error = expectMLPackError { _ = try PackScanner(pack: PackFile(path: path, limits: limits)).scan() }
-            guard case .limitExceeded(let name, let detail)? = error else { Issue.record("got \(String(describing: error))"); return }
+            guard case .limitExceeded(let name, let detail)? = error else {
+                Issue.record("got \(String(describing: error))"); return
+            }
             #expect(name == "entries")
             #expect(detail.contains("more than \(count - 1) entries"))
             limits.maxEntries = 2
             let verifyError = expectMLPackError { _ = try PackVerifier.verify(path, options: allowUnsigned(limits)) }
-            if case .limitExceeded(let name, _)? = verifyError { #expect(name == "entries") } else { Issue.record("got \(String(describing: verifyError))") }
+            if case .limitExceeded(let name, _)? = verifyError {
+                #expect(name == "entries")
+            } else {
+                Issue.record("got \(String(describing: verifyError))")
+            }
         }
     }
 
@@ -169,8 +188,14 @@ struct LimitsTests {
             _ = try PackCreator.create(createOptions(dir, weights: []))
             var limits = ReaderLimits()
             limits.maxMetadataBytes = 100
-            let error = expectMLPackError { _ = try PackVerifier.verify(dir.path("demo.mlpack"), options: allowUnsigned(limits)) }
-            if case .limitExceeded(let name, _)? = error { #expect(name == "metadata-size") } else { Issue.record("got \(String(describing: error))") }
+            let error = expectMLPackError {
+                _ = try PackVerifier.verify(dir.path("demo.mlpack"), options: allowUnsigned(limits))
+            }
+            if case .limitExceeded(let name, _)? = error {
+                #expect(name == "metadata-size")
+            } else {
+                Issue.record("got \(String(describing: error))")
+            }
         }
     }
 

@@ -50,8 +50,13 @@ struct ListingBagItTests {
         }
         var generator = Seeded()
         // "é" precomposed and decomposed are equal Strings but different bytes.
-        let alphabet: [String] = ["a", "b", "A", "/", ".", "-", "0", "\u{E9}", "e\u{301}", "日", "\u{1F642}", "\u{FF21}", "aa"]
-        let strings = (0..<3_000).map { _ in (0..<Int.random(in: 0...6, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }.joined() }
+        let alphabet: [String] = [
+            "a", "b", "A", "/", ".", "-", "0", "\u{E9}", "e\u{301}", "日", "\u{1F642}", "\u{FF21}", "aa",
+        ]
+        let strings = (0..<3_000).map { _ in
+            (0..<Int.random(in: 0...6, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+                .joined()
+        }
         let expected = strings.map { Array($0.utf8) }.sorted { $0.lexicographicallyPrecedes($1) }
         #expect(strings.sortedBytewise().map { Array($0.utf8) } == expected)
         #expect([String]().sortedBytewise() == [])
@@ -59,10 +64,13 @@ struct ListingBagItTests {
         #expect(pairs.sortedBytewise(by: \.0).map(\.1) == [3, 1, 4, 0, 2, 5])
     }
 
-    @Test("Manifest.bytewise is a strict order on UTF-8 bytes", arguments: [
-        ("A", "a", true), ("a", "A", false), ("a", "a", false), ("a", "ab", true), ("z", "é", true), ("é", "z", false),
-        ("a/b", "a.b", false), ("a.b", "a/b", true),
-    ])
+    @Test(
+        "Manifest.bytewise is a strict order on UTF-8 bytes",
+        arguments: [
+            ("A", "a", true), ("a", "A", false), ("a", "a", false), ("a", "ab", true), ("z", "é", true),
+            ("é", "z", false),
+            ("a/b", "a.b", false), ("a.b", "a/b", true),
+        ])
     func bytewise(a: String, b: String, less: Bool) {
         #expect(Manifest.bytewise(a, b) == less)
     }
@@ -77,14 +85,16 @@ struct ListingBagItTests {
     @Test("bag-info.txt has the Payload-Oxum and the Bagging-Date")
     func bagInfo() {
         let manifest = Manifest(name: "demo", created: "2026-11-27T12:00:00Z", signer: nil, items: [])
-        let text = String(decoding: BagIt.bagInfo(manifest: manifest, payload: Self.items.map(BagIt.PayloadFile.init)), as: UTF8.self)
-        #expect(text == """
-            Bag-Software-Agent: mlpack (format 1)
-            Bagging-Date: 2026-11-27
-            External-Identifier: \(manifest.packId)
-            Payload-Oxum: 5000420.4
+        let text = String(
+            decoding: BagIt.bagInfo(manifest: manifest, payload: Self.items.map(BagIt.PayloadFile.init)), as: UTF8.self)
+        #expect(
+            text == """
+                Bag-Software-Agent: mlpack (format 1)
+                Bagging-Date: 2026-11-27
+                External-Identifier: \(manifest.packId)
+                Payload-Oxum: 5000420.4
 
-            """)
+                """)
     }
 
     @Test("Payload-Oxum of no items is 0.0")
@@ -98,19 +108,24 @@ struct ListingBagItTests {
     @Test("manifest-sha256.txt lists every payload file below data/, sorted")
     func payloadManifest() {
         let text = String(decoding: BagIt.payloadManifest(Self.items.map(BagIt.PayloadFile.init)), as: UTF8.self)
-        #expect(text == """
-            \(Self.hex(2))  data/artifacts/model.bin
-            \(Self.hex(4))  data/code/abc/empty.txt
-            \(Self.hex(1))  data/code/abc/train.py
-            \(Self.hex(3))  data/pack.json
+        #expect(
+            text == """
+                \(Self.hex(2))  data/artifacts/model.bin
+                \(Self.hex(4))  data/code/abc/empty.txt
+                \(Self.hex(1))  data/code/abc/train.py
+                \(Self.hex(3))  data/pack.json
 
-            """)
+                """)
     }
 
     @Test("bagit.txt and the tag manifest")
     func declarationAndTagManifest() {
-        #expect(String(decoding: BagIt.declaration, as: UTF8.self) == "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
-        let text = String(decoding: BagIt.tagManifest([("mlpack/manifest.json", Self.hex(5)), ("bagit.txt", Self.hex(6))]), as: UTF8.self)
+        #expect(
+            String(decoding: BagIt.declaration, as: UTF8.self)
+                == "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n")
+        let text = String(
+            decoding: BagIt.tagManifest([("mlpack/manifest.json", Self.hex(5)), ("bagit.txt", Self.hex(6))]),
+            as: UTF8.self)
         #expect(text == "\(Self.hex(6))  bagit.txt\n\(Self.hex(5))  mlpack/manifest.json\n")
     }
 
@@ -120,10 +135,13 @@ struct ListingBagItTests {
         #expect(Layout.itemPath("data/code/a.py") == "code/a.py")
         #expect(Layout.itemPath("database/x") == nil)
         #expect(Layout.itemPath("mlpack/manifest.json") == nil)
-        #expect(Layout.requiredTagFiles == Set(Layout.tagFiles).subtracting([
-            "mlpack/manifest.json.minisig", "mlpack/original/manifest.json", "mlpack/original/manifest.json.minisig",
-            "mlpack/original/disclosures.json",
-        ]))
+        #expect(
+            Layout.requiredTagFiles
+                == Set(Layout.tagFiles).subtracting([
+                    "mlpack/manifest.json.minisig", "mlpack/original/manifest.json",
+                    "mlpack/original/manifest.json.minisig",
+                    "mlpack/original/disclosures.json",
+                ]))
         #expect(Layout.tagFiles.last == "tagmanifest-sha256.txt")
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
@@ -15,7 +16,9 @@ struct ExampleCrate {
     var references: [DataReference] = []
 
     var items: [Item] {
-        files.map { Item(path: $0.path, role: $0.role, size: UInt64($0.bytes.count), sha256: sha256Hex($0.bytes), mode: 0o644) }
+        files.map {
+            Item(path: $0.path, role: $0.role, size: UInt64($0.bytes.count), sha256: sha256Hex($0.bytes), mode: 0o644)
+        }
     }
 
     func metadata() throws -> [UInt8] {
@@ -39,7 +42,8 @@ struct ExampleCrate {
     static var snapshot: String { String(codeTreeDigest.prefix(12)) }
 
     static let dataFiles: [(path: String, bytes: [UInt8])] = [
-        ("README", Array("two spirals\n".utf8)), ("test.csv", Array("x,y,c\n0,1,0\n".utf8)), ("train.csv", Array("x,y,c\n1,0,1\n".utf8)),
+        ("README", Array("two spirals\n".utf8)), ("test.csv", Array("x,y,c\n0,1,0\n".utf8)),
+        ("train.csv", Array("x,y,c\n1,0,1\n".utf8)),
     ]
     static let dataListing = Listing.sha256sum(dataFiles.map { ($0.path, sha256Hex($0.bytes)) })
 
@@ -58,14 +62,16 @@ struct ExampleCrate {
     static func make() throws -> ExampleCrate {
         let card = Card(
             name: "spirals", title: "Two-spirals MLP", created: "2026-11-27T12:00:00Z",
-            codeSnapshots: ["code/" + snapshot], outputs: [.init(path: "artifacts/weights.safetensors", role: .weights)],
+            codeSnapshots: ["code/" + snapshot],
+            outputs: [.init(path: "artifacts/weights.safetensors", role: .weights)],
             dataReferences: ["spirals"])
         var crate = ExampleCrate(card: card)
         crate.files.append(("pack.json", .card, try JSONText.encode(card)))
         for file in codeFiles { crate.files.append(("code/\(snapshot)/\(file.path)", .code, file.bytes)) }
         let git = CodeSnapshotDescriptor.Git(commit: String(repeating: "0123456789", count: 4), dirty: true)
         let descriptor = CodeSnapshotDescriptor(
-            treeDigest: codeTreeDigest, fileCount: codeFiles.count, size: UInt64(codeFiles.reduce(0) { $0 + $1.bytes.count }), git: git)
+            treeDigest: codeTreeDigest, fileCount: codeFiles.count,
+            size: UInt64(codeFiles.reduce(0) { $0 + $1.bytes.count }), git: git)
         crate.files.append(("code/\(snapshot).json", .codeSnapshot, try JSONText.encode(descriptor)))
         crate.files.append(("artifacts/features.npy", .output, features))
         crate.files.append(("artifacts/weights.safetensors", .weights, weights))
@@ -81,42 +87,53 @@ struct ExampleCrate {
         crate.references = [reference]
         crate.files.append(("refs/spirals.json", .dataRef, try JSONText.encode(reference)))
         crate.files.append(("refs/spirals.sha256", .dataRef, dataListing))
-        crate.files.append(("refs/spirals.local.json", .host, Array("{\"uris\":[\"file:///home/lab/spirals\"]}\n".utf8)))
+        crate.files.append(
+            ("refs/spirals.local.json", .host, Array("{\"uris\":[\"file:///home/lab/spirals\"]}\n".utf8)))
 
         let code = RunRecord.Code(
             treeDigest: codeTreeDigest,
-            files: codeFiles.map { .init(path: $0.path, sha256: sha256Hex($0.bytes), size: UInt64($0.bytes.count), mode: 0o644) },
+            files: codeFiles.map {
+                .init(path: $0.path, sha256: sha256Hex($0.bytes), size: UInt64($0.bytes.count), mode: 0o644)
+            },
             git: git)
         let ckptDigest = SHA256Hasher.hex(Listing.sha256sum(checkpoints.map { ($0.path, sha256Hex($0.bytes)) }))
         func file(_ path: String, _ bytes: [UInt8], producedBy: String? = nil) -> RunRecord.FileRecord {
             .init(path: path, kind: .file, sha256: sha256Hex(bytes), size: UInt64(bytes.count), producedBy: producedBy)
         }
         let prepare = RunRecord(
-            id: "20261127T100000Z-aaaaaa", name: "prepare features", argv: ["python", "prepare.py", "--data", "dataset"],
+            id: "20261127T100000Z-aaaaaa", name: "prepare features",
+            argv: ["python", "prepare.py", "--data", "dataset"],
             workingDirectory: ".", started: "2026-11-27T10:00:00.000Z", ended: "2026-11-27T10:00:05.250Z",
             status: .succeeded, exitCode: 0, signal: nil, code: code, environment: environment, setVariables: [:],
-            inputs: [.init(path: "dataset", kind: .directory, sha256: reference.digest, size: reference.size, fileCount: 3)],
+            inputs: [
+                .init(path: "dataset", kind: .directory, sha256: reference.digest, size: reference.size, fileCount: 3)
+            ],
             outputs: [
                 file("features.npy", features), file("logs/prepare.log", prepareLog),
                 .init(path: "cache", kind: .directory, sha256: cacheTreeDigest, size: 10, fileCount: 2),
             ],
             metrics: nil)
         let train = RunRecord(
-            id: "20261127T110000Z-bbbbbb", name: nil, argv: ["python", "train.py", "--config", "configs/base.yaml", "--note", "it's fine"],
+            id: "20261127T110000Z-bbbbbb", name: nil,
+            argv: ["python", "train.py", "--config", "configs/base.yaml", "--note", "it's fine"],
             workingDirectory: ".", started: "2026-11-27T11:00:00.000Z", ended: "2026-11-27T11:30:00.000Z",
             status: .succeeded, exitCode: 0, signal: nil, code: code, environment: environment,
             setVariables: ["PYTHONHASHSEED": "0", "CUBLAS_WORKSPACE_CONFIG": ":4096:8"],
-            inputs: [file("features.npy", features, producedBy: prepare.id), file("configs/base.yaml", codeFiles[0].bytes)],
+            inputs: [
+                file("features.npy", features, producedBy: prepare.id), file("configs/base.yaml", codeFiles[0].bytes),
+            ],
             outputs: [
                 file("weights.safetensors", weights),
                 .init(path: "ckpt", kind: .directory, sha256: ckptDigest, size: 26, fileCount: 2),
             ],
             metrics: .object(["accuracy": .number(0.98)]))
         let failed = RunRecord(
-            id: "20261127T120000Z-cccccc", name: "bad learning rate", argv: ["python", "train.py", "--lr", "not a number"],
+            id: "20261127T120000Z-cccccc", name: "bad learning rate",
+            argv: ["python", "train.py", "--lr", "not a number"],
             workingDirectory: "experiments", started: "2026-11-27T12:00:00.000Z", ended: "2026-11-27T12:00:01.000Z",
             status: .failed, exitCode: 2, signal: nil,
-            code: .init(treeDigest: otherCodeTreeDigest, files: [], git: nil), environment: environment, setVariables: [:],
+            code: .init(treeDigest: otherCodeTreeDigest, files: [], git: nil), environment: environment,
+            setVariables: [:],
             inputs: [file("features.npy", features, producedBy: prepare.id)], outputs: [], metrics: nil)
         crate.runs = [prepare, train, failed]
         for run in crate.runs { crate.files.append(("runs/\(run.id).json", .run, try JSONText.encode(run))) }
@@ -176,7 +193,8 @@ struct ROCrateTests {
     func deterministic() throws {
         #expect(try crate.metadata() == bytes)
         let shuffled = try ROCrate.metadata(
-            card: crate.card, items: crate.items.reversed(), runs: crate.runs.reversed(), dataReferences: crate.references.reversed())
+            card: crate.card, items: crate.items.reversed(), runs: crate.runs.reversed(),
+            dataReferences: crate.references.reversed())
         #expect(shuffled == bytes)
         #expect(bytes.last == 0x0a)
         let text = String(decoding: bytes, as: UTF8.self)
@@ -197,7 +215,9 @@ struct ROCrateTests {
             "B": .object(["z": .string("1"), "@id": .string("x"), "Z": .array([.string("y")])]),
             "": .string("empty key"),
         ])
-        #expect(String(decoding: awkward.jsonText, as: UTF8.self) == String(decoding: try JSONText.encode(awkward), as: UTF8.self))
+        #expect(
+            String(decoding: awkward.jsonText, as: UTF8.self)
+                == String(decoding: try JSONText.encode(awkward), as: UTF8.self))
     }
 
     @Test("descriptor, root, then every entity sorted bytewise by @id, each once")
@@ -265,7 +285,9 @@ struct ROCrateTests {
                 == Set(ExampleCrate.codeFiles.map { ROCrate.Builder.uri("code/\(ExampleCrate.snapshot)/\($0.path)") }))
         #expect((code["description"] as? String)?.contains("git commit 0123456789") == true)
         // The checkpoint folder a run wrote is a Dataset too; no other folder is.
-        let folders = parsed.graph.filter { ParsedCrate.types($0).contains("Dataset") && ($0["@id"] as? String)?.hasSuffix("/") == true }
+        let folders = parsed.graph.filter {
+            ParsedCrate.types($0).contains("Dataset") && ($0["@id"] as? String)?.hasSuffix("/") == true
+        }
         #expect(Set(folders.map { $0["@id"] as? String ?? "" }) == ["./", codeId, "artifacts/ckpt/"])
         #expect(parts.contains("artifacts/ckpt/"))
     }
@@ -342,8 +364,12 @@ struct ROCrateTests {
 
     @Test("a pack without runs, title or references still has a description, a license and every item")
     func minimal() throws {
-        let card = Card(name: "bare", title: nil, created: "2026-01-02T03:04:05Z", codeSnapshots: [], outputs: [], dataReferences: nil)
-        let items = [Item(path: "pack.json", role: .card, size: 2, sha256: String(repeating: "a", count: 64), mode: 0o644)]
+        let card = Card(
+            name: "bare", title: nil, created: "2026-01-02T03:04:05Z", codeSnapshots: [], outputs: [],
+            dataReferences: nil)
+        let items = [
+            Item(path: "pack.json", role: .card, size: 2, sha256: String(repeating: "a", count: 64), mode: 0o644)
+        ]
         let view = try ParsedCrate(ROCrate.metadata(card: card, items: items, runs: [], dataReferences: []))
         let root = try #require(view["./"])
         #expect(root["description"] as? String == "The mlpack pack bare.")
@@ -357,7 +383,8 @@ struct ROCrateTests {
     @Test("inputs it cannot describe consistently are refused")
     func refusals() throws {
         let twice = expectMLPackError {
-            _ = try ROCrate.metadata(card: crate.card, items: crate.items, runs: crate.runs + [prepare], dataReferences: crate.references)
+            _ = try ROCrate.metadata(
+                card: crate.card, items: crate.items, runs: crate.runs + [prepare], dataReferences: crate.references)
         }
         #expect(twice?.description.contains("two run records have the id") == true)
         var clash = crate.items
@@ -379,7 +406,9 @@ struct ROCrateTests {
             ROCrate.metadata(card: crate.card, items: crate.items, runs: [a, b], dataReferences: crate.references))
         #expect(view["#run-x/env/B"].map(ParsedCrate.types) == ["PropertyValue"])
         #expect(view["#run-x%2Fenv%2FB"].map(ParsedCrate.types) == ["CreateAction"])
-        #expect(ParsedCrate.ids(view["#run-x%2Fenv%2FB"]?["instrument"]) == ["#code-..%2F..%2Fevil%20%23"], "the first 12 characters, encoded")
+        #expect(
+            ParsedCrate.ids(view["#run-x%2Fenv%2FB"]?["instrument"]) == ["#code-..%2F..%2Fevil%20%23"],
+            "the first 12 characters, encoded")
     }
 
     @Test("percent-encoding, shell quoting and time offsets")
@@ -387,7 +416,8 @@ struct ROCrateTests {
         #expect(ROCrate.Builder.uri("a b/c#d?e:f%") == "a%20b/c%23d%3Fe%3Af%25")
         #expect(ROCrate.Builder.uri("Straße/ü.txt") == "Stra%C3%9Fe/%C3%BC.txt")
         #expect(ROCrate.Builder.fragment("a/b c") == "a%2Fb%20c")
-        #expect(ROCrate.Builder.shellCommand(["python", "-c", "print('x')", ""]) == "python -c 'print('\\''x'\\'')' ''")
+        #expect(
+            ROCrate.Builder.shellCommand(["python", "-c", "print('x')", ""]) == "python -c 'print('\\''x'\\'')' ''")
         #expect(ROCrate.Builder.timestamp("2026-11-28T00:35:12.345Z") == "2026-11-28T00:35:12.345+00:00")
         #expect(ROCrate.Builder.mediaType("code/ab/README") == "application/octet-stream")
         #expect(ROCrate.Builder.mediaType("code/ab/Train.PY") == "text/x-python")
@@ -408,11 +438,14 @@ struct ROCrateTests {
         let enumerator = FileManager.default.enumerator(atPath: folder)
         while let relative = enumerator?.nextObject() as? String {
             var isDirectory: ObjCBool = false
-            if FileManager.default.fileExists(atPath: folder + "/" + relative, isDirectory: &isDirectory), !isDirectory.boolValue {
+            if FileManager.default.fileExists(atPath: folder + "/" + relative, isDirectory: &isDirectory),
+                !isDirectory.boolValue
+            {
                 found[relative.precomposedStringWithCanonicalMapping] = try readBytes(folder + "/" + relative)
             }
         }
-        #expect(found.keys.sorted() == expected.keys.sorted(), "run with MLPACK_UPDATE_FIXTURES=1 to refresh the fixture")
+        #expect(
+            found.keys.sorted() == expected.keys.sorted(), "run with MLPACK_UPDATE_FIXTURES=1 to refresh the fixture")
         for (path, bytes) in expected where found[path] != bytes {
             Issue.record("fixtures/ro-crate/example/\(path) differs; run with MLPACK_UPDATE_FIXTURES=1 to refresh it")
         }

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
@@ -29,7 +30,9 @@ func expectedSnapshot(_ files: [String: [UInt8]]) -> String {
     return "code/" + sha256Hex(Array(listing.utf8)).prefix(12)
 }
 
-func createOptions(_ dir: TempDir, output: String = "demo.mlpack", code: String? = "project", weights: [String]) -> CreateOptions {
+func createOptions(
+    _ dir: TempDir, output: String = "demo.mlpack", code: String? = "project", weights: [String]
+) -> CreateOptions {
     var options = CreateOptions(output: dir.path(output), created: testCreated)
     options.codeDirectory = code.map(dir.path)
     options.weights = weights.map(dir.path)
@@ -53,7 +56,9 @@ func checkFrameLayout(_ packPath: String, sourceLocation: SourceLocation = #_sou
     let index = loaded.index
     let chunk = UInt64(4 << 20)
     let starts = Set(index.frames.map(\.uncompressedOffset))
-    #expect(index.frames.first == SeekIndex.Frame(compressedOffset: 0, uncompressedOffset: 0), sourceLocation: sourceLocation)
+    #expect(
+        index.frames.first == SeekIndex.Frame(compressedOffset: 0, uncompressedOffset: 0),
+        sourceLocation: sourceLocation)
     let boundaries = index.frames.map(\.uncompressedOffset) + [index.tarSize]
     for (a, b) in zip(boundaries, boundaries.dropFirst()) {
         #expect(b > a && b - a <= chunk, "frame of \(b - a) bytes at \(a)", sourceLocation: sourceLocation)
@@ -61,13 +66,18 @@ func checkFrameLayout(_ packPath: String, sourceLocation: SourceLocation = #_sou
     for entry in index.entries where entry.hardlinkTarget == nil && entry.size >= 1 << 20 {
         var offset = entry.dataOffset
         while offset < entry.dataOffset + entry.size {
-            #expect(starts.contains(offset), "\(entry.path): no frame starts at \(offset)", sourceLocation: sourceLocation)
+            #expect(
+                starts.contains(offset), "\(entry.path): no frame starts at \(offset)", sourceLocation: sourceLocation)
             offset += chunk
         }
-        #expect(starts.contains(entry.dataOffset + entry.size), "\(entry.path): no frame starts after its data", sourceLocation: sourceLocation)
+        #expect(
+            starts.contains(entry.dataOffset + entry.size), "\(entry.path): no frame starts after its data",
+            sourceLocation: sourceLocation)
     }
     #expect(loaded.offset < pack.size!, sourceLocation: sourceLocation)
-    #expect(pack.size! - loaded.offset == UInt64(try index.encodedTrailer().count), "the index is the last thing in the file", sourceLocation: sourceLocation)
+    #expect(
+        pack.size! - loaded.offset == UInt64(try index.encodedTrailer().count),
+        "the index is the last thing in the file", sourceLocation: sourceLocation)
     return index
 }
 
@@ -85,7 +95,8 @@ struct RoundTripTests {
             let snapshot = expectedSnapshot(code)
             #expect(created.name == "demo")
             #expect(created.created == "2026-11-27T12:00:00Z")
-            #expect(created.items == code.count + 3 + EnvironmentItems.count)  // + weights, snapshot descriptor, card, environment capture
+            // + weights, snapshot descriptor, card, environment capture
+            #expect(created.items == code.count + 3 + EnvironmentItems.count)
             #expect(created.signer == nil)
             #expect(created.warnings.isEmpty)
             let packPath = dir.path("demo.mlpack")
@@ -161,12 +172,19 @@ struct RoundTripTests {
             #expect(card.codeSnapshots == [snapshot])
             #expect(card.name == "demo")
             // Modes: the shell script stays executable, the rest is 0644.
-            let scriptMode = try FileManager.default.attributesOfItem(atPath: extracted + "/" + snapshot + "/scripts/run.sh")[.posixPermissions] as? Int
-            let modelMode = try FileManager.default.attributesOfItem(atPath: extracted + "/" + snapshot + "/pkg/model.py")[.posixPermissions] as? Int
+            let scriptMode =
+                try FileManager.default.attributesOfItem(atPath: extracted + "/" + snapshot + "/scripts/run.sh")[
+                    .posixPermissions] as? Int
+            let modelMode =
+                try FileManager.default.attributesOfItem(atPath: extracted + "/" + snapshot + "/pkg/model.py")[
+                    .posixPermissions] as? Int
             #expect(scriptMode == 0o755)
             #expect(modelMode == 0o644)
             // Nothing else was left in the destination (no staging folder).
-            #expect(try FileManager.default.contentsOfDirectory(atPath: extracted).sorted() == ["artifacts", "code", "env", "pack.json"])
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: extracted).sorted() == [
+                    "artifacts", "code", "env", "pack.json",
+                ])
 
             // extract --only reads through the seek index.
             let onlyWeights = dir.path("only-weights")
@@ -218,14 +236,17 @@ struct RoundTripTests {
             // Index entries follow the archive order: payload sorted, then the tag files.
             let paths = index.entries.map(\.path)
             // An unsigned pack that is not a redaction's: no signature, no mlpack/original/.
-            #expect(paths.suffix(7) == ["demo/data/ro-crate-metadata.json"] + Layout.tagFiles.filter {
-                $0 != Layout.signature && !$0.hasPrefix("mlpack/original/")
-            }.map { "demo/" + $0 })
+            #expect(
+                paths.suffix(7) == ["demo/data/ro-crate-metadata.json"]
+                    + Layout.tagFiles.filter {
+                        $0 != Layout.signature && !$0.hasPrefix("mlpack/original/")
+                    }.map { "demo/" + $0 })
         }
     }
 
-    @Test("the pack decompresses with the zstd program to the indexed tar stream",
-          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/zstd")))
+    @Test(
+        "the pack decompresses with the zstd program to the indexed tar stream",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/zstd")))
     func outsideZstd() throws {
         try withTemporaryDirectory { dir in
             try makeProject(in: dir)
@@ -282,6 +303,18 @@ struct RoundTripTests {
         }
     }
 
+    @Test("writing and reading non-ASCII names leaves the process's locale as it was")
+    func processLocale() throws {
+        try withTemporaryDirectory { dir in
+            let before = String(cString: setlocale(LC_CTYPE, nil))
+            _ = try makeProject(in: dir)
+            try dir.write("w.bin", randomBytes(1024))
+            _ = try PackCreator.create(createOptions(dir, weights: ["w.bin"]))
+            _ = try PackVerifier.verify(dir.path("demo.mlpack"), options: allowUnsigned())
+            #expect(String(cString: setlocale(LC_CTYPE, nil)) == before)
+        }
+    }
+
     @Test("a folder of weights is stored below artifacts/<folder>/")
     func weightsFolder() throws {
         try withTemporaryDirectory { dir in
@@ -291,9 +324,11 @@ struct RoundTripTests {
             let created = try PackCreator.create(createOptions(dir, code: nil, weights: ["ckpt"]))
             #expect(created.items == 4 + EnvironmentItems.count)
             let inspected = try PackInspector.inspect(dir.path("demo.mlpack"))
-            #expect(withoutEnvironment(inspected.files.map(\.path)) == [
-                "artifacts/ckpt/config.json", "artifacts/ckpt/model.safetensors", "artifacts/ckpt/sub/tokenizer.json", "pack.json",
-            ])
+            #expect(
+                withoutEnvironment(inspected.files.map(\.path)) == [
+                    "artifacts/ckpt/config.json", "artifacts/ckpt/model.safetensors",
+                    "artifacts/ckpt/sub/tokenizer.json", "pack.json",
+                ])
             #expect(try PackVerifier.verify(dir.path("demo.mlpack"), options: allowUnsigned()).verdict == .verified)
         }
     }
@@ -309,11 +344,15 @@ struct RoundTripTests {
             var forced = createOptions(dir, weights: [])
             forced.force = true
             #expect(try PackCreator.create(forced).items > 0)
-            let nothing = expectMLPackError { _ = try PackCreator.create(createOptions(dir, output: "empty.mlpack", code: nil, weights: [])) }
+            let nothing = expectMLPackError {
+                _ = try PackCreator.create(createOptions(dir, output: "empty.mlpack", code: nil, weights: []))
+            }
             #expect(nothing == .usage("nothing to pack: give --output-of, --code, --weights and/or --data"))
             #expect(!dir.exists("empty.mlpack"))
             // No temporary file is left behind.
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".mlpack-create-") }.isEmpty)
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".mlpack-create-") }
+                    .isEmpty)
         }
     }
 
@@ -323,7 +362,10 @@ struct RoundTripTests {
             try makeProject(in: dir)
             _ = try PackCreator.create(createOptions(dir, weights: []))
             try dir.write("busy/file.txt", "x")
-            let busy = expectMLPackError { _ = try PackExtractor.extract(dir.path("demo.mlpack"), options: ExtractOptions(destination: dir.path("busy"))) }
+            let busy = expectMLPackError {
+                _ = try PackExtractor.extract(
+                    dir.path("demo.mlpack"), options: ExtractOptions(destination: dir.path("busy")))
+            }
             #expect(busy?.category == .usage)
             var options = ExtractOptions(destination: dir.path("none"))
             options.only = ["*.nothing"]
@@ -361,13 +403,17 @@ struct RoundTripTests {
                 let packPath = dir.path("demo.mlpack")
                 try checkFrameLayout(packPath)
                 let report = try PackVerifier.verify(packPath, options: allowUnsigned())
-                guard report.verdict == .verified, report.seekIndex == "valid" else { throw TestFailure("verify: \(report)") }
+                guard report.verdict == .verified, report.seekIndex == "valid" else {
+                    throw TestError("verify: \(report)")
+                }
                 let inspected = try PackInspector.inspect(packPath)
-                guard inspected.readThrough == "seek index" else { throw TestFailure("inspect read through \(inspected.readThrough)") }
+                guard inspected.readThrough == "seek index" else {
+                    throw TestError("inspect read through \(inspected.readThrough)")
+                }
                 _ = try PackExtractor.extract(packPath, options: ExtractOptions(destination: dir.path("x")))
                 guard try dir.read("x/artifacts/big.bin") == random, try dir.read("x/artifacts/text.txt") == text,
                     try dir.read("x/\(expectedSnapshot(code))/train.py") == code["train.py"]
-                else { throw TestFailure("extracted bytes differ") }
+                else { throw TestError("extracted bytes differ") }
             }
         }
     }

@@ -14,12 +14,15 @@ struct RunPartsTests {
         #expect(RunRecord.isValidId(id))
         #expect(RunClock.timestamp(date) == "2026-11-28T00:53:55.079Z")
         #expect(RunClock.timestamp(Date(timeIntervalSince1970: 0.5)) == "1970-01-01T00:00:00.500Z")
-        #expect(RunClock.date("2026-11-28T00:53:55.079Z").map { ($0.timeIntervalSince1970 * 1000).rounded() } == 1_795_827_235_079)
+        #expect(
+            RunClock.date("2026-11-28T00:53:55.079Z").map { ($0.timeIntervalSince1970 * 1000).rounded() }
+                == 1_795_827_235_079)
     }
 
     static func run(_ id: String, outputs: [String]) -> RunRecord {
         RunRecord(
-            id: id, name: nil, argv: ["true"], workingDirectory: ".", started: "", ended: "", status: .succeeded, exitCode: 0, signal: nil,
+            id: id, name: nil, argv: ["true"], workingDirectory: ".", started: "", ended: "", status: .succeeded,
+            exitCode: 0, signal: nil,
             code: .init(treeDigest: "", files: [], git: nil), environment: "", setVariables: [:], inputs: [],
             outputs: outputs.map { .init(path: "out", kind: .file, sha256: $0, size: 1) }, metrics: nil)
     }
@@ -62,8 +65,12 @@ struct RunPartsTests {
             let work = dir.path("work")
             #expect(try ForegroundCommand.resolve("tool", in: work, path: "/nonexistent:" + bin) == bin + "/tool")
             #expect(try ForegroundCommand.resolve("./run.sh", in: work, path: bin) == work + "/./run.sh")
-            #expect(try ForegroundCommand.resolve("run.sh", in: work, path: "") == work + "/./run.sh", "an empty PATH entry is the folder")
-            for (program, status) in [("nothing-here", 127), ("plain", 126), ("./missing.sh", 127), ("../bin", 126), ("../bin/plain", 126)] {
+            #expect(
+                try ForegroundCommand.resolve("run.sh", in: work, path: "") == work + "/./run.sh",
+                "an empty PATH entry is the folder")
+            for (program, status) in [
+                ("nothing-here", 127), ("plain", 126), ("./missing.sh", 127), ("../bin", 126), ("../bin/plain", 126),
+            ] {
                 #expect(throws: MLPackError.self) { try ForegroundCommand.resolve(program, in: work, path: bin) }
                 do { _ = try ForegroundCommand.resolve(program, in: work, path: bin) } catch let error as MLPackError {
                     guard case .cannotRun(_, _, let got) = error else { Issue.record("\(error)"); continue }
@@ -73,9 +80,12 @@ struct RunPartsTests {
         }
     }
 
-    @Test("the environment records the command's own Python when it runs one", arguments: [
-        ("python3", true), ("python", true), ("python3.12", true), (".venv/bin/python", true), ("pythonista", false), ("sh", false),
-    ])
+    @Test(
+        "the environment records the command's own Python when it runs one",
+        arguments: [
+            ("python3", true), ("python", true), ("python3.12", true), (".venv/bin/python", true),
+            ("pythonista", false), ("sh", false),
+        ])
     func interpreter(program: String, isPython: Bool) {
         #expect((RunRecorder.interpreter(program: program, executable: "/x/" + program) != nil) == isPython)
     }

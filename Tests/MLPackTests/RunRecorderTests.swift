@@ -22,7 +22,8 @@ struct RunRecorderTests {
             let project = try Self.makeProject(in: dir)
             var warnings: [String] = []
             let request = RunRequest(
-                command: ["/bin/sh", "-c", "cat data.csv > copy.csv; exit 3"], inputs: ["data.csv"], name: "first", workingDirectory: project)
+                command: ["/bin/sh", "-c", "cat data.csv > copy.csv; exit 3"], inputs: ["data.csv"], name: "first",
+                workingDirectory: project)
             let outcome = try RunRecorder.run(request) { warnings.append($0) }
             #expect(outcome.termination == .exited(3))
             let run = try outcome.record.get()
@@ -38,9 +39,13 @@ struct RunRecorderTests {
             }
             let listing = Listing.sha256sum(run.code.files.map { ($0.path, $0.sha256) })
             #expect(run.code.treeDigest == SHA256Hasher.hex(listing))
-            #expect(run.inputs == [.init(path: "data.csv", kind: .file, sha256: SHA256Hasher.hex(Array("a,b\n1,2\n".utf8)), size: 8)])
+            #expect(
+                run.inputs == [
+                    .init(path: "data.csv", kind: .file, sha256: SHA256Hasher.hex(Array("a,b\n1,2\n".utf8)), size: 8)
+                ])
             #expect(run.outputs.map(\.path) == ["copy.csv"] && run.outputs[0].sha256 == run.inputs[0].sha256)
-            #expect(FileManager.default.fileExists(atPath: outcome.store.root + "/env/\(run.environment)/platform.json"))
+            #expect(
+                FileManager.default.fileExists(atPath: outcome.store.root + "/env/\(run.environment)/platform.json"))
             #expect(try outcome.store.runs() == [run])
             #expect(try outcome.store.run(String(run.id.prefix(18))) == run)
         }
@@ -50,9 +55,14 @@ struct RunRecorderTests {
     func killedRunAndLineage() throws {
         try withTemporaryDirectory { dir in
             let project = try Self.makeProject(in: dir)
-            let writer = try RunRecorder.run(RunRequest(command: ["/bin/sh", "-c", "echo w > model.bin"], workingDirectory: project)) { _ in }
+            let writer = try RunRecorder.run(
+                RunRequest(command: ["/bin/sh", "-c", "echo w > model.bin"], workingDirectory: project)
+            ) { _ in }
             let killed = try RunRecorder.run(
-                RunRequest(command: ["/bin/sh", "-c", "kill -KILL $$"], inputs: ["model.bin", "lib"], workingDirectory: project)) { _ in }
+                RunRequest(
+                    command: ["/bin/sh", "-c", "kill -KILL $$"], inputs: ["model.bin", "lib"], workingDirectory: project
+                )
+            ) { _ in }
             #expect(killed.termination == .signaled(SIGKILL))
             let run = try killed.record.get()
             #expect(run.status == .killed && run.exitCode == nil && run.signal == SIGKILL)
@@ -68,13 +78,19 @@ struct RunRecorderTests {
     func nothingRecorded() throws {
         try withTemporaryDirectory { dir in
             let project = try Self.makeProject(in: dir)
-            #expect(throws: MLPackError.cannotRun(program: "no-such-program-xyz", reason: "command not found", status: 127)) {
+            #expect(
+                throws: MLPackError.cannotRun(program: "no-such-program-xyz", reason: "command not found", status: 127)
+            ) {
                 try RunRecorder.run(RunRequest(command: ["no-such-program-xyz"], workingDirectory: project)) { _ in }
             }
             #expect(throws: MLPackError.self) {
-                try RunRecorder.run(RunRequest(command: ["true"], inputs: ["missing.csv"], workingDirectory: project)) { _ in }
+                try RunRecorder.run(RunRequest(command: ["true"], inputs: ["missing.csv"], workingDirectory: project)) {
+                    _ in
+                }
             }
-            #expect(throws: MLPackError.self) { try RunRecorder.run(RunRequest(command: [], workingDirectory: project)) { _ in } }
+            #expect(throws: MLPackError.self) {
+                try RunRecorder.run(RunRequest(command: [], workingDirectory: project)) { _ in }
+            }
             #expect(try RunStore(projectRoot: project).runs().isEmpty)
         }
     }

@@ -22,8 +22,11 @@ struct RunSnapshotTests {
             try dir.write("p/notes.txt", "abcdef\n")
             try dir.write("p/same-size.txt", "2222\n")
             try dir.write("p/checkpoints/step-1.bin", [1, 2, 3])
-            for skipped in ["__pycache__/x.cpython-312.pyc", "pkg/mod.pyc", ".git/index", ".mlpack/runs/x.json", ".ipynb_checkpoints/a.ipynb",
-                            ".venv/lib/site.py", "envs/py/lib/x.py", "venv/x.py"] {
+            for skipped in [
+                "__pycache__/x.cpython-312.pyc", "pkg/mod.pyc", ".git/index", ".mlpack/runs/x.json",
+                ".ipynb_checkpoints/a.ipynb",
+                ".venv/lib/site.py", "envs/py/lib/x.py", "venv/x.py",
+            ] {
                 try dir.write("p/" + skipped, "x")
             }
             try dir.symlink("p/link.txt", to: "untouched.txt")
@@ -32,10 +35,14 @@ struct RunSnapshotTests {
         }
     }
 
-    @Test("isSkipped agrees with the walk", arguments: [
-        ("data/x.csv", false), ("a.pyc", true), (".git/config", true), ("src/__pycache__/m.py", true), (".mlpack/objects/x", true),
-        ("nb/.ipynb_checkpoints/a.ipynb", true), ("venv/lib/a.py", true), ("myenv/lib/a.py", true), ("myenv.txt", false),
-    ])
+    @Test(
+        "isSkipped agrees with the walk",
+        arguments: [
+            ("data/x.csv", false), ("a.pyc", true), (".git/config", true), ("src/__pycache__/m.py", true),
+            (".mlpack/objects/x", true),
+            ("nb/.ipynb_checkpoints/a.ipynb", true), ("venv/lib/a.py", true), ("myenv/lib/a.py", true),
+            ("myenv.txt", false),
+        ])
     func skipped(path: String, expected: Bool) throws {
         try withTemporaryDirectory { dir in
             try dir.write("p/myenv/pyvenv.cfg", "home = /usr/bin\n")

@@ -27,16 +27,19 @@ struct RunTraceTests {
 
     @Test("successful read-only opens, in order, absolute; writes, failures and descriptor-relative paths left out")
     func parsesLog() {
-        #expect(ReadTrace.parse(Self.log, cwd: "/work/p") == [
-            "/etc/ld.so.cache", "/work/p/data/train.csv", "/data/naïve \"q\".csv", "/old/style.txt", "/work/up.txt",
-            "/absolute/despite/fd.txt", "/no/pid/column",
-        ])
+        #expect(
+            ReadTrace.parse(Self.log, cwd: "/work/p") == [
+                "/etc/ld.so.cache", "/work/p/data/train.csv", "/data/naïve \"q\".csv", "/old/style.txt", "/work/up.txt",
+                "/absolute/despite/fd.txt", "/no/pid/column",
+            ])
     }
 
-    @Test("C escapes in strace's strings", arguments: [
-        (#""plain" rest"#, "plain", " rest"), (#""a\\b\"c""#, #"a\b"c"#, ""), (#""\x41\x42" x"#, "AB", " x"),
-        (#""\303\251\0017""#, "é\u{1}7", ""), (#""tab\there""#, "tab\there", ""),
-    ])
+    @Test(
+        "C escapes in strace's strings",
+        arguments: [
+            (#""plain" rest"#, "plain", " rest"), (#""a\\b\"c""#, #"a\b"c"#, ""), (#""\x41\x42" x"#, "AB", " x"),
+            (#""\303\251\0017""#, "é\u{1}7", ""), (#""tab\there""#, "tab\there", ""),
+        ])
     func quoted(input: String, decoded: String, rest: String) throws {
         let (value, after) = try #require(ReadTrace.quoted(Substring(input)))
         #expect(value == decoded)
@@ -51,8 +54,11 @@ struct RunTraceTests {
 
     @Test("system files are not data; files in the home folder or /tmp are")
     func systemFiles() {
-        for path in ["/usr/lib/x.so", "/lib64/ld.so", "/lib/x", "/etc/hostname", "/proc/self/maps", "/dev/urandom", "/opt/conda/lib/a.py",
-                     "/var/cache/x", "/tmp/pip-build/lib/site-packages/torch/x.py", "/sys/devices/x"] {
+        for path in [
+            "/usr/lib/x.so", "/lib64/ld.so", "/lib/x", "/etc/hostname", "/proc/self/maps", "/dev/urandom",
+            "/opt/conda/lib/a.py",
+            "/var/cache/x", "/tmp/pip-build/lib/site-packages/torch/x.py", "/sys/devices/x",
+        ] {
             #expect(ReadTrace.isSystemFile(path), "\(path)")
         }
         for path in ["/home/me/data/train.csv", "/tmp/vocab.txt", "/data/shards/0.bin", "/library/x"] {

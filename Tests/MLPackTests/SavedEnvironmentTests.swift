@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
@@ -9,9 +10,14 @@ import Testing
 struct SavedEnvironmentTests {
     /// The GPU host's capture with variables a hand-edited file might hold, saved as
     /// `mlpack env --json` saves it.
-    static func savedCapture(in dir: TempDir, name: String = "gpu-env.json") throws -> (path: String, platform: EnvironmentCapture) {
+    static func savedCapture(
+        in dir: TempDir, name: String = "gpu-env.json"
+    ) throws -> (path: String, platform: EnvironmentCapture) {
         var platform = try EnvironmentFixtures.gpuCapture().platform
-        platform.environment = ["OMP_NUM_THREADS": "8", "HF_TOKEN": "hf_abcdefghijklmnopqrstuvwxyz0123", "TF_API_KEY": "x", "CUDA_VISIBLE_DEVICES": "0"]
+        platform.environment = [
+            "OMP_NUM_THREADS": "8", "HF_TOKEN": "hf_abcdefghijklmnopqrstuvwxyz0123", "TF_API_KEY": "x",
+            "CUDA_VISIBLE_DEVICES": "0",
+        ]
         return (try dir.write(name, platform.platformJSON()), platform)
     }
 
@@ -21,7 +27,10 @@ struct SavedEnvironmentTests {
         let folders = Set(items.map { $0.item.path.split(separator: "/").prefix(2).joined(separator: "/") })
         let folder = try #require(folders.first, "no env/ folder")
         #expect(folders.count == 1)
-        return (folder, Dictionary(uniqueKeysWithValues: items.map { (String($0.item.path.dropFirst(folder.count + 1)), $0.bytes) }))
+        return (
+            folder,
+            Dictionary(uniqueKeysWithValues: items.map { (String($0.item.path.dropFirst(folder.count + 1)), $0.bytes) })
+        )
     }
 
     @Test("the saved platform is recorded with this pack's lock files, secrets filtered, no host record")
@@ -36,7 +45,9 @@ struct SavedEnvironmentTests {
             #expect(try PackVerifier.verify(dir.path("demo.mlpack"), options: allowUnsigned()).verdict == .verified)
 
             let (folder, files) = try Self.environmentItems(dir.path("demo.mlpack"))
-            #expect(Set(files.keys) == ["platform.json", "python-packages.txt"], "no host.json: the saved record names no host")
+            #expect(
+                Set(files.keys) == ["platform.json", "python-packages.txt"],
+                "no host.json: the saved record names no host")
             let recorded = try EnvironmentCapture.decode(try #require(files["platform.json"]))
             var expected = platform
             expected.lockFiles = [.init(path: "requirements.txt", sha256: sha256Hex(try readBytes(requirements)))]
@@ -45,7 +56,8 @@ struct SavedEnvironmentTests {
             #expect(folder == "env/" + expected.id)
             #expect(files["python-packages.txt"] == expected.pythonPackagesText())
             #expect(recorded.gpus.first?.name == "NVIDIA H100 80GB HBM3")
-            #expect(created.items == 8 + 2 + 2)  // 7 project files + requirements.txt, snapshot + card, platform + packages
+            // 7 project files + requirements.txt, snapshot + card, platform + packages
+            #expect(created.items == 8 + 2 + 2)
 
             // A pack is a source too: the second pack records the same platform.
             var again = createOptions(dir, output: "again.mlpack", weights: [])
@@ -55,7 +67,9 @@ struct SavedEnvironmentTests {
         }
     }
 
-    @Test("a saved record gets a probe's rules: conda name only, flags and packages sorted and unique, no home in a variable")
+    @Test(
+        "a saved record gets a probe's rules: conda name only, flags and packages sorted and unique, no home in a variable"
+    )
     func normalised() throws {
         try withTemporaryDirectory { dir in
             try makeProject(in: dir)
@@ -67,11 +81,13 @@ struct SavedEnvironmentTests {
             platform.environment = ["XLA_FLAGS": "--xla_dump_to=/home/alice/dump", "OMP_NUM_THREADS": "8"]
             // `env --json --private`'s form: the saved host's home is never recorded either.
             struct Saved: Encodable { var platform: EnvironmentCapture; var host: HostRecord }
-            let bytes = try JSONText.encode(Saved(platform: platform, host: HostRecord(hostname: "gpu7", user: "alice", home: "/home/alice")))
+            let bytes = try JSONText.encode(
+                Saved(platform: platform, host: HostRecord(hostname: "gpu7", user: "alice", home: "/home/alice")))
             var options = createOptions(dir, weights: [])
             options.environment = try dir.write("private.json", bytes)
             _ = try PackCreator.create(options)
-            let recorded = try EnvironmentCapture.decode(try #require(try Self.environmentItems(dir.path("demo.mlpack")).files["platform.json"]))
+            let recorded = try EnvironmentCapture.decode(
+                try #require(try Self.environmentItems(dir.path("demo.mlpack")).files["platform.json"]))
             #expect(recorded.conda == "train")
             #expect(recorded.cpu.flags == ["aes", "avx2", "sse2"])
             #expect(recorded.python?.packages == packages)
@@ -79,7 +95,9 @@ struct SavedEnvironmentTests {
         }
     }
 
-    @Test("a bad source is a clear error and writes nothing", arguments: ["missing", "version2", "newline", "pip option", "path", "escape", "folder"])
+    @Test(
+        "a bad source is a clear error and writes nothing",
+        arguments: ["missing", "version2", "newline", "pip option", "path", "escape", "folder"])
     func badSources(kind: String) throws {
         try withTemporaryDirectory { dir in
             try makeProject(in: dir)
@@ -88,28 +106,42 @@ struct SavedEnvironmentTests {
             switch kind {
             case "missing":
                 options.environment = dir.path("nope.json")
-                expected = .io(path: dir.path("nope.json"), reason: "no such file (expected a pack, a JSON file from `mlpack env --json`, or \"current\")")
+                expected = .io(
+                    path: dir.path("nope.json"),
+                    reason: "no such file (expected a pack, a JSON file from `mlpack env --json`, or \"current\")")
             case "version2":
                 options.environment = try dir.write("v2.json", #"{"formatVersion": 2}"#)
-                expected = .io(path: dir.path("v2.json"), reason: "not an environment capture (formatVersion: unsupported formatversion 2)")
+                expected = .io(
+                    path: dir.path("v2.json"),
+                    reason: "not an environment capture (formatVersion: unsupported formatversion 2)")
             case "newline", "pip option":
                 var platform = try EnvironmentFixtures.gpuCapture().platform
                 let name = kind == "newline" ? "evil\ntorch" : "-i https://evil.example/simple #"
                 platform.python?.packages.append(.init(name: name, version: "1"))
                 options.environment = try dir.write("evil.json", platform.platformJSON())
-                expected = .io(path: dir.path("evil.json"), reason: "package \(String(reflecting: name)) \"1\" is not a plain name and version")
+                expected = .io(
+                    path: dir.path("evil.json"),
+                    reason: "package \(String(reflecting: name)) \"1\" is not a plain name and version")
             case "path", "escape":
                 var platform = try EnvironmentFixtures.gpuCapture().platform
                 platform.gpus[0].name = kind == "path" ? "/home/alice/gpu" : "H100 \u{1B}]0;owned\u{07}"
                 options.environment = try dir.write("odd.json", platform.platformJSON())
-                expected = .io(path: dir.path("odd.json"), reason: "gpus.name holds \(kind == "path" ? "a path" : "a control character"), which a pack must not record")
+                expected = .io(
+                    path: dir.path("odd.json"),
+                    reason:
+                        "gpus.name holds \(kind == "path" ? "a path" : "a control character"), which a pack must not record"
+                )
             default:
                 options.environment = try dir.makeDirectory("somewhere")
-                expected = .io(path: dir.path("somewhere"), reason: "is a folder, not a pack or an environment JSON file")
+                expected = .io(
+                    path: dir.path("somewhere"), reason: "is a folder, not a pack or an environment JSON file")
             }
             #expect(expectMLPackError { _ = try PackCreator.create(options) } == expected)
             #expect(!dir.exists("demo.mlpack"))
-            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { !$0.hasPrefix(".mlpack-create-") })
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy {
+                    !$0.hasPrefix(".mlpack-create-")
+                })
         }
     }
 
@@ -121,10 +153,14 @@ struct SavedEnvironmentTests {
             var options = createOptions(dir, weights: [])
             options.environment = saved
             options.python = "/usr/bin/python3"
-            #expect(expectMLPackError { _ = try PackCreator.create(options) } == .usage("--env and --python contradict each other: the saved capture names its Python"))
+            #expect(
+                expectMLPackError { _ = try PackCreator.create(options) }
+                    == .usage("--env and --python contradict each other: the saved capture names its Python"))
             options.python = nil
             options.outputOf = dir.path("project/train.py")
-            #expect(expectMLPackError { _ = try PackCreator.create(options) } == .usage("--env does not go with --output-of: a lineage brings its runs' environments"))
+            #expect(
+                expectMLPackError { _ = try PackCreator.create(options) }
+                    == .usage("--env does not go with --output-of: a lineage brings its runs' environments"))
 
             var current = createOptions(dir, weights: [])
             current.environment = EnvironmentSource.currentMachine

@@ -17,7 +17,9 @@ struct SeekIndexTests {
             entries: [
                 .init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 1536, size: 7000),
                 .init(path: "demo/data/b.bin", headerOffset: 8704, dataOffset: 9216, size: 100),
-                .init(path: "demo/data/c.bin", headerOffset: 9728, dataOffset: 9216, size: 100, hardlinkTarget: "demo/data/b.bin"),
+                .init(
+                    path: "demo/data/c.bin", headerOffset: 9728, dataOffset: 9216, size: 100,
+                    hardlinkTarget: "demo/data/b.bin"),
                 .init(path: "demo/data/é 日本.txt", headerOffset: 10240, dataOffset: 11264, size: 0),
             ])
     }
@@ -29,10 +31,14 @@ struct SeekIndexTests {
         try dir.write("pack.bin", [UInt8](repeating: 0xAB, count: prefix) + tail)
     }
 
-    static func load(_ path: String, limits: ReaderLimits = .init()) throws -> Result<(index: SeekIndex, offset: UInt64), SeekIndex.LoadProblem> {
+    static func load(
+        _ path: String, limits: ReaderLimits = .init()
+    ) throws -> Result<(index: SeekIndex, offset: UInt64), SeekIndex.LoadProblem> {
         let file = try PosixFile(path: path, mode: .read)
         let size = try #require(file.seekableSize)
-        return Result { () throws(SeekIndex.LoadProblem) in try SeekIndex.load(from: file, fileSize: size, limits: limits) }
+        return Result { () throws(SeekIndex.LoadProblem) in
+            try SeekIndex.load(from: file, fileSize: size, limits: limits)
+        }
     }
 
     /// A trailer built by hand, so each field can be wrong on its own.
@@ -86,14 +92,16 @@ struct SeekIndexTests {
         }
     }
 
-    @Test("a file without the footer has no index", arguments: [
-        [UInt8](),
-        [UInt8](repeating: 0, count: 10),
-        [UInt8](repeating: 0, count: 4096),
-        Array("MLPKINDX".utf8),
-        [UInt8](repeating: 0, count: 8) + Array("MLPKINDX".utf8),  // 16 bytes: too short for a frame header
-        [UInt8](repeating: 0, count: 100) + Array("MLPKINDY".utf8),
-    ])
+    @Test(
+        "a file without the footer has no index",
+        arguments: [
+            [UInt8](),
+            [UInt8](repeating: 0, count: 10),
+            [UInt8](repeating: 0, count: 4096),
+            Array("MLPKINDX".utf8),
+            [UInt8](repeating: 0, count: 8) + Array("MLPKINDX".utf8),  // 16 bytes: too short for a frame header
+            [UInt8](repeating: 0, count: 100) + Array("MLPKINDY".utf8),
+        ])
     func absent(tail: [UInt8]) throws {
         try withTemporaryDirectory { dir in
             let path = try Self.writeFile(in: dir, prefix: 0, tail: tail)
@@ -114,11 +122,27 @@ struct SeekIndexTests {
         let json = try Self.json(Self.sample())
         let cases: [(String, [UInt8], String)] = [
             ("wrong trailer version", Self.trailer(json: json, version: 2), "unknown trailer version"),
-            ("length pointing before the file", Self.trailer(json: json, footerLength: 1_000_000), "index length points before the file"),
-            ("length past the metadata limit", Self.trailer(json: json, footerLength: UInt32.max), "index larger than the metadata limit"),
-            ("frame header with another magic", Self.trailer(json: json, magic: 0xFD2F_B528), "skippable frame header does not match the footer"),
-            ("frame header with another size", Self.trailer(json: json, frameSize: UInt32(json.count + 15)), "skippable frame header does not match the footer"),
-            ("footer length disagreeing with the frame", Self.trailer(json: json, footerLength: UInt32(json.count - 1)), "skippable frame header does not match the footer"),
+            (
+                "length pointing before the file", Self.trailer(json: json, footerLength: 1_000_000),
+                "index length points before the file"
+            ),
+            (
+                "length past the metadata limit", Self.trailer(json: json, footerLength: UInt32.max),
+                "index larger than the metadata limit"
+            ),
+            (
+                "frame header with another magic", Self.trailer(json: json, magic: 0xFD2F_B528),
+                "skippable frame header does not match the footer"
+            ),
+            (
+                "frame header with another size", Self.trailer(json: json, frameSize: UInt32(json.count + 15)),
+                "skippable frame header does not match the footer"
+            ),
+            (
+                "footer length disagreeing with the frame",
+                Self.trailer(json: json, footerLength: UInt32(json.count - 1)),
+                "skippable frame header does not match the footer"
+            ),
             ("invalid JSON", Self.trailer(json: Array("{\"version\":1,".utf8)), "index is not valid JSON"),
             ("JSON of another shape", Self.trailer(json: Array("[1,2,3]".utf8)), "index is not valid JSON"),
         ]
@@ -144,39 +168,122 @@ struct SeekIndexTests {
     }
 
     static let structuralCases: [(String, SeekIndex, String)] = [
-        ("index version 2", { var i = sample(); i.version = 2; return i }(), "unknown index version 2"),
+        (
+            "index version 2",
+            {
+                var i = sample(); i.version = 2; return i
+            }(), "unknown index version 2"
+        ),
         ("no frames", withFrames([]), "frames must start at offset 0"),
-        ("first frame not at 0", withFrames([.init(compressedOffset: 4, uncompressedOffset: 0)]), "frames must start at offset 0"),
-        ("first frame not at 0 in the tar", withFrames([.init(compressedOffset: 0, uncompressedOffset: 512)]), "frames must start at offset 0"),
-        ("repeated compressed offset", withFrames([.init(compressedOffset: 0, uncompressedOffset: 0), .init(compressedOffset: 0, uncompressedOffset: 512)]), "frame offsets are not increasing"),
-        ("repeated uncompressed offset", withFrames([.init(compressedOffset: 0, uncompressedOffset: 0), .init(compressedOffset: 10, uncompressedOffset: 0)]), "frame offsets are not increasing"),
-        ("decreasing frames", withFrames([.init(compressedOffset: 0, uncompressedOffset: 0), .init(compressedOffset: 500, uncompressedOffset: 4096), .init(compressedOffset: 400, uncompressedOffset: 8192)]), "frame offsets are not increasing"),
-        ("frame inside the index", withFrames([.init(compressedOffset: 0, uncompressedOffset: 0), .init(compressedOffset: UInt64(dataBytes), uncompressedOffset: 4096)]), "frame offsets lie past the data"),
-        ("frame past the tar stream", withFrames([.init(compressedOffset: 0, uncompressedOffset: 0), .init(compressedOffset: 10, uncompressedOffset: 12_800)]), "frame offsets lie past the data"),
-        ("entry past the tar stream", withEntries([.init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 512, size: 12_289)]), "entry demo/data/a.bin lies outside the tar stream"),
-        ("entry starting past the tar stream", withEntries([.init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 12_801, size: 0)]), "entry demo/data/a.bin lies outside the tar stream"),
-        ("data before its header", withEntries([.init(path: "demo/data/a.bin", headerOffset: 1024, dataOffset: 512, size: 1)]), "entry demo/data/a.bin lies outside the tar stream"),
-        ("size overflowing", withEntries([.init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 512, size: UInt64.max)]), "entry demo/data/a.bin lies outside the tar stream"),
-        ("hard link to a later entry", withEntries([
-            .init(path: "demo/data/c.bin", headerOffset: 0, dataOffset: 1024, size: 10, hardlinkTarget: "demo/data/b.bin"),
-            .init(path: "demo/data/b.bin", headerOffset: 512, dataOffset: 1024, size: 10),
-        ]), "hard link demo/data/c.bin does not point to an earlier file"),
-        ("hard link to nothing", withEntries([
-            .init(path: "demo/data/c.bin", headerOffset: 0, dataOffset: 1024, size: 10, hardlinkTarget: "demo/data/zz.bin"),
-        ]), "hard link demo/data/c.bin does not point to an earlier file"),
-        ("hard link to a hard link", withEntries([
-            .init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 512, size: 10),
-            .init(path: "demo/data/b.bin", headerOffset: 1024, dataOffset: 512, size: 10, hardlinkTarget: "demo/data/a.bin"),
-            .init(path: "demo/data/c.bin", headerOffset: 1536, dataOffset: 512, size: 10, hardlinkTarget: "demo/data/b.bin"),
-        ]), "hard link demo/data/c.bin does not point to an earlier file"),
-        ("hard link with another size", withEntries([
-            .init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 512, size: 10),
-            .init(path: "demo/data/b.bin", headerOffset: 1024, dataOffset: 512, size: 11, hardlinkTarget: "demo/data/a.bin"),
-        ]), "hard link demo/data/b.bin does not point to an earlier file"),
-        ("hard link with another data offset", withEntries([
-            .init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 512, size: 10),
-            .init(path: "demo/data/b.bin", headerOffset: 1024, dataOffset: 1536, size: 10, hardlinkTarget: "demo/data/a.bin"),
-        ]), "hard link demo/data/b.bin does not point to an earlier file"),
+        (
+            "first frame not at 0", withFrames([.init(compressedOffset: 4, uncompressedOffset: 0)]),
+            "frames must start at offset 0"
+        ),
+        (
+            "first frame not at 0 in the tar", withFrames([.init(compressedOffset: 0, uncompressedOffset: 512)]),
+            "frames must start at offset 0"
+        ),
+        (
+            "repeated compressed offset",
+            withFrames([
+                .init(compressedOffset: 0, uncompressedOffset: 0), .init(compressedOffset: 0, uncompressedOffset: 512),
+            ]), "frame offsets are not increasing"
+        ),
+        (
+            "repeated uncompressed offset",
+            withFrames([
+                .init(compressedOffset: 0, uncompressedOffset: 0), .init(compressedOffset: 10, uncompressedOffset: 0),
+            ]), "frame offsets are not increasing"
+        ),
+        (
+            "decreasing frames",
+            withFrames([
+                .init(compressedOffset: 0, uncompressedOffset: 0),
+                .init(compressedOffset: 500, uncompressedOffset: 4096),
+                .init(compressedOffset: 400, uncompressedOffset: 8192),
+            ]), "frame offsets are not increasing"
+        ),
+        (
+            "frame inside the index",
+            withFrames([
+                .init(compressedOffset: 0, uncompressedOffset: 0),
+                .init(compressedOffset: UInt64(dataBytes), uncompressedOffset: 4096),
+            ]), "frame offsets lie past the data"
+        ),
+        (
+            "frame past the tar stream",
+            withFrames([
+                .init(compressedOffset: 0, uncompressedOffset: 0),
+                .init(compressedOffset: 10, uncompressedOffset: 12_800),
+            ]), "frame offsets lie past the data"
+        ),
+        (
+            "entry past the tar stream",
+            withEntries([.init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 512, size: 12_289)]),
+            "entry demo/data/a.bin lies outside the tar stream"
+        ),
+        (
+            "entry starting past the tar stream",
+            withEntries([.init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 12_801, size: 0)]),
+            "entry demo/data/a.bin lies outside the tar stream"
+        ),
+        (
+            "data before its header",
+            withEntries([.init(path: "demo/data/a.bin", headerOffset: 1024, dataOffset: 512, size: 1)]),
+            "entry demo/data/a.bin lies outside the tar stream"
+        ),
+        (
+            "size overflowing",
+            withEntries([.init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 512, size: UInt64.max)]),
+            "entry demo/data/a.bin lies outside the tar stream"
+        ),
+        (
+            "hard link to a later entry",
+            withEntries([
+                .init(
+                    path: "demo/data/c.bin", headerOffset: 0, dataOffset: 1024, size: 10,
+                    hardlinkTarget: "demo/data/b.bin"),
+                .init(path: "demo/data/b.bin", headerOffset: 512, dataOffset: 1024, size: 10),
+            ]), "hard link demo/data/c.bin does not point to an earlier file"
+        ),
+        (
+            "hard link to nothing",
+            withEntries([
+                .init(
+                    path: "demo/data/c.bin", headerOffset: 0, dataOffset: 1024, size: 10,
+                    hardlinkTarget: "demo/data/zz.bin")
+            ]), "hard link demo/data/c.bin does not point to an earlier file"
+        ),
+        (
+            "hard link to a hard link",
+            withEntries([
+                .init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 512, size: 10),
+                .init(
+                    path: "demo/data/b.bin", headerOffset: 1024, dataOffset: 512, size: 10,
+                    hardlinkTarget: "demo/data/a.bin"),
+                .init(
+                    path: "demo/data/c.bin", headerOffset: 1536, dataOffset: 512, size: 10,
+                    hardlinkTarget: "demo/data/b.bin"),
+            ]), "hard link demo/data/c.bin does not point to an earlier file"
+        ),
+        (
+            "hard link with another size",
+            withEntries([
+                .init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 512, size: 10),
+                .init(
+                    path: "demo/data/b.bin", headerOffset: 1024, dataOffset: 512, size: 11,
+                    hardlinkTarget: "demo/data/a.bin"),
+            ]), "hard link demo/data/b.bin does not point to an earlier file"
+        ),
+        (
+            "hard link with another data offset",
+            withEntries([
+                .init(path: "demo/data/a.bin", headerOffset: 0, dataOffset: 512, size: 10),
+                .init(
+                    path: "demo/data/b.bin", headerOffset: 1024, dataOffset: 1536, size: 10,
+                    hardlinkTarget: "demo/data/a.bin"),
+            ]), "hard link demo/data/b.bin does not point to an earlier file"
+        ),
     ]
 
     @Test("structurally damaged indexes", arguments: structuralCases)
@@ -197,17 +304,19 @@ struct SeekIndexTests {
         }
     }
 
-    @Test("frame(containing:) picks the last frame at or before the offset", arguments: [
-        (0, 0),
-        (1, 0),
-        (1535, 0),
-        (1536, 1536),
-        (1537, 1536),
-        (9215, 1536),
-        (9216, 9216),
-        (12_799, 9216),
-        (UInt64.max, 9216),
-    ] as [(UInt64, UInt64)])
+    @Test(
+        "frame(containing:) picks the last frame at or before the offset",
+        arguments: [
+            (0, 0),
+            (1, 0),
+            (1535, 0),
+            (1536, 1536),
+            (1537, 1536),
+            (9215, 1536),
+            (9216, 9216),
+            (12_799, 9216),
+            (UInt64.max, 9216),
+        ] as [(UInt64, UInt64)])
     func frameContaining(offset: UInt64, frameStart: UInt64) {
         let frame = Self.sample().frame(containing: offset)
         #expect(frame.uncompressedOffset == frameStart)
@@ -217,7 +326,9 @@ struct SeekIndexTests {
 
     @Test("frame(containing:) with one frame and with many", arguments: [1, 2, 3, 7, 64])
     func frameContainingMany(count: Int) {
-        let frames = (0..<count).map { SeekIndex.Frame(compressedOffset: UInt64($0 * 10), uncompressedOffset: UInt64($0 * 100)) }
+        let frames = (0..<count).map {
+            SeekIndex.Frame(compressedOffset: UInt64($0 * 10), uncompressedOffset: UInt64($0 * 100))
+        }
         let index = SeekIndex(tarSize: UInt64(count * 100), frames: frames, entries: [])
         for offset in stride(from: 0, to: count * 100, by: 25) {
             #expect(index.frame(containing: UInt64(offset)) == frames[offset / 100], "offset \(offset)")

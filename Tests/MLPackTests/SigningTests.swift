@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
@@ -62,8 +63,9 @@ struct SigningTests {
             _ = try PackCreator.create(createOptions(dir, output: "c.mlpack", weights: []))
             _ = try PackCreator.create(createOptions(dir, output: "d.mlpack", weights: []))
             #expect(try dir.read("c.mlpack") != dir.read("d.mlpack"))
-            #expect(try PackInspector.inspect(dir.path("c.mlpack")).files.map(\.sha256)
-                == PackInspector.inspect(dir.path("d.mlpack")).files.map(\.sha256))
+            #expect(
+                try PackInspector.inspect(dir.path("c.mlpack")).files.map(\.sha256)
+                    == PackInspector.inspect(dir.path("d.mlpack")).files.map(\.sha256))
         }
     }
 
@@ -77,7 +79,7 @@ struct SigningTests {
         #expect(key.publicKey.id.count == 16)
         #expect(key.publicKey.id == key.publicKey.id.uppercased())
         let secretText = try key.fileText(password: nil, comment: "test key")
-        let loaded = try SecretKey.load(fileText: secretText, password: { throw TestFailure("no password needed") })
+        let loaded = try SecretKey.load(fileText: secretText, password: { throw TestError("no password needed") })
         #expect(loaded.publicKey == key.publicKey)
         #expect(throws: KeyError.self) { try PublicKey(base64: "not a key") }
         #expect(throws: KeyError.self) { try PublicKey(fileText: key.publicKey.base64) }

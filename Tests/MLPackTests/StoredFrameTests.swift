@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
@@ -8,11 +9,13 @@ struct StoredFrameTests {
     /// The frame exactly as the pack writer puts it in the file.
     static func storedFrame(_ content: [UInt8]) -> [UInt8] {
         content.withUnsafeBytes { content in
-            let framing = UnsafeMutableRawBufferPointer.allocate(byteCount: StoredFrame.framingSize(content.count), alignment: 1)
+            let framing = UnsafeMutableRawBufferPointer.allocate(
+                byteCount: StoredFrame.framingSize(content.count), alignment: 1)
             defer { framing.deallocate() }
             let size = StoredFrame.writeFraming(of: content, into: framing)
             #expect(size == StoredFrame.framingSize(content.count))
-            return StoredFrame.pieces(framing: UnsafeRawBufferPointer(rebasing: framing[..<size]), content: content).flatMap { Array($0) }
+            return StoredFrame.pieces(framing: UnsafeRawBufferPointer(rebasing: framing[..<size]), content: content)
+                .flatMap { Array($0) }
         }
     }
 
@@ -25,13 +28,14 @@ struct StoredFrameTests {
             let step = try frame.withUnsafeBytes { input in
                 try out.withUnsafeMutableBytes { output in
                     try decompressor.decompress(
-                        UnsafeRawBufferPointer(rebasing: input[consumed...]), into: UnsafeMutableRawBufferPointer(rebasing: output[produced...]))
+                        UnsafeRawBufferPointer(rebasing: input[consumed...]),
+                        into: UnsafeMutableRawBufferPointer(rebasing: output[produced...]))
                 }
             }
             consumed += step.consumed
             produced += step.produced
             if step.frameEnded { break }
-            if step.consumed == 0 && step.produced == 0 { throw TestFailure("the frame stalls at \(consumed)") }
+            if step.consumed == 0 && step.produced == 0 { throw TestError("the frame stalls at \(consumed)") }
         }
         #expect(consumed == frame.count, "the frame ends where its bytes end")
         return Array(out.prefix(produced))
@@ -50,7 +54,9 @@ struct StoredFrameTests {
         #expect(input.withUnsafeBytes { XXH64.hash($0) } == expected)
     }
 
-    @Test("libzstd decodes stored frames of every block layout", arguments: [0, 1, 31, 32, 131_071, 131_072, 131_073, 4 << 20])
+    @Test(
+        "libzstd decodes stored frames of every block layout",
+        arguments: [0, 1, 31, 32, 131_071, 131_072, 131_073, 4 << 20])
     func decodes(size: Int) throws {
         let content = randomBytes(size)
         let frame = Self.storedFrame(content)
@@ -72,7 +78,9 @@ struct StoredFrameTests {
             try dir.write("w.bin", weights)
             let created = try PackCreator.create(createOptions(dir, code: nil, weights: ["w.bin"]))
             #expect(created.packBytes > UInt64(weights.count))
-            #expect(created.packBytes < UInt64(weights.count) + 200_000, "9 MiB of raw blocks plus metadata, got \(created.packBytes)")
+            #expect(
+                created.packBytes < UInt64(weights.count) + 200_000,
+                "9 MiB of raw blocks plus metadata, got \(created.packBytes)")
             #expect(try PackVerifier.verify(dir.path("demo.mlpack"), options: allowUnsigned()).verdict == .verified)
         }
     }

@@ -1,7 +1,16 @@
 import Foundation
+import TestSupport
 import Testing
 
 @testable import MLPack
+
+/// The library's items in the form the shared checks take.
+func expectEnvironmentItems(
+    _ files: [(path: String, role: Role, sha256: String)], sourceLocation: SourceLocation = #_sourceLocation
+) {
+    TestSupport.expectEnvironmentItems(
+        files.map { ($0.path, $0.role.rawValue, $0.sha256) }, sourceLocation: sourceLocation)
+}
 
 /// A fresh directory below the system temporary directory, removed when `body` returns.
 /// Every test that touches the file system gets its own, so tests can run in parallel.
@@ -17,7 +26,7 @@ struct TempDir {
         try FileManager.default.createDirectory(
             atPath: (target as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         guard FileManager.default.createFile(atPath: target, contents: Data(bytes)) else {
-            throw TestFailure("cannot write \(target)")
+            throw TestError("cannot write \(target)")
         }
         if executable {
             try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: target)
@@ -45,21 +54,11 @@ struct TempDir {
     func exists(_ relative: String) -> Bool { FileManager.default.fileExists(atPath: path(relative)) }
 }
 
-struct TestFailure: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
-
 func withTemporaryDirectory<T>(_ body: (TempDir) throws -> T) throws -> T {
     let path = FileManager.default.temporaryDirectory.path + "/mlpack-unit-" + UUID().uuidString
     try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(atPath: path) }
     return try body(TempDir(path: path))
-}
-
-func readBytes(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw TestFailure("cannot read \(path)") }
-    return Array(data)
 }
 
 func sha256Hex(_ bytes: [UInt8]) -> String { SHA256Hasher.hex(bytes) }
@@ -77,56 +76,6 @@ func compressibleText(bytes count: Int) -> [UInt8] {
         line += 1
     }
     return Array(out.prefix(count))
-}
-
-/// `PackCreator.create` stores the capture of the machine it runs on in every pack, below
-/// `env/<12 hex>/`: `platform.json` (role env), `python-packages.txt` (role env, when a
-/// Python interpreter answered) and `host.json` (role host). Tests about the other items
-/// drop these paths before comparing (`isEnvironmentPath`, `withoutEnvironment`) or add
-/// `EnvironmentItems.count` to item counts; `expectEnvironmentItems` checks them exactly.
-enum EnvironmentItems {
-    /// Whether `python3` is an executable on PATH (the interpreter the capture asks by default).
-    static let python3OnPath: Bool = {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: $0 + "/python3") }
-    }()
-
-    /// The files below `env/<id>/` of a pack made on this machine, with their roles.
-    static let expected: [String: Role] = {
-        var files: [String: Role] = ["platform.json": .env, "host.json": .host]
-        if python3OnPath { files["python-packages.txt"] = .env }
-        return files
-    }()
-
-    /// How many items the environment capture adds to a pack made on this machine.
-    static var count: Int { expected.count }
-}
-
-/// Whether an item path (or an extracted file's path) belongs to the environment capture.
-func isEnvironmentPath(_ path: String) -> Bool { path == "env" || path.hasPrefix("env/") }
-
-/// `paths` without the environment capture's.
-func withoutEnvironment(_ paths: [String]) -> [String] { paths.filter { !isEnvironmentPath($0) } }
-
-/// Checks that `files` (a pack's items) hold exactly the environment items a pack made on
-/// this machine holds: one `env/<12 hex>/` folder, named after the first 12 hex digits of
-/// its platform.json's SHA-256, with `EnvironmentItems.expected`'s files and roles.
-func expectEnvironmentItems(
-    _ files: [(path: String, role: Role, sha256: String)], sourceLocation: SourceLocation = #_sourceLocation
-) {
-    let items = files.filter { isEnvironmentPath($0.path) }
-    let folders = Set(items.map { $0.path.split(separator: "/").prefix(2).joined(separator: "/") })
-    guard folders.count == 1, let folder = folders.first else {
-        Issue.record("expected one env/<id>/ folder, found \(folders.sorted())", sourceLocation: sourceLocation)
-        return
-    }
-    let id = folder.dropFirst("env/".count)
-    #expect(id.count == 12 && id.allSatisfy { "0123456789abcdef".contains($0) }, "\(folder)", sourceLocation: sourceLocation)
-    var found: [String: Role] = [:]
-    for item in items { found[String(item.path.dropFirst(folder.count + 1))] = item.role }
-    #expect(found == EnvironmentItems.expected, "the items below \(folder)/", sourceLocation: sourceLocation)
-    let platform = items.first { $0.path == folder + "/platform.json" }
-    #expect(platform?.sha256.prefix(12) == id, "the folder is named after platform.json's digest", sourceLocation: sourceLocation)
 }
 
 /// The fixed creation time every test pack uses.
@@ -149,7 +98,10 @@ func craftPack(
     var written: [Item] = []
     for item in all.sorted(by: { Manifest.bytewise($0.path, $1.path) }) {
         let result = try writer.add(path: Layout.payloadPath(item.path), source: .bytes(item.bytes), mode: item.mode)
-        written.append(Item(path: item.path, role: item.role, size: result.size, sha256: Hex.encode(result.sha256), mode: item.mode))
+        written.append(
+            Item(
+                path: item.path, role: item.role, size: result.size, sha256: Hex.encode(result.sha256), mode: item.mode)
+        )
     }
     _ = try PackSealer.seal(writer, items: written, name: name, created: created, manifesting: .new(key: nil)) { path in
         all.first { $0.path == path }?.bytes

@@ -19,10 +19,14 @@ struct WorkspaceReadingTests {
 
             let opened = PosixFile.openBeneath(root, "project/out/metrics.json")
             #expect(try opened.file.map { try $0.read(at: 0, count: 64) } == Array("{\"loss\": 1}".utf8))
-            #expect(try opened.file.map { try Array(Data(contentsOf: URL(fileURLWithPath: $0.openedPath))) } == Array("{\"loss\": 1}".utf8))
+            #expect(
+                try opened.file.map { try Array(Data(contentsOf: URL(fileURLWithPath: $0.openedPath))) }
+                    == Array("{\"loss\": 1}".utf8))
             for (path, problem) in [
-                ("project/linked/secret.json", "linked is a link or not a folder"), ("project/leaf.json", "not a regular file"),
-                ("project/fifo", "not a regular file"), ("project/folder", "not a regular file"), ("project/absent", "no such file"),
+                ("project/linked/secret.json", "linked is a link or not a folder"),
+                ("project/leaf.json", "not a regular file"),
+                ("project/fifo", "not a regular file"), ("project/folder", "not a regular file"),
+                ("project/absent", "no such file"),
                 ("project/../ws/project/out/metrics.json", "not a path below"),
             ] {
                 let result = PosixFile.openBeneath(root, path)
@@ -50,9 +54,12 @@ struct WorkspaceReadingTests {
         }
     }
 
-    @Test("sizes as people write them", arguments: [
-        ("4096", UInt64(4096)), ("20G", 20 << 30), ("512M", 512 << 20), ("1.5g", 3 << 29), ("64KiB", 64 << 10), ("2TB", 2 << 40),
-    ])
+    @Test(
+        "sizes as people write them",
+        arguments: [
+            ("4096", UInt64(4096)), ("20G", 20 << 30), ("512M", 512 << 20), ("1.5g", 3 << 29), ("64KiB", 64 << 10),
+            ("2TB", 2 << 40),
+        ])
     func sizes(text: String, bytes: UInt64) {
         #expect(ByteCount.parse(text) == bytes)
     }

@@ -68,7 +68,8 @@ final class FrameReader {
                 }
                 guard magic == Zstd.frameMagic else { throw .notZstd(offset: compressedOffset) }
                 if recordFrames {
-                    frameStarts.append(SeekIndex.Frame(compressedOffset: compressedOffset, uncompressedOffset: uncompressedOffset))
+                    frameStarts.append(
+                        SeekIndex.Frame(compressedOffset: compressedOffset, uncompressedOffset: uncompressedOffset))
                 }
                 atFrameBoundary = false
             }

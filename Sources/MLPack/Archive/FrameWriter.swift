@@ -114,7 +114,8 @@ final class FrameWriter: @unchecked Sendable {
         guard lock.withLock({ failure == nil }) else { return }
         do {
             let size = try slot.writeFrame(to: output)
-            writtenFrames.append(SeekIndex.Frame(compressedOffset: compressedOffset, uncompressedOffset: slot.uncompressedStart))
+            writtenFrames.append(
+                SeekIndex.Frame(compressedOffset: compressedOffset, uncompressedOffset: slot.uncompressedStart))
             compressedOffset += UInt64(size)
         } catch {
             let failure = error as? MLPackError ?? .io(path: output.path, reason: "\(error)")
@@ -139,7 +140,8 @@ final class FrameWriter: @unchecked Sendable {
 
         init(capacity: Int) {
             input = .allocate(byteCount: capacity, alignment: 64)
-            output = .allocate(byteCount: max(Zstd.compressBound(capacity), StoredFrame.framingSize(capacity)), alignment: 64)
+            output = .allocate(
+                byteCount: max(Zstd.compressBound(capacity), StoredFrame.framingSize(capacity)), alignment: 64)
         }
 
         deinit {
@@ -153,7 +155,9 @@ final class FrameWriter: @unchecked Sendable {
         func encode() {
             switch coding {
             case .compressed(let level):
-                encoded = Result { () throws(ZstdError) in try compressor.compressFrame(content, level: level, into: output) }
+                encoded = Result { () throws(ZstdError) in
+                    try compressor.compressFrame(content, level: level, into: output)
+                }
             case .stored:
                 encoded = .success(StoredFrame.writeFraming(of: content, into: output))
             }

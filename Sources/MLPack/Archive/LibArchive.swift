@@ -1,16 +1,24 @@
 internal import CArchive
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The one place that touches libarchive: a tar writer that hands every byte to a sink (we
 /// compress it ourselves) and a tar reader that pulls bytes from a source (we decompress).
 enum LibArchive {
     /// libarchive 3.6 crashes in `archive_write_header` on non-ASCII UTF-8 paths under the "C"
-    /// locale (upstream #2233), and converts names through the locale when reading.
-    static let localeReady: Bool = {
-        setlocale(LC_CTYPE, "C.UTF-8") != nil
-    }()
+    /// locale (upstream #2233), and converts names through the locale when reading: each call
+    /// that handles names runs in a C.UTF-8 locale for the calling thread only (`uselocale`),
+    /// never changing the process's.
+    static func inUTF8Locale<T>(_ body: () throws -> T) rethrows -> T {
+        guard let utf8Locale else { return try body() }
+        let previous = uselocale(utf8Locale)
+        defer { uselocale(previous) }
+        return try body()
+    }
+
+    // Made once, never freed or changed: safe to share between threads.
+    nonisolated(unsafe) private static let utf8Locale = newlocale(LC_CTYPE_MASK, "C.UTF-8", nil)
 
     fileprivate static func message(_ archive: OpaquePointer) -> String {
         archive_error_string(archive).map { String(cString: $0).lowercased() } ?? "unknown libarchive error"
@@ -40,7 +48,6 @@ final class TarWriter {
     private var closed = false
 
     init(sink: @escaping Sink) throws {
-        _ = LibArchive.localeReady
         guard let archive = archive_write_new(), let entry = archive_entry_new() else {
             throw TarError(message: "libarchive: out of memory")
         }
@@ -53,16 +60,19 @@ final class TarWriter {
         try check(archive_write_set_bytes_per_block(archive, 0))
         try check(archive_write_set_bytes_in_last_block(archive, 1))
         let context = Unmanaged.passUnretained(self).toOpaque()
-        try check(archive_write_open(archive, context, nil, { _, context, buffer, length in
-            let writer = Unmanaged<TarWriter>.fromOpaque(context!).takeUnretainedValue()
-            do {
-                try writer.sink(UnsafeRawBufferPointer(start: buffer, count: length))
-                return length
-            } catch {
-                writer.sinkError = error
-                return -1
-            }
-        }, nil))
+        try check(
+            archive_write_open(
+                archive, context, nil,
+                { _, context, buffer, length in
+                    let writer = Unmanaged<TarWriter>.fromOpaque(context!).takeUnretainedValue()
+                    do {
+                        try writer.sink(UnsafeRawBufferPointer(start: buffer, count: length))
+                        return length
+                    } catch {
+                        writer.sinkError = error
+                        return -1
+                    }
+                }, nil))
     }
 
     deinit {
@@ -73,6 +83,14 @@ final class TarWriter {
     /// Writes a regular file's header (or a hard link's, with size 0). Owner, group and times
     /// are fixed so the output depends only on the content.
     func writeHeader(path: String, size: UInt64, mode: UInt32, mtime: Int64, hardlinkTarget: String? = nil) throws {
+        try LibArchive.inUTF8Locale {
+            try writeHeaderInLocale(path: path, size: size, mode: mode, mtime: mtime, hardlinkTarget: hardlinkTarget)
+        }
+    }
+
+    private func writeHeaderInLocale(
+        path: String, size: UInt64, mode: UInt32, mtime: Int64, hardlinkTarget: String?
+    ) throws {
         archive_entry_clear(entry)
         archive_entry_set_pathname_utf8(entry, path)
         archive_entry_set_filetype(entry, FileType.regular)
@@ -97,7 +115,8 @@ final class TarWriter {
         if let sinkError { throw sinkError }
         // libarchive silently truncates past the declared size: every count is checked.
         guard written == bytes.count else {
-            throw TarError(message: "libarchive wrote \(written) of \(bytes.count) bytes: \(LibArchive.message(archive))")
+            throw TarError(
+                message: "libarchive wrote \(written) of \(bytes.count) bytes: \(LibArchive.message(archive))")
         }
     }
 
@@ -146,7 +165,6 @@ final class TarReader {
     private let buffer: UnsafeMutableRawBufferPointer
 
     init(source: @escaping Source) throws {
-        _ = LibArchive.localeReady
         guard let archive = archive_read_new() else { throw TarError(message: "libarchive: out of memory") }
         self.archive = archive
         self.source = source
@@ -154,17 +172,20 @@ final class TarReader {
         // Tar only, no filters: decompression is ours, so limits apply to every byte.
         try check(archive_read_support_format_tar(archive))
         let context = Unmanaged.passUnretained(self).toOpaque()
-        try check(archive_read_open(archive, context, nil, { _, context, pointer in
-            let reader = Unmanaged<TarReader>.fromOpaque(context!).takeUnretainedValue()
-            do {
-                let n = try reader.source(reader.buffer)
-                pointer?.pointee = UnsafeRawPointer(reader.buffer.baseAddress)
-                return n
-            } catch {
-                reader.sourceError = error
-                return -1
-            }
-        }, nil))
+        try check(
+            archive_read_open(
+                archive, context, nil,
+                { _, context, pointer in
+                    let reader = Unmanaged<TarReader>.fromOpaque(context!).takeUnretainedValue()
+                    do {
+                        let n = try reader.source(reader.buffer)
+                        pointer?.pointee = UnsafeRawPointer(reader.buffer.baseAddress)
+                        return n
+                    } catch {
+                        reader.sourceError = error
+                        return -1
+                    }
+                }, nil))
     }
 
     deinit {
@@ -173,16 +194,22 @@ final class TarReader {
     }
 
     /// The next header, or nil at the end of the archive.
-    func next() throws -> TarHeader? {
+    func next() throws -> TarHeader? { try LibArchive.inUTF8Locale { try nextInLocale() } }
+
+    private func nextInLocale() throws -> TarHeader? {
         var entryPointer: OpaquePointer?
         let code = archive_read_next_header(archive, &entryPointer)
         if code == ARCHIVE_EOF { return nil }
         try check(code, allowWarnings: true)
         guard let entry = entryPointer else { throw TarError(message: "libarchive returned no entry") }
-        let rawPath = archive_entry_pathname(entry).map { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map(UInt8.init(bitPattern:)) } ?? []
+        let rawPath =
+            archive_entry_pathname(entry).map {
+                Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map(UInt8.init(bitPattern:))
+            } ?? []
         let kind: TarHeader.Kind
         if let target = archive_entry_hardlink(entry) {
-            kind = .hardlink(target: Array(UnsafeBufferPointer(start: target, count: strlen(target))).map(UInt8.init(bitPattern:)))
+            kind = .hardlink(
+                target: Array(UnsafeBufferPointer(start: target, count: strlen(target))).map(UInt8.init(bitPattern:)))
         } else {
             switch UInt32(archive_entry_filetype(entry)) {
             case FileType.regular: kind = .regular
@@ -240,9 +267,10 @@ final class ZipReader {
     private var consumed: Int64 = 0
 
     init(path: String) throws {
-        _ = LibArchive.localeReady
         self.path = path
-        guard let archive = archive_read_new() else { throw MLPackError.io(path: path, reason: "libarchive: out of memory") }
+        guard let archive = archive_read_new() else {
+            throw MLPackError.io(path: path, reason: "libarchive: out of memory")
+        }
         self.archive = archive
         // Zip only (stored or deflated members); libarchive picks its seekable reader, which
         // trusts the central directory, for a file on disk.
@@ -253,7 +281,9 @@ final class ZipReader {
     deinit { archive_read_free(archive) }
 
     /// The next member, or nil at the end of the archive.
-    func next() throws -> ZipEntry? {
+    func next() throws -> ZipEntry? { try LibArchive.inUTF8Locale { try nextInLocale() } }
+
+    private func nextInLocale() throws -> ZipEntry? {
         var entryPointer: OpaquePointer?
         let code = archive_read_next_header(archive, &entryPointer)
         if code == ARCHIVE_EOF {
@@ -261,10 +291,17 @@ final class ZipReader {
             return nil
         }
         try check(code, allowWarnings: true)
-        guard let entry = entryPointer else { throw MLPackError.io(path: path, reason: "libarchive returned no zip entry") }
-        let raw = archive_entry_pathname(entry).map { Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map(UInt8.init(bitPattern:)) } ?? []
+        guard let entry = entryPointer else {
+            throw MLPackError.io(path: path, reason: "libarchive returned no zip entry")
+        }
+        let raw =
+            archive_entry_pathname(entry).map {
+                Array(UnsafeBufferPointer(start: $0, count: strlen($0))).map(UInt8.init(bitPattern:))
+            } ?? []
         let size = archive_entry_size_is_set(entry) != 0 ? archive_entry_size(entry) : nil
-        if let size, size < 0 { throw MLPackError.io(path: path, reason: "zip member \(PackPath.display(raw)) has a negative size") }
+        if let size, size < 0 {
+            throw MLPackError.io(path: path, reason: "zip member \(PackPath.display(raw)) has a negative size")
+        }
         let zipEntry = ZipEntry(
             name: String(decoding: raw, as: UTF8.self),
             isRegular: UInt32(archive_entry_filetype(entry)) == FileType.regular,
@@ -281,12 +318,18 @@ final class ZipReader {
         guard let entry = current else { return 0 }
         guard output.count > 0 else { return 0 }
         let n = archive_read_data(archive, output.baseAddress, output.count)
-        if n < 0 { throw MLPackError.io(path: path, reason: "zip member \(entry.name): \(LibArchive.message(archive))") }
+        if n < 0 {
+            throw MLPackError.io(path: path, reason: "zip member \(entry.name): \(LibArchive.message(archive))")
+        }
         consumed += Int64(n)
         if let size = entry.size {
-            if consumed > size { throw MLPackError.io(path: path, reason: "zip member \(entry.name) holds more than its stated \(size) bytes") }
+            if consumed > size {
+                throw MLPackError.io(
+                    path: path, reason: "zip member \(entry.name) holds more than its stated \(size) bytes")
+            }
             if n == 0 && consumed != size {
-                throw MLPackError.io(path: path, reason: "zip member \(entry.name) ends after \(consumed) of its stated \(size) bytes")
+                throw MLPackError.io(
+                    path: path, reason: "zip member \(entry.name) ends after \(consumed) of its stated \(size) bytes")
             }
         }
         return n

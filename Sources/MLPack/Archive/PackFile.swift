@@ -10,7 +10,9 @@ final class PackFile {
     let limits: ReaderLimits
     private(set) lazy var index: Result<(index: SeekIndex, offset: UInt64), SeekIndex.LoadProblem> = {
         guard let size else { return .failure(.absent) }
-        return Result { () throws(SeekIndex.LoadProblem) in try SeekIndex.load(from: file, fileSize: size, limits: limits) }
+        return Result { () throws(SeekIndex.LoadProblem) in
+            try SeekIndex.load(from: file, fileSize: size, limits: limits)
+        }
     }()
 
     /// Opens `path` (`-` is standard input) and checks that it starts with a zstd frame.
@@ -124,11 +126,13 @@ final class EntryReader: ByteReader {
 
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         while skip > 0 {
-            let n = try next(into: UnsafeMutableRawBufferPointer(rebasing: scratch[..<Int(min(skip, UInt64(scratch.count)))]))
+            let n = try next(
+                into: UnsafeMutableRawBufferPointer(rebasing: scratch[..<Int(min(skip, UInt64(scratch.count)))]))
             skip -= UInt64(n)
         }
         guard remaining > 0, buffer.count > 0 else { return 0 }
-        let n = try next(into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(min(remaining, UInt64(buffer.count)))]))
+        let n = try next(
+            into: UnsafeMutableRawBufferPointer(rebasing: buffer[..<Int(min(remaining, UInt64(buffer.count)))]))
         remaining -= UInt64(n)
         return n
     }

@@ -54,7 +54,10 @@ struct PackScanner {
             let tar = try TarReader { try frames.read(into: $0) }
             while let header = try tar.next() {
                 guard entries.count < pack.limits.maxEntries else {
-                    throw MLPackError.limitExceeded(limit: "entries", detail: "the pack has more than \(pack.limits.maxEntries) entries (raise it with --max-entries)")
+                    throw MLPackError.limitExceeded(
+                        limit: "entries",
+                        detail: "the pack has more than \(pack.limits.maxEntries) entries (raise it with --max-entries)"
+                    )
                 }
                 var raw = header.rawPath
                 if header.kind == .directory, raw.last == UInt8(ascii: "/") { raw.removeLast() }
@@ -68,7 +71,9 @@ struct PackScanner {
                 top = entryTop
                 try Self.checkKind(header, path: path)
                 if let other = folded.updateValue(relative, forKey: PackPath.caseFoldKey(relative)) {
-                    throw MLPackError.unsafeEntry(entry: path, rule: other == relative ? "duplicate entry" : "name differs only by case from \(other)")
+                    throw MLPackError.unsafeEntry(
+                        entry: path,
+                        rule: other == relative ? "duplicate entry" : "name differs only by case from \(other)")
                 }
                 current = relative
 
@@ -76,7 +81,8 @@ struct PackScanner {
                     path: relative, size: UInt64(max(header.size, 0)), sha256: "", mode: header.permissions,
                     headerOffset: header.headerOffset, dataOffset: header.dataOffset)
                 if case .hardlink(let rawTarget) = header.kind {
-                    let target = try Self.linkTarget(rawTarget, of: path, top: entryTop, in: entries, positions: positions)
+                    let target = try Self.linkTarget(
+                        rawTarget, of: path, top: entryTop, in: entries, positions: positions)
                     entry.hardlinkTarget = target.path
                     entry.size = target.size
                     entry.sha256 = target.sha256
@@ -85,7 +91,9 @@ struct PackScanner {
                 try checkPlacement(entry)
                 let keep = Self.isMetadata(relative)
                 if keep && entry.size > UInt64(pack.limits.maxMetadataBytes) {
-                    throw MLPackError.limitExceeded(limit: "metadata-size", detail: "\(relative) is \(entry.size) bytes (raise it with --max-metadata-size)")
+                    throw MLPackError.limitExceeded(
+                        limit: "metadata-size",
+                        detail: "\(relative) is \(entry.size) bytes (raise it with --max-metadata-size)")
                 }
 
                 let sink = try sinkFor?(entry)
@@ -101,14 +109,19 @@ struct PackScanner {
                         if n == 0 { break }
                         let chunk = UnsafeRawBufferPointer(rebasing: buffer[..<n])
                         count += UInt64(n)
-                        guard count <= entry.size else { throw MLPackError.integrity(entry: relative, problem: "more data than its header declares") }
+                        guard count <= entry.size else {
+                            throw MLPackError.integrity(entry: relative, problem: "more data than its header declares")
+                        }
                         if let background { background.update(chunk, busy: busy) } else { hasher.update(chunk) }
                         if keep { kept += chunk }
                         try sink?(chunk)
-                        if frames.compressedOffset > counter.completed { counter.advance(by: Int(frames.compressedOffset - counter.completed)) }
+                        if frames.compressedOffset > counter.completed {
+                            counter.advance(by: Int(frames.compressedOffset - counter.completed))
+                        }
                     }
                     guard count == entry.size else {
-                        throw MLPackError.integrity(entry: relative, problem: "the pack is truncated (\(count) of \(entry.size) bytes)")
+                        throw MLPackError.integrity(
+                            entry: relative, problem: "the pack is truncated (\(count) of \(entry.size) bytes)")
                     }
                     entry.sha256 = Hex.encode(background?.finalize() ?? hasher.finalize())
                     if keep { metadata[relative] = kept }
@@ -120,9 +133,12 @@ struct PackScanner {
             }
             try Self.drain(frames, into: ring.take().buffer, after: entries.last)
         } catch let problem as FrameReader.Problem {
-            throw Self.describe(problem, path: pack.path, place: entriesInFrame(at: problem.offset) ?? current ?? pack.path)
+            throw Self.describe(
+                problem, path: pack.path, place: entriesInFrame(at: problem.offset) ?? current ?? pack.path)
         } catch let error as TarError {
-            guard let current else { throw MLPackError.notAPack(path: pack.path, reason: "not a tar archive: \(error.message)") }
+            guard let current else {
+                throw MLPackError.notAPack(path: pack.path, reason: "not a tar archive: \(error.message)")
+            }
             throw MLPackError.integrity(entry: current, problem: "damaged tar stream: \(error.message)")
         }
         guard let top else { throw MLPackError.notAPack(path: pack.path, reason: "the archive is empty") }
@@ -159,7 +175,8 @@ struct PackScanner {
             throw MLPackError.unsafeEntry(entry: path, rule: "hard link with data")
         }
         guard Item.allowedModes.contains(header.permissions) else {
-            throw MLPackError.unsafeEntry(entry: path, rule: "mode \(String(header.permissions, radix: 8)) (only 644 and 755 are allowed)")
+            throw MLPackError.unsafeEntry(
+                entry: path, rule: "mode \(String(header.permissions, radix: 8)) (only 644 and 755 are allowed)")
         }
     }
 
@@ -172,7 +189,9 @@ struct PackScanner {
             let position = positions[String(target.dropFirst(top.count + 1))],
             entries[position].hardlinkTarget == nil
         else {
-            throw MLPackError.unsafeEntry(entry: path, rule: "hard link to \(decoded ?? PackPath.display(raw)), which is not an earlier file of the pack")
+            throw MLPackError.unsafeEntry(
+                entry: path,
+                rule: "hard link to \(decoded ?? PackPath.display(raw)), which is not an earlier file of the pack")
         }
         return entries[position]
     }
@@ -191,7 +210,8 @@ struct PackScanner {
             throw MLPackError.integrity(entry: entry.path, problem: "not in the pack's disclosures")
         }
         guard item.size == entry.size else {
-            throw MLPackError.integrity(entry: entry.path, problem: "size \(entry.size) differs from the disclosed \(item.size)")
+            throw MLPackError.integrity(
+                entry: entry.path, problem: "size \(entry.size) differs from the disclosed \(item.size)")
         }
     }
 
@@ -203,18 +223,22 @@ struct PackScanner {
     }
 
     /// After the tar's end: only zero padding and skippable frames (the index) may follow.
-    private static func drain(_ frames: FrameReader, into buffer: UnsafeMutableRawBufferPointer, after last: ScannedEntry?) throws {
+    private static func drain(
+        _ frames: FrameReader, into buffer: UnsafeMutableRawBufferPointer, after last: ScannedEntry?
+    ) throws {
         while true {
             let n = try frames.read(into: buffer)
             if n == 0 { break }
             guard buffer[..<n].allSatisfy({ $0 == 0 }) else {
-                throw MLPackError.integrity(entry: last?.path ?? "pack", problem: "data after the end of the tar archive")
+                throw MLPackError.integrity(
+                    entry: last?.path ?? "pack", problem: "data after the end of the tar archive")
             }
         }
         if let last {
             let end = (last.hardlinkTarget == nil ? last.dataOffset + (last.size + 511) / 512 * 512 : last.dataOffset)
             if last.hardlinkTarget == nil, frames.uncompressedOffset < end + 1024 {
-                throw MLPackError.integrity(entry: last.path, problem: "the pack is truncated (no end-of-archive marker)")
+                throw MLPackError.integrity(
+                    entry: last.path, problem: "the pack is truncated (no end-of-archive marker)")
             }
         }
     }
@@ -228,8 +252,10 @@ struct PackScanner {
         let index = loaded.index
         let start = index.frames[frame].uncompressedOffset
         let end = frame + 1 < index.frames.count ? index.frames[frame + 1].uncompressedOffset : index.tarSize
-        let names = index.entries.filter { $0.hardlinkTarget == nil && $0.headerOffset < end && $0.dataOffset + $0.size > start }
-            .map { $0.path.split(separator: "/", maxSplits: 1).last.map(String.init) ?? $0.path }
+        let names = index.entries.filter {
+            $0.hardlinkTarget == nil && $0.headerOffset < end && $0.dataOffset + $0.size > start
+        }
+        .map { $0.path.split(separator: "/", maxSplits: 1).last.map(String.init) ?? $0.path }
         guard let first = names.first else { return nil }
         return names.count == 1 ? first : "\(first) (or one of the \(names.count - 1) other entries in its frame)"
     }
@@ -241,7 +267,8 @@ struct PackScanner {
         case .notZstd(let offset):
             return .integrity(entry: place, problem: "no zstd frame at byte \(offset)")
         case .truncated(let offset):
-            return .integrity(entry: place, problem: "the pack is truncated (the compressed stream ends at byte \(offset))")
+            return .integrity(
+                entry: place, problem: "the pack is truncated (the compressed stream ends at byte \(offset))")
         case .corrupt(let offset, let reason):
             return .integrity(entry: place, problem: "corrupt compressed data near byte \(offset) (\(reason))")
         case .limit(let name, let detail):

@@ -52,12 +52,16 @@ final class PackWriter {
         case .bytes(let bytes):
             let headerOffset = frames.uncompressedOffset
             try tar.writeHeader(path: archivePath, size: UInt64(bytes.count), mode: mode, mtime: mtime)
-            indexEntries.append(.init(path: archivePath, headerOffset: headerOffset, dataOffset: frames.uncompressedOffset, size: UInt64(bytes.count)))
+            indexEntries.append(
+                .init(
+                    path: archivePath, headerOffset: headerOffset, dataOffset: frames.uncompressedOffset,
+                    size: UInt64(bytes.count)))
             try bytes.withUnsafeBytes { try tar.writeData($0) }
             try tar.finishEntry()
             return Written(size: UInt64(bytes.count), sha256: SHA256Hasher.digest(bytes))
         case .file(let filePath, let size):
-            return try addStream(archivePath: archivePath, reader: try PosixFile(path: filePath, mode: .read), size: size, mode: mode)
+            return try addStream(
+                archivePath: archivePath, reader: try PosixFile(path: filePath, mode: .read), size: size, mode: mode)
         case .reader(let reader, let size):
             return try addStream(archivePath: archivePath, reader: reader, size: size, mode: mode)
         }
@@ -71,16 +75,20 @@ final class PackWriter {
         guard let data = indexEntries.last(where: { $0.path == targetPath }) else {
             preconditionFailure("hard link to an entry not written yet: \(target)")
         }
-        indexEntries.append(.init(
-            path: archivePath, headerOffset: headerOffset, dataOffset: data.dataOffset, size: data.size,
-            hardlinkTarget: targetPath))
+        indexEntries.append(
+            .init(
+                path: archivePath, headerOffset: headerOffset, dataOffset: data.dataOffset, size: data.size,
+                hardlinkTarget: targetPath))
         try tar.finishEntry()
     }
 
-    private func addStream(archivePath: String, reader file: any ByteReader, size: UInt64, mode: UInt32) throws -> Written {
+    private func addStream(
+        archivePath: String, reader file: any ByteReader, size: UInt64, mode: UInt32
+    ) throws -> Written {
         let headerOffset = frames.uncompressedOffset
         try tar.writeHeader(path: archivePath, size: size, mode: mode, mtime: mtime)
-        indexEntries.append(.init(path: archivePath, headerOffset: headerOffset, dataOffset: frames.uncompressedOffset, size: size))
+        indexEntries.append(
+            .init(path: archivePath, headerOffset: headerOffset, dataOffset: frames.uncompressedOffset, size: size))
         let sha256: [UInt8]
         if size < Self.largeEntryThreshold {
             let chunk = try readChunk(file, into: UnsafeMutableRawBufferPointer(rebasing: smallBuffer[..<Int(size)]))
@@ -108,7 +116,9 @@ final class PackWriter {
             var remaining = size
             while remaining > 0 {
                 let (space, busy) = try frames.freeSpace()
-                let chunk = try readChunk(file, into: UnsafeMutableRawBufferPointer(rebasing: space[..<Int(min(remaining, UInt64(space.count)))]))
+                let chunk = try readChunk(
+                    file,
+                    into: UnsafeMutableRawBufferPointer(rebasing: space[..<Int(min(remaining, UInt64(space.count)))]))
                 if remaining == size { frames.coding = Self.coding(forSample: chunk) }
                 hasher.update(chunk, busy: busy)
                 try tar.writeData(chunk)
@@ -124,7 +134,9 @@ final class PackWriter {
         return hasher.finalize()
     }
 
-    private func readChunk(_ file: any ByteReader, into buffer: UnsafeMutableRawBufferPointer) throws -> UnsafeRawBufferPointer {
+    private func readChunk(
+        _ file: any ByteReader, into buffer: UnsafeMutableRawBufferPointer
+    ) throws -> UnsafeRawBufferPointer {
         let n = try file.readFully(into: buffer)
         guard n == buffer.count else {
             throw MLPackError.io(path: file.path, reason: "file shrank while it was being packed")

@@ -58,7 +58,9 @@ enum XXH64 {
         let count = data.count
         var offset = 0
         var h: UInt64
-        func load64(_ at: Int) -> UInt64 { UInt64(littleEndian: data.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
+        func load64(_ at: Int) -> UInt64 {
+            UInt64(littleEndian: data.loadUnaligned(fromByteOffset: at, as: UInt64.self))
+        }
         if count >= 32 {
             var v1 = prime1 &+ prime2, v2 = prime2, v3: UInt64 = 0, v4 = 0 &- prime1
             while offset <= count - 32 {

@@ -18,7 +18,9 @@ struct CodeSelection {
 
     static let ignoreFileName = ".mlpackignore"
     /// Folders never walked: version control, mlpack's own run store, caches, checkpoints.
-    static let skippedDirectories: Set<String> = [".git", ".hg", ".svn", ".mlpack", "__pycache__", ".ipynb_checkpoints", ".venv", "venv"]
+    static let skippedDirectories: Set<String> = [
+        ".git", ".hg", ".svn", ".mlpack", "__pycache__", ".ipynb_checkpoints", ".venv", "venv",
+    ]
     static let defaultExcludes = PatternSet(["*.pyc", "*.pyo"])
 
     static func select(
@@ -41,8 +43,10 @@ struct CodeSelection {
             candidates = try git.trackedFiles()
             gitState = .init(commit: git.headCommit(), dirty: try git.hasUncommittedChanges())
         } else {
-            candidates = try walk(root, skipDefaults: true, skipping: { warnings.append("\($0): left out (its name is not UTF-8)") })
-                .filter { !defaultExcludes.matches($0) }
+            candidates = try walk(
+                root, skipDefaults: true, skipping: { warnings.append("\($0): left out (its name is not UTF-8)") }
+            )
+            .filter { !defaultExcludes.matches($0) }
         }
         if !includes.isEmpty {
             let include = PatternSet(includes)
@@ -58,7 +62,10 @@ struct CodeSelection {
             if skipPaths.contains(absolute) { continue }
             guard let status = FileSystem.status(absolute) else { continue }  // tracked but deleted
             if status.isRegular {
-                files.append(File(relativePath: relative, absolutePath: absolute, size: status.size, executable: status.isExecutable))
+                files.append(
+                    File(
+                        relativePath: relative, absolutePath: absolute, size: status.size,
+                        executable: status.isExecutable))
             } else if status.isSymlink {
                 links.append(relative)
             }
@@ -69,7 +76,8 @@ struct CodeSelection {
         for relative in links {
             let target = URL(fileURLWithPath: root + "/" + relative).resolvingSymlinksInPath().path
             if let file = selected[target] {
-                files.append(File(relativePath: relative, absolutePath: target, size: file.size, executable: file.executable))
+                files.append(
+                    File(relativePath: relative, absolutePath: target, size: file.size, executable: file.executable))
                 warnings.append("\(relative): symbolic link stored as a copy of \(file.relativePath)")
             } else {
                 warnings.append("\(relative): symbolic link skipped (it points to a file that is not packed)")
@@ -77,16 +85,18 @@ struct CodeSelection {
         }
         // A run's snapshot may be empty (a fresh repository); a pack's code may not.
         guard !files.isEmpty || allowEmpty else {
-            throw MLPackError.usage(gitState == nil
-                ? "--code \(directory): no files to pack"
-                : "--code \(directory): git tracks no files here (add them, or pick files with --include)")
+            throw MLPackError.usage(
+                gitState == nil
+                    ? "--code \(directory): no files to pack"
+                    : "--code \(directory): git tracks no files here (add them, or pick files with --include)")
         }
         files = files.sortedBytewise(by: \.relativePath)
         return CodeSelection(files: files, git: gitState, warnings: warnings)
     }
 
     /// Every regular file and symlink below `root`, as relative paths; never follows links.
-    static func walk(_ root: String, skipDefaults: Bool, skipping notUTF8: ((String) -> Void)? = nil) throws -> [String] {
+    static func walk(_ root: String, skipDefaults: Bool, skipping notUTF8: ((String) -> Void)? = nil) throws -> [String]
+    {
         try walkWithStatus(root, skipDefaults: skipDefaults, skipping: notUTF8).map(\.path)
     }
 
@@ -108,14 +118,19 @@ struct CodeSelection {
             for ((relative, folder), listing) in zip(zip(level, folders), listings) {
                 func path(_ name: String) -> String { relative.isEmpty ? name : relative + "/" + name }
                 for name in listing.notUTF8 {
-                    guard let notUTF8 else { throw MLPackError.io(path: folder, reason: "holds a file name that is not UTF-8 (\(name)): rename it") }
+                    guard let notUTF8 else {
+                        throw MLPackError.io(
+                            path: folder, reason: "holds a file name that is not UTF-8 (\(name)): rename it")
+                    }
                     notUTF8(path(name))
                 }
                 for (name, status) in listing.entries {
                     let child = path(name)
                     if status.isDirectory {
                         if name == ".git" || name == ".mlpack" { continue }
-                        if skipDefaults && (skippedDirectories.contains(name) || isEnvironment(root + "/" + child)) { continue }
+                        if skipDefaults && (skippedDirectories.contains(name) || isEnvironment(root + "/" + child)) {
+                            continue
+                        }
                         next.append(child)
                     } else if status.isRegular || status.isSymlink {
                         out.append((child, status))
@@ -129,6 +144,7 @@ struct CodeSelection {
 
     /// Virtualenvs and conda environments, whatever their folder is called.
     static func isEnvironment(_ directory: String) -> Bool {
-        FileSystem.status(directory + "/pyvenv.cfg") != nil || FileSystem.status(directory + "/conda-meta")?.isDirectory == true
+        FileSystem.status(directory + "/pyvenv.cfg") != nil
+            || FileSystem.status(directory + "/conda-meta")?.isDirectory == true
     }
 }

@@ -61,7 +61,8 @@ enum ListingParser {
             let separator = line.dropFirst(64).prefix(2)
             let path = String(line.dropFirst(66))
             guard Hex.isSHA256(hash), separator == "  " || separator == " *", PackPath.problem(with: path) == nil else {
-                throw MLPackError.integrity(entry: what, problem: "line \(number + 1) is not \"<sha256>  <safe relative path>\"")
+                throw MLPackError.integrity(
+                    entry: what, problem: "line \(number + 1) is not \"<sha256>  <safe relative path>\"")
             }
             files.append(DataFile(relativePath: path, sha256: hash, size: nil))
         }
@@ -95,22 +96,27 @@ enum DataReferenceCapture {
             throw MLPackError.usage("--data-mount \(name)=\(mountPath): \(problem)")
         }
         for uri in uris where !(uri.hasPrefix("https://") || uri.hasPrefix("http://")) {
-            throw MLPackError.usage("--data-uri \(name)=\(uri): only https:// (or http:// on loopback) URIs can be public")
+            throw MLPackError.usage(
+                "--data-uri \(name)=\(uri): only https:// (or http:// on loopback) URIs can be public")
         }
         let local = LocalDataLocation(uris: [URL(fileURLWithPath: absolute).absoluteString])
         if status.isRegular {
             let counter = ProgressCounter(progress, phase: "hashing \(name)", total: status.size)
             let hash = try FileHashing.hash(files: [absolute], progress: counter)[0]
             let reference = DataReference(
-                name: name, kind: .file, sha256: hash.sha256, size: hash.size, fileCount: 1, uris: uris, mountPath: mountPath)
-            return Captured(reference: reference, listing: nil, files: [(absolute, (absolute as NSString).lastPathComponent, hash.size)], local: local)
+                name: name, kind: .file, sha256: hash.sha256, size: hash.size, fileCount: 1, uris: uris,
+                mountPath: mountPath)
+            return Captured(
+                reference: reference, listing: nil,
+                files: [(absolute, (absolute as NSString).lastPathComponent, hash.size)], local: local)
         }
         guard status.isDirectory else { throw MLPackError.usage("--data \(name)=\(path): not a file or directory") }
         var relatives: [String] = []
         var total: UInt64 = 0
         for (relative, file) in try CodeSelection.walkWithStatus(absolute, skipDefaults: false) {
             guard file.isRegular else {
-                throw MLPackError.usage("--data \(name): \(relative) is not a regular file (symbolic links are not followed)")
+                throw MLPackError.usage(
+                    "--data \(name): \(relative) is not a regular file (symbolic links are not followed)")
             }
             if let problem = PackPath.problem(with: relative) {
                 throw MLPackError.usage("--data \(name): cannot name \(relative) in a listing: \(problem)")
@@ -122,7 +128,8 @@ enum DataReferenceCapture {
         let hashes = try FileHashing.hash(files: relatives.map { absolute + "/" + $0 }, progress: counter)
         let listing = Listing.sha256sum(zip(relatives, hashes).map { ($0, $1.sha256) })
         let reference = DataReference(
-            name: name, kind: .directory, treeDigest: SHA256Hasher.hex(listing), size: hashes.reduce(0) { $0 + $1.size },
+            name: name, kind: .directory, treeDigest: SHA256Hasher.hex(listing),
+            size: hashes.reduce(0) { $0 + $1.size },
             fileCount: relatives.count, uris: uris, mountPath: mountPath)
         let files = zip(relatives, hashes).map { (absolute + "/" + $0, $0, $1.size) }
         return Captured(reference: reference, listing: listing, files: files, local: local)

@@ -33,7 +33,10 @@ struct Git {
 
     /// Git on a large repository can take a while; a minute is still a hang.
     static func run(_ arguments: [String], in directory: String) throws -> [UInt8] {
-        guard let output = ChildProcess.runBytes(["git", "-C", directory] + arguments, timeout: 60, maxOutputBytes: 1 << 30) else {
+        guard
+            let output = ChildProcess.runBytes(
+                ["git", "-C", directory] + arguments, timeout: 60, maxOutputBytes: 1 << 30)
+        else {
             throw MLPackError.io(path: directory, reason: "git \(arguments.first ?? "") failed")
         }
         return output

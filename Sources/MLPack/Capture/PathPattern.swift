@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A glob over relative paths, with gitignore-like reach (spec/FORMAT.md §9 and README):
@@ -60,9 +60,10 @@ struct PatternSet: Sendable {
 
     /// Reads an ignore file: one pattern a line, `#` starts a comment, blank lines skipped.
     init(ignoreFileContents text: String) {
-        self.init(text.split(whereSeparator: \.isNewline)
-            .map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty && !$0.hasPrefix("#") })
+        self.init(
+            text.split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty && !$0.hasPrefix("#") })
     }
 
     var isEmpty: Bool { patterns.isEmpty }

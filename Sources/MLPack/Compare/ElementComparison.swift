@@ -20,13 +20,16 @@ struct ElementStats: Sendable {
 enum ElementComparison {
     static func compare(
         expected a: UnsafeRawBufferPointer, actual b: UnsafeRawBufferPointer,
-        expectedType: TensorDType, actualType: TensorDType, tolerance: ComparisonTolerance, into stats: inout ElementStats
+        expectedType: TensorDType, actualType: TensorDType, tolerance: ComparisonTolerance,
+        into stats: inout ElementStats
     ) {
         let size = expectedType.size
         let count = a.count / size
         stats.elements += UInt64(count)
         // Equal chunks are the common case (a rebuilt model is mostly the same bytes).
-        if a.count == b.count, memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0, expectedType.bigEndian == actualType.bigEndian {
+        if a.count == b.count, memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0,
+            expectedType.bigEndian == actualType.bigEndian
+        {
             return
         }
         let (bigA, bigB) = (expectedType.bigEndian, actualType.bigEndian)
@@ -36,7 +39,9 @@ enum ElementComparison {
         let word = expectedType.element == .complex64 ? 4 : expectedType.element == .complex128 ? 8 : size
         func sameBits(_ offset: Int) -> Bool {
             if bigA == bigB { return memcmp(a.baseAddress! + offset, b.baseAddress! + offset, size) == 0 }
-            return stride(from: 0, to: size, by: word).allSatisfy { unsigned(a, offset + $0, word, bigA) == unsigned(b, offset + $0, word, bigB) }
+            return stride(from: 0, to: size, by: word).allSatisfy {
+                unsigned(a, offset + $0, word, bigA) == unsigned(b, offset + $0, word, bigB)
+            }
         }
         func each(_ body: (Int) -> Bool) {
             for i in 0..<count {
@@ -74,19 +79,27 @@ enum ElementComparison {
         case .bfloat16:
             each { float(bfloat(load16(a, $0, bigA)), bfloat(load16(b, $0, bigB))) }
         case .float32:
-            each { float(Double(Float(bitPattern: load32(a, $0, bigA))), Double(Float(bitPattern: load32(b, $0, bigB)))) }
+            each {
+                float(Double(Float(bitPattern: load32(a, $0, bigA))), Double(Float(bitPattern: load32(b, $0, bigB))))
+            }
         case .float64:
             each { float(Double(bitPattern: load64(a, $0, bigA)), Double(bitPattern: load64(b, $0, bigB))) }
         case .complex64:
             each { offset in
-                let real = float(Double(Float(bitPattern: load32(a, offset, bigA))), Double(Float(bitPattern: load32(b, offset, bigB))))
-                let imaginary = float(Double(Float(bitPattern: load32(a, offset + 4, bigA))), Double(Float(bitPattern: load32(b, offset + 4, bigB))))
+                let real = float(
+                    Double(Float(bitPattern: load32(a, offset, bigA))),
+                    Double(Float(bitPattern: load32(b, offset, bigB))))
+                let imaginary = float(
+                    Double(Float(bitPattern: load32(a, offset + 4, bigA))),
+                    Double(Float(bitPattern: load32(b, offset + 4, bigB))))
                 return real && imaginary
             }
         case .complex128:
             each { offset in
-                let real = float(Double(bitPattern: load64(a, offset, bigA)), Double(bitPattern: load64(b, offset, bigB)))
-                let imaginary = float(Double(bitPattern: load64(a, offset + 8, bigA)), Double(bitPattern: load64(b, offset + 8, bigB)))
+                let real = float(
+                    Double(bitPattern: load64(a, offset, bigA)), Double(bitPattern: load64(b, offset, bigB)))
+                let imaginary = float(
+                    Double(bitPattern: load64(a, offset + 8, bigA)), Double(bitPattern: load64(b, offset + 8, bigB)))
                 return real && imaginary
             }
         case .signed(let bytes):

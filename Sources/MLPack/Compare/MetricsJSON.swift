@@ -19,7 +19,8 @@ public enum MetricsJSON {
         let file = try PosixFile(path: path, mode: .read)
         guard let size = file.seekableSize else { throw MLPackError.io(path: path, reason: "not a regular file") }
         guard size <= UInt64(maxBytes) else {
-            throw MLPackError.io(path: path, reason: "\(size) bytes: over the \(maxBytes >> 20) MiB a metrics file may hold")
+            throw MLPackError.io(
+                path: path, reason: "\(size) bytes: over the \(maxBytes >> 20) MiB a metrics file may hold")
         }
         let bytes = try file.read(at: 0, count: Int(size))
         guard let value = parse(Data(bytes)) else { throw MLPackError.io(path: path, reason: "not valid JSON") }
@@ -46,7 +47,9 @@ public enum MetricsJSON {
             case .object(let fields):
                 for key in fields.keys.sorted() { walk(fields[key]!, name.isEmpty ? key : name + "." + key) }
             case .array(let elements):
-                for (index, element) in elements.enumerated() { walk(element, "\(name.isEmpty ? "value" : name)[\(index)]") }
+                for (index, element) in elements.enumerated() {
+                    walk(element, "\(name.isEmpty ? "value" : name)[\(index)]")
+                }
             default:
                 out.append((name.isEmpty ? "value" : name, value))
             }
@@ -66,7 +69,13 @@ public enum MetricsJSON {
         while i < input.count {
             let byte = input[i]
             if inString {
-                if escaped { escaped = false } else if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inString = false }
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
                 out.append(byte)
                 i += 1
                 continue

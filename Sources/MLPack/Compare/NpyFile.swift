@@ -23,14 +23,19 @@ final class NpyFile: TensorContainer {
         }
         let (expected, overflow) = header.dataOffset.addingReportingOverflow(header.byteCount)
         guard !overflow, expected <= size else {
-            throw invalid("shape \(header.shape) × \(header.dtype.name) needs \(header.byteCount) data bytes, the file holds \(size - min(size, header.dataOffset))")
+            throw invalid(
+                "shape \(header.shape) × \(header.dtype.name) needs \(header.byteCount) data bytes, the file holds \(size - min(size, header.dataOffset))"
+            )
         }
         guard expected == size else { throw invalid("\(size - expected) bytes follow the array") }
         self.path = path
         self.file = file
-        self.tensors = [TensorInfo(
-            name: Self.arrayName, dtype: header.dtype, shape: header.shape, elements: header.elements, byteCount: header.byteCount,
-            fortranOrder: header.fortranOrder, position: header.dataOffset)]
+        self.tensors = [
+            TensorInfo(
+                name: Self.arrayName, dtype: header.dtype, shape: header.shape, elements: header.elements,
+                byteCount: header.byteCount,
+                fortranOrder: header.fortranOrder, position: header.dataOffset)
+        ]
     }
 
     func open(_ tensor: TensorInfo) throws -> any TensorByteStream {

@@ -27,7 +27,9 @@ struct NpyHeader {
         let lengthBytes = try read(major == 1 ? 2 : 4)
         guard lengthBytes.count == (major == 1 ? 2 : 4) else { throw fail("the header is cut short") }
         let headerLength = lengthBytes.reversed().reduce(0) { $0 << 8 | Int($1) }
-        guard headerLength <= maxHeaderBytes else { throw fail("header length \(headerLength) is over the \(maxHeaderBytes)-byte limit") }
+        guard headerLength <= maxHeaderBytes else {
+            throw fail("header length \(headerLength) is over the \(maxHeaderBytes)-byte limit")
+        }
         let text = try read(headerLength)
         guard text.count == headerLength else { throw fail("the header is cut short") }
 
@@ -37,11 +39,15 @@ struct NpyHeader {
             if fields["descr"] != nil { throw fail("structured dtypes are not supported") }
             throw fail("the header has no 'descr'")
         }
-        guard case .bool(let fortranOrder)? = fields["fortran_order"] else { throw fail("the header has no 'fortran_order'") }
+        guard case .bool(let fortranOrder)? = fields["fortran_order"] else {
+            throw fail("the header has no 'fortran_order'")
+        }
         guard case .tuple(let dimensions)? = fields["shape"] else { throw fail("the header has no 'shape' tuple") }
         var shape: [Int] = []
         for dimension in dimensions {
-            guard case .int(let value) = dimension, value >= 0 else { throw fail("the shape holds something other than a non-negative integer") }
+            guard case .int(let value) = dimension, value >= 0 else {
+                throw fail("the shape holds something other than a non-negative integer")
+            }
             shape.append(value)
         }
         let dtype: TensorDType
@@ -50,9 +56,12 @@ struct NpyHeader {
         case .failure(.object): throw fail("dtype \(descr) holds pickled Python objects, which mlpack does not load")
         case .failure(.unsupported): throw fail("unsupported dtype \(descr)")
         }
-        guard let sizes = TensorInfo.sizes(shape: shape, dtype: dtype) else { throw fail("shape \(shape) is too large to address") }
+        guard let sizes = TensorInfo.sizes(shape: shape, dtype: dtype) else {
+            throw fail("shape \(shape) is too large to address")
+        }
         return NpyHeader(
-            dtype: dtype, shape: shape, fortranOrder: fortranOrder, dataOffset: UInt64(start.count + lengthBytes.count + headerLength),
+            dtype: dtype, shape: shape, fortranOrder: fortranOrder,
+            dataOffset: UInt64(start.count + lengthBytes.count + headerLength),
             elements: sizes.elements, byteCount: sizes.bytes)
     }
 }
@@ -100,11 +109,17 @@ private struct PythonLiteralParser {
             index += 1
             var fields: [String: Value] = [:]
             try parseSequence(closing: "}") {
-                guard case .string(let key) = try $0.parse(depth: depth + 1) else { throw $0.problem("a dict key is not a string") }
+                guard case .string(let key) = try $0.parse(depth: depth + 1) else {
+                    throw $0.problem("a dict key is not a string")
+                }
                 $0.skipSpace()
-                guard $0.index < $0.bytes.count, $0.bytes[$0.index] == UInt8(ascii: ":") else { throw $0.problem("expected ':'") }
+                guard $0.index < $0.bytes.count, $0.bytes[$0.index] == UInt8(ascii: ":") else {
+                    throw $0.problem("expected ':'")
+                }
                 $0.index += 1
-                guard fields.updateValue(try $0.parse(depth: depth + 1), forKey: key) == nil else { throw $0.problem("key \(key) twice") }
+                guard fields.updateValue(try $0.parse(depth: depth + 1), forKey: key) == nil else {
+                    throw $0.problem("key \(key) twice")
+                }
             }
             return .dict(fields)
         case UInt8(ascii: "("), UInt8(ascii: "["):
@@ -119,7 +134,9 @@ private struct PythonLiteralParser {
             let start = index
             index += 1
             while index < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) { index += 1 }
-            guard let value = Int(String(decoding: bytes[start..<index], as: UTF8.self)) else { throw problem("an integer out of range") }
+            guard let value = Int(String(decoding: bytes[start..<index], as: UTF8.self)) else {
+                throw problem("an integer out of range")
+            }
             // Python 2 wrote long integers as 3L.
             if index < bytes.count, bytes[index] == UInt8(ascii: "L") { index += 1 }
             return .int(value)
@@ -134,7 +151,9 @@ private struct PythonLiteralParser {
     }
 
     /// Items separated by commas (a trailing one allowed) up to `closing`.
-    private mutating func parseSequence(closing: Unicode.Scalar, item: (inout PythonLiteralParser) throws -> Void) throws {
+    private mutating func parseSequence(
+        closing: Unicode.Scalar, item: (inout PythonLiteralParser) throws -> Void
+    ) throws {
         while true {
             skipSpace()
             guard index < bytes.count else { throw problem("unexpected end") }

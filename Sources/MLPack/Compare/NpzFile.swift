@@ -39,11 +39,14 @@ final class NpzFile: TensorContainer {
             }
             let (total, overflow) = header.dataOffset.addingReportingOverflow(header.byteCount)
             if let size = entry.size, overflow || UInt64(size) != total {
-                throw invalid("member \(entry.name) is \(size) bytes, its header implies \(overflow ? "more" : "\(total)")")
+                throw invalid(
+                    "member \(entry.name) is \(size) bytes, its header implies \(overflow ? "more" : "\(total)")")
             }
-            tensors.append(TensorInfo(
-                name: name, dtype: header.dtype, shape: header.shape, elements: header.elements, byteCount: header.byteCount,
-                fortranOrder: header.fortranOrder, position: index, skip: header.dataOffset))
+            tensors.append(
+                TensorInfo(
+                    name: name, dtype: header.dtype, shape: header.shape, elements: header.elements,
+                    byteCount: header.byteCount,
+                    fortranOrder: header.fortranOrder, position: index, skip: header.dataOffset))
             try reader.skip()
         }
         self.path = path
@@ -58,7 +61,10 @@ final class NpzFile: TensorContainer {
         }
         let reader = reader!
         while readerIndex < Int64(tensor.position) {
-            guard try reader.next() != nil else { throw MLPackError.io(path: path, reason: "member \(tensor.name).npy vanished (the file changed while it was read)") }
+            guard try reader.next() != nil else {
+                throw MLPackError.io(
+                    path: path, reason: "member \(tensor.name).npy vanished (the file changed while it was read)")
+            }
             readerIndex += 1
         }
         let stream = ZipMemberStream(reader: reader, member: tensor.name + ".npy")
@@ -87,6 +93,8 @@ private final class ZipMemberStream: TensorByteStream {
     func finish() throws {
         var byte: UInt8 = 0
         let n = try withUnsafeMutableBytes(of: &byte) { try reader.read(into: $0) }
-        guard n == 0 else { throw MLPackError.io(path: reader.path, reason: "member \(member) holds bytes after its array") }
+        guard n == 0 else {
+            throw MLPackError.io(path: reader.path, reason: "member \(member) holds bytes after its array")
+        }
     }
 }

@@ -52,7 +52,9 @@ public enum OutputComparison {
     }
 
     /// Compares two metrics values key by key (see `compare(expected:actual:tolerance:)`).
-    public static func compareMetrics(expected: JSONValue, actual: JSONValue, tolerance: ComparisonTolerance = .exact) -> Comparison {
+    public static func compareMetrics(
+        expected: JSONValue, actual: JSONValue, tolerance: ComparisonTolerance = .exact
+    ) -> Comparison {
         var result = Comparison(verdict: .identical, kind: .metrics, tolerance: tolerance)
         let expectedLeaves = MetricsJSON.flatten(expected)
         let actualLeaves = Dictionary(MetricsJSON.flatten(actual), uniquingKeysWith: { first, _ in first })
@@ -69,7 +71,10 @@ public enum OutputComparison {
 
         // A key on one side only is a change of structure; values are judged row by row.
         for row in result.metrics where row.counted && (row.expected == nil || row.actual == nil) {
-            result.problems.append(row.expected == nil ? "metric \(row.name) is only in the actual file" : "metric \(row.name) is missing from the actual file")
+            result.problems.append(
+                row.expected == nil
+                    ? "metric \(row.name) is only in the actual file"
+                    : "metric \(row.name) is missing from the actual file")
         }
         let counted = result.metrics.filter(\.counted)
         let differences = counted.compactMap { row in row.difference.map { (row, $0) } }
@@ -81,25 +86,36 @@ public enum OutputComparison {
             }.max()
             if let top = differences.max(by: { $0.1 < $1.1 }), top.1 > 0 { result.worst = top.0.name }
         }
-        result.verdict = !result.problems.isEmpty || counted.contains { !$0.verdict.passes } ? .different
-            : result.metrics.allSatisfy { $0.verdict == .identical } ? .identical
-            : counted.allSatisfy { $0.verdict == .identical } ? .equivalent
-            : .withinTolerance
+        result.verdict =
+            !result.problems.isEmpty || counted.contains { !$0.verdict.passes }
+            ? .different
+            : result.metrics.allSatisfy { $0.verdict == .identical }
+                ? .identical
+                : counted.allSatisfy { $0.verdict == .identical }
+                    ? .equivalent
+                    : .withinTolerance
         return result
     }
 
     /// A timing metric: words that name a time or a speed, which no rebuild repeats.
     static func isTiming(_ name: String) -> Bool {
         let lowered = name.lowercased()
-        if ["per_sec", "per_second", "it/s", "it_s", "samples/s", "tokens/s"].contains(where: lowered.contains) { return true }
+        if ["per_sec", "per_second", "it/s", "it_s", "samples/s", "tokens/s"].contains(where: lowered.contains) {
+            return true
+        }
         let words = lowered.split { !$0.isLetter }.map(String.init)
-        let timing: Set<String> = ["seconds", "second", "secs", "sec", "time", "duration", "elapsed", "throughput", "runtime", "walltime", "timestamp", "ms"]
+        let timing: Set<String> = [
+            "seconds", "second", "secs", "sec", "time", "duration", "elapsed", "throughput", "runtime", "walltime",
+            "timestamp", "ms",
+        ]
         return words.contains(where: timing.contains)
     }
 
     // MARK: -
 
-    private static func compareValues(_ kind: ComparisonKind, expected: String, actual: String, tolerance: ComparisonTolerance) throws -> Comparison {
+    private static func compareValues(
+        _ kind: ComparisonKind, expected: String, actual: String, tolerance: ComparisonTolerance
+    ) throws -> Comparison {
         switch kind {
         case .safetensors:
             let a = try SafetensorsFile(path: expected)
@@ -119,15 +135,20 @@ public enum OutputComparison {
             return compareMetrics(expected: a, actual: b, tolerance: tolerance)
         case .bytes:
             var result = Comparison(verdict: .different, kind: .bytes, tolerance: tolerance)
-            result.problems.append("the bytes differ (mlpack compares .safetensors, .npy, .npz and metrics .json files by value, others by SHA-256)")
+            result.problems.append(
+                "the bytes differ (mlpack compares .safetensors, .npy, .npz and metrics .json files by value, others by SHA-256)"
+            )
             return result
         }
     }
 
-    private static func metric(_ name: String, expected: JSONValue?, actual: JSONValue?, tolerance: ComparisonTolerance) -> MetricComparison {
+    private static func metric(
+        _ name: String, expected: JSONValue?, actual: JSONValue?, tolerance: ComparisonTolerance
+    ) -> MetricComparison {
         let named = tolerance.metrics[name]
         var row = MetricComparison(
-            name: name, expected: expected, actual: actual, verdict: .different, counted: named != nil || !isTiming(name))
+            name: name, expected: expected, actual: actual, verdict: .different,
+            counted: named != nil || !isTiming(name))
         guard let expected else { return row }
         guard let actual else {
             row.verdict = .missing
@@ -153,7 +174,8 @@ public enum OutputComparison {
     }
 
     private static func unreadable(
-        _ kind: ComparisonKind, _ tolerance: ComparisonTolerance, _ expectedSHA256: String, _ actualSHA256: String?, _ error: MLPackError
+        _ kind: ComparisonKind, _ tolerance: ComparisonTolerance, _ expectedSHA256: String, _ actualSHA256: String?,
+        _ error: MLPackError
     ) -> Comparison {
         var result = Comparison(verdict: .different, kind: kind, tolerance: tolerance)
         result.expectedSHA256 = expectedSHA256

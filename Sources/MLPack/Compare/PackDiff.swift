@@ -47,10 +47,12 @@ public struct PackDiff: Codable, Sendable {
         var diff = PackDiff(
             a: a, b: b, code: changes(first.code, second.code), codeFilesUnchanged: 0,
             data: changes(first.data, second.data), outputs: [], card: changes(first.cardFields, second.cardFields))
-        diff.codeFilesUnchanged = Set(first.code.keys).intersection(second.code.keys).filter { first.code[$0] == second.code[$0] }.count
+        diff.codeFilesUnchanged =
+            Set(first.code.keys).intersection(second.code.keys).filter { first.code[$0] == second.code[$0] }.count
         do {
             diff.environment = EnvironmentDiff(
-                try EnvironmentSource.fromPack(first.pack, id: nil).platform, try EnvironmentSource.fromPack(second.pack, id: nil).platform)
+                try EnvironmentSource.fromPack(first.pack, id: nil).platform,
+                try EnvironmentSource.fromPack(second.pack, id: nil).platform)
         } catch let error as MLPackError {
             diff.environmentNote = "not compared: \(error)"
         }
@@ -80,7 +82,8 @@ public struct PackDiff: Codable, Sendable {
                 continue
             }
             if x.sha256 == y.sha256 {
-                var comparison = Comparison(verdict: .identical, kind: OutputComparison.kind(of: path), tolerance: tolerance)
+                var comparison = Comparison(
+                    verdict: .identical, kind: OutputComparison.kind(of: path), tolerance: tolerance)
                 comparison.expectedSHA256 = x.sha256
                 comparison.actualSHA256 = y.sha256
                 outputs.append(Output(path: path, comparison: comparison))
@@ -92,8 +95,11 @@ public struct PackDiff: Codable, Sendable {
             let (first, second) = (scratch! + "/a-" + x.sha256 + "-" + name, scratch! + "/b-" + y.sha256 + "-" + name)
             if FileSystem.status(first) == nil { try PackItems.copy(x, from: a.pack, to: first) }
             if FileSystem.status(second) == nil { try PackItems.copy(y, from: b.pack, to: second) }
-            outputs.append(Output(
-                path: path, comparison: try OutputComparison.compare(expected: first, actual: second, tolerance: tolerance, expectedSHA256: x.sha256)))
+            outputs.append(
+                Output(
+                    path: path,
+                    comparison: try OutputComparison.compare(
+                        expected: first, actual: second, tolerance: tolerance, expectedSHA256: x.sha256)))
         }
         return outputs
     }
@@ -108,10 +114,14 @@ public struct PackDiff: Codable, Sendable {
 
         init(path: String, limits: ReaderLimits) throws {
             pack = try PackFile(path: path, limits: limits)
-            let read = try PackItems.read(pack) { $0 == Layout.card || ($0.hasPrefix("refs/") && $0.hasSuffix(".json")) }
+            let read = try PackItems.read(pack) {
+                $0 == Layout.card || ($0.hasPrefix("refs/") && $0.hasSuffix(".json"))
+            }
             let items = read.contents.items
             // Code by its path inside the snapshot, so two snapshots line up file by file.
-            let snapshots = Set(items.filter { $0.role == .code }.map { $0.path.split(separator: "/").prefix(2).joined(separator: "/") })
+            let snapshots = Set(
+                items.filter { $0.role == .code }.map { $0.path.split(separator: "/").prefix(2).joined(separator: "/") }
+            )
             for item in items where item.role == .code {
                 let parts = item.path.split(separator: "/", maxSplits: 2)
                 code[snapshots.count == 1 && parts.count == 3 ? String(parts[2]) : item.path] = item.sha256
@@ -125,7 +135,8 @@ public struct PackDiff: Codable, Sendable {
                 cardFields["name"] = card.name
                 cardFields["title"] = card.title
                 for output in card.outputs {
-                    cardFields["output \(output.path)"] = output.role.rawValue + (output.tolerance.map { " tolerance \(Self.describe($0))" } ?? "")
+                    cardFields["output \(output.path)"] =
+                        output.role.rawValue + (output.tolerance.map { " tolerance \(Self.describe($0))" } ?? "")
                 }
             }
         }

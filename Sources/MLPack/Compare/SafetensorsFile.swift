@@ -17,7 +17,9 @@ final class SafetensorsFile: TensorContainer {
     private let file: PosixFile
 
     init(path: String) throws {
-        func invalid(_ problem: String) -> MLPackError { .io(path: path, reason: "not a valid safetensors file: \(problem)") }
+        func invalid(_ problem: String) -> MLPackError {
+            .io(path: path, reason: "not a valid safetensors file: \(problem)")
+        }
         let file = try PosixFile(path: path, mode: .read)
         guard let size = file.seekableSize else { throw MLPackError.io(path: path, reason: "not a regular file") }
         guard size >= 8 else { throw invalid("\(size) bytes, shorter than the 8-byte header length") }
@@ -25,7 +27,9 @@ final class SafetensorsFile: TensorContainer {
         guard headerLength <= Self.maxHeaderBytes else {
             throw invalid("header length \(headerLength) is over the \(Self.maxHeaderBytes)-byte limit")
         }
-        guard headerLength <= size - 8 else { throw invalid("header length \(headerLength) runs past the end of the \(size)-byte file") }
+        guard headerLength <= size - 8 else {
+            throw invalid("header length \(headerLength) runs past the end of the \(size)-byte file")
+        }
         guard headerLength >= 2 else { throw invalid("header length \(headerLength) cannot hold a JSON object") }
         let header = try file.read(at: 8, count: Int(headerLength))
         guard header.count == Int(headerLength) else { throw invalid("the header is cut short") }
@@ -47,9 +51,13 @@ final class SafetensorsFile: TensorContainer {
                 }
                 continue
             }
-            guard case .object(let fields) = value else { throw invalid("tensor \(name) is not described by an object") }
+            guard case .object(let fields) = value else {
+                throw invalid("tensor \(name) is not described by an object")
+            }
             guard case .string(let dtypeName)? = fields["dtype"] else { throw invalid("tensor \(name) has no dtype") }
-            guard let dtype = TensorDType.safetensors(dtypeName) else { throw invalid("tensor \(name) has the unsupported dtype \(dtypeName)") }
+            guard let dtype = TensorDType.safetensors(dtypeName) else {
+                throw invalid("tensor \(name) has the unsupported dtype \(dtypeName)")
+            }
             guard case .array(let dimensions)? = fields["shape"],
                 let shape = Self.integers(dimensions)?.compactMap({ Int(exactly: $0) }), shape.count == dimensions.count
             else { throw invalid("tensor \(name) has no shape of non-negative integers") }
@@ -57,21 +65,29 @@ final class SafetensorsFile: TensorContainer {
                 let offsets = Self.integers(offsetValues)
             else { throw invalid("tensor \(name) has no data_offsets [begin, end] of non-negative integers") }
             let (begin, end) = (offsets[0], offsets[1])
-            guard begin <= end else { throw invalid("tensor \(name) has data_offsets [\(begin), \(end)] that end before they begin") }
+            guard begin <= end else {
+                throw invalid("tensor \(name) has data_offsets [\(begin), \(end)] that end before they begin")
+            }
             guard end <= dataSize else {
-                throw invalid("tensor \(name) has data_offsets [\(begin), \(end)] past the end of the \(dataSize) data bytes")
+                throw invalid(
+                    "tensor \(name) has data_offsets [\(begin), \(end)] past the end of the \(dataSize) data bytes")
             }
             guard let sizes = TensorInfo.sizes(shape: shape, dtype: dtype) else {
                 throw invalid("tensor \(name) has a shape \(shape) too large to address")
             }
             guard sizes.bytes == end - begin else {
-                throw invalid("tensor \(name): shape \(shape) × \(dtypeName) is \(sizes.bytes) bytes, but data_offsets span \(end - begin)")
+                throw invalid(
+                    "tensor \(name): shape \(shape) × \(dtypeName) is \(sizes.bytes) bytes, but data_offsets span \(end - begin)"
+                )
             }
-            tensors.append(TensorInfo(
-                name: name, dtype: dtype, shape: shape, elements: sizes.elements, byteCount: sizes.bytes, position: dataStart + begin))
+            tensors.append(
+                TensorInfo(
+                    name: name, dtype: dtype, shape: shape, elements: sizes.elements, byteCount: sizes.bytes,
+                    position: dataStart + begin))
         }
         tensors.sort { ($0.position, $0.byteCount) < ($1.position, $1.byteCount) }
-        for (previous, next) in zip(tensors, tensors.dropFirst()) where next.position < previous.position + previous.byteCount {
+        for (previous, next) in zip(tensors, tensors.dropFirst())
+        where next.position < previous.position + previous.byteCount {
             throw invalid("the data of tensors \(previous.name) and \(next.name) overlap")
         }
         self.path = path
@@ -88,7 +104,9 @@ final class SafetensorsFile: TensorContainer {
     private static func integers(_ values: [JSONValue]) -> [UInt64]? {
         var out: [UInt64] = []
         for value in values {
-            guard case .number(let number) = value, number >= 0, number <= maxExactInteger, number.rounded(.towardZero) == number else {
+            guard case .number(let number) = value, number >= 0, number <= maxExactInteger,
+                number.rounded(.towardZero) == number
+            else {
                 return nil
             }
             out.append(UInt64(number))

@@ -68,7 +68,8 @@ final class FileRangeStream: TensorByteStream {
         }
         let n = try file.read(at: offset, into: buffer)
         guard n == buffer.count else {
-            throw MLPackError.io(path: file.path, reason: "ends inside tensor \(tensor) (the file changed while it was read)")
+            throw MLPackError.io(
+                path: file.path, reason: "ends inside tensor \(tensor) (the file changed while it was read)")
         }
         offset += UInt64(n)
     }

@@ -18,7 +18,8 @@ enum TensorFileComparison {
     static let defaultChunkBytes = 1 << 20
 
     static func compare(
-        expected: any TensorContainer, actual: any TensorContainer, kind: ComparisonKind, tolerance: ComparisonTolerance,
+        expected: any TensorContainer, actual: any TensorContainer, kind: ComparisonKind,
+        tolerance: ComparisonTolerance,
         chunkBytes: Int = defaultChunkBytes
     ) throws -> Comparison {
         var result = Comparison(verdict: .different, kind: kind, tolerance: tolerance)
@@ -46,7 +47,8 @@ enum TensorFileComparison {
             } else if tensor.fortranOrder != other.fortranOrder {
                 result.problems.append("tensor \(tensor.name): element order \(order(tensor)) became \(order(other))")
             } else {
-                let stats = try compareData(tensor, in: expected, with: other, in: actual, tolerance: tolerance, buffers: buffers)
+                let stats = try compareData(
+                    tensor, in: expected, with: other, in: actual, tolerance: tolerance, buffers: buffers)
                 row.changedElements = Int(clamping: stats.changed)
                 row.mismatchedElements = Int(clamping: stats.mismatched)
                 row.verdict = stats.changed == 0 ? .identical : stats.mismatched == 0 ? .withinTolerance : .different
@@ -61,9 +63,10 @@ enum TensorFileComparison {
         }
         for tensor in actual.tensors where !expectedNames.contains(tensor.name) {
             result.problems.append("tensor \(tensor.name) is only in the actual file")
-            result.tensors.append(TensorComparison(
-                name: tensor.name, dtype: tensor.dtype.name, shape: tensor.shape, verdict: .different,
-                mismatchedElements: 0, changedElements: 0, elements: Int(clamping: tensor.elements)))
+            result.tensors.append(
+                TensorComparison(
+                    name: tensor.name, dtype: tensor.dtype.name, shape: tensor.shape, verdict: .different,
+                    mismatchedElements: 0, changedElements: 0, elements: Int(clamping: tensor.elements)))
         }
 
         result.maxAbsoluteDifference = maxAbs
@@ -71,7 +74,9 @@ enum TensorFileComparison {
         result.worst = worst(result.tensors)
         result.notes = notes(expected, actual)
         let verdicts = result.tensors.map(\.verdict)
-        result.verdict = !result.problems.isEmpty || verdicts.contains(.different) ? .different
+        result.verdict =
+            !result.problems.isEmpty || verdicts.contains(.different)
+            ? .different
             : verdicts.allSatisfy { $0 == .identical } ? .equivalent : .withinTolerance
         return result
     }
@@ -109,20 +114,25 @@ enum TensorFileComparison {
         }
     }
 
-    private static func order(_ tensor: TensorInfo) -> String { tensor.fortranOrder ? "Fortran (column-major)" : "C (row-major)" }
+    private static func order(_ tensor: TensorInfo) -> String {
+        tensor.fortranOrder ? "Fortran (column-major)" : "C (row-major)"
+    }
 
     /// The tensor that differs most: the largest max abs difference among changed tensors;
     /// a tensor that only changed where no magnitude applies (NaNs, booleans) when no other.
     private static func worst(_ rows: [TensorComparison]) -> String? {
         let changed = rows.filter { $0.changedElements > 0 }
-        if let top = changed.filter({ ($0.maxAbs ?? 0) > 0 }).max(by: { ($0.maxAbs ?? 0) < ($1.maxAbs ?? 0) }) { return top.name }
+        if let top = changed.filter({ ($0.maxAbs ?? 0) > 0 }).max(by: { ($0.maxAbs ?? 0) < ($1.maxAbs ?? 0) }) {
+            return top.name
+        }
         return (changed.first { $0.mismatchedElements > 0 } ?? changed.first)?.name
     }
 
     /// What differs without counting: metadata and the order of the tensors in the file.
     private static func notes(_ expected: any TensorContainer, _ actual: any TensorContainer) -> [String] {
         var notes: [String] = []
-        for key in Set(expected.metadata.keys).union(actual.metadata.keys).sorted() where expected.metadata[key] != actual.metadata[key] {
+        for key in Set(expected.metadata.keys).union(actual.metadata.keys).sorted()
+        where expected.metadata[key] != actual.metadata[key] {
             notes.append("metadata \(key): \(expected.metadata[key] ?? "absent") → \(actual.metadata[key] ?? "absent")")
         }
         let common = Set(expected.tensors.map(\.name)).intersection(actual.tensors.map(\.name))

@@ -130,7 +130,10 @@ public final class SecretKey: Sendable {
         var header = Minisign.algorithm
         if let password {
             let salt = Sodium.randomBytes(Sodium.scryptSaltBytes)
-            guard let stream = Sodium.scrypt(password: password, salt: salt, opsLimit: Self.opsLimit, memLimit: Self.memLimit, length: 104) else {
+            guard
+                let stream = Sodium.scrypt(
+                    password: password, salt: salt, opsLimit: Self.opsLimit, memLimit: Self.memLimit, length: 104)
+            else {
                 throw MLPackError.io(path: "scrypt", reason: "not enough memory to derive the key")
             }
             keyBlock.xor(with: stream)
@@ -152,8 +155,12 @@ public final class SecretKey: Sendable {
         }
         var bytes = try Minisign.base64(lines[1], length: 158, what: "secret key")
         defer { Sodium.wipe(bytes.withUnsafeMutableBytes { $0 }) }
-        guard Array(bytes[0..<2]) == Minisign.algorithm else { throw KeyError.unsupported("signature algorithm is not Ed") }
-        guard Array(bytes[4..<6]) == Minisign.checksumAlgorithm else { throw KeyError.unsupported("checksum is not B2") }
+        guard Array(bytes[0..<2]) == Minisign.algorithm else {
+            throw KeyError.unsupported("signature algorithm is not Ed")
+        }
+        guard Array(bytes[4..<6]) == Minisign.checksumAlgorithm else {
+            throw KeyError.unsupported("checksum is not B2")
+        }
         var block = Array(bytes[54..<158])
         let keyBlock = SecretBytes(consuming: &block)
         let kdf = Array(bytes[2..<4])
@@ -162,7 +169,10 @@ public final class SecretKey: Sendable {
             let mem = littleEndian(bytes[46..<54])
             guard mem <= maxMemLimit else { throw KeyError.unsupported("scrypt asks for \(mem) bytes of memory") }
             let secretPassword = try password()
-            guard let stream = Sodium.scrypt(password: secretPassword, salt: Array(bytes[6..<38]), opsLimit: ops, memLimit: mem, length: 104) else {
+            guard
+                let stream = Sodium.scrypt(
+                    password: secretPassword, salt: Array(bytes[6..<38]), opsLimit: ops, memLimit: mem, length: 104)
+            else {
                 throw MLPackError.io(path: "scrypt", reason: "not enough memory to derive the key")
             }
             keyBlock.xor(with: stream)
@@ -171,7 +181,9 @@ public final class SecretKey: Sendable {
         }
         let keyId = keyBlock.copyBytes(0..<8)
         let secret = SecretBytes(count: 64)
-        secret.withUnsafeMutableBytes { out in keyBlock.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[8..<72])) } }
+        secret.withUnsafeMutableBytes { out in
+            keyBlock.withUnsafeBytes { out.copyMemory(from: UnsafeRawBufferPointer(rebasing: $0[8..<72])) }
+        }
         // minisign leaves the checksum of unencrypted keys zero; it only proves the password.
         if kdf == Minisign.scryptAlgorithm {
             var input = Minisign.algorithm + keyId
@@ -226,7 +238,8 @@ public struct Signature: Sendable, Equatable {
     public var keyIdText: String { Minisign.display(keyId: keyId) }
 
     var fileBytes: [UInt8] {
-        Array("""
+        Array(
+            """
             \(Minisign.untrustedPrefix)\(untrustedComment)
             \(Data(algorithm + keyId + signature).base64EncodedString())
             \(Minisign.trustedPrefix)\(trustedComment)
@@ -235,7 +248,10 @@ public struct Signature: Sendable, Equatable {
             """.utf8)
     }
 
-    init(untrustedComment: String, algorithm: [UInt8], keyId: [UInt8], signature: [UInt8], trustedComment: String, globalSignature: [UInt8]) {
+    init(
+        untrustedComment: String, algorithm: [UInt8], keyId: [UInt8], signature: [UInt8], trustedComment: String,
+        globalSignature: [UInt8]
+    ) {
         self.untrustedComment = untrustedComment
         self.algorithm = algorithm
         self.keyId = keyId
@@ -247,9 +263,13 @@ public struct Signature: Sendable, Equatable {
     init(parsing bytes: [UInt8]) throws(KeyError) {
         guard let text = String(validating: bytes, as: UTF8.self) else { throw .malformed("signature is not UTF-8") }
         let lines = Minisign.lines(text)
-        guard lines.count >= 4, lines[0].hasPrefix(Minisign.untrustedPrefix), lines[2].hasPrefix(Minisign.trustedPrefix),
+        guard lines.count >= 4, lines[0].hasPrefix(Minisign.untrustedPrefix),
+            lines[2].hasPrefix(Minisign.trustedPrefix),
             lines.dropFirst(4).allSatisfy(\.isEmpty)
-        else { throw .malformed("a signature has four lines: untrusted comment, signature, trusted comment, global signature") }
+        else {
+            throw .malformed(
+                "a signature has four lines: untrusted comment, signature, trusted comment, global signature")
+        }
         let main = try Minisign.base64(lines[1], length: 74, what: "signature")
         untrustedComment = String(lines[0].dropFirst(Minisign.untrustedPrefix.count))
         algorithm = Array(main[0..<2])
@@ -266,6 +286,7 @@ public struct Signature: Sendable, Equatable {
     func verifies(_ message: [UInt8], with key: PublicKey) -> Bool {
         let signed = algorithm == Minisign.prehashedAlgorithm ? Sodium.blake2b([message], length: 64) : message
         return Sodium.ed25519Verify(signature, message: signed, publicKey: key.key)
-            && Sodium.ed25519Verify(globalSignature, message: signature + Array(trustedComment.utf8), publicKey: key.key)
+            && Sodium.ed25519Verify(
+                globalSignature, message: signature + Array(trustedComment.utf8), publicKey: key.key)
     }
 }

@@ -81,14 +81,17 @@ enum Sodium {
 
     /// scrypt (libsodium's scryptsalsa208sha256) stretched to `length` bytes; nil when the
     /// parameters ask for more memory than the machine gives.
-    static func scrypt(password: SecretBytes, salt: [UInt8], opsLimit: UInt64, memLimit: UInt64, length: Int) -> SecretBytes? {
+    static func scrypt(
+        password: SecretBytes, salt: [UInt8], opsLimit: UInt64, memLimit: UInt64, length: Int
+    ) -> SecretBytes? {
         ready()
         let out = SecretBytes(count: length)
         let rc = out.withUnsafeMutableBytes { o in
             password.withUnsafeBytes { p in
                 salt.withUnsafeBytes { s in
                     crypto_pwhash_scryptsalsa208sha256(
-                        o.baseAddress!, UInt64(o.count), p.baseAddress!.assumingMemoryBound(to: CChar.self), UInt64(p.count),
+                        o.baseAddress!, UInt64(o.count), p.baseAddress!.assumingMemoryBound(to: CChar.self),
+                        UInt64(p.count),
                         s.baseAddress!, opsLimit, Int(memLimit))
                 }
             }
@@ -147,6 +150,7 @@ public final class SecretBytes: @unchecked Sendable, CustomStringConvertible {
 
     func xor(with other: SecretBytes) {
         precondition(other.count == count)
-        withUnsafeMutableBytes { mine in other.withUnsafeBytes { theirs in for i in 0..<count { mine[i] ^= theirs[i] } } }
+        withUnsafeMutableBytes { mine in other.withUnsafeBytes { theirs in for i in 0..<count { mine[i] ^= theirs[i] } }
+        }
     }
 }

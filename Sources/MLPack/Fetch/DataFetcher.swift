@@ -39,27 +39,34 @@ public enum DataFetcher {
         return try loaded.filter { $0.item.role == .dataRef && $0.item.path.hasSuffix(".json") }.map { entry in
             let reference: DataReference
             do { reference = try JSONText.decode(DataReference.self, from: entry.bytes) } catch {
-                throw MLPackError.integrity(entry: Layout.payloadPath(entry.item.path), problem: "not a valid data reference")
+                throw MLPackError.integrity(
+                    entry: Layout.payloadPath(entry.item.path), problem: "not a valid data reference")
             }
             guard DataReference.itemPath(reference.name) == entry.item.path else {
-                throw MLPackError.integrity(entry: Layout.payloadPath(entry.item.path), problem: "names another reference (\(reference.name))")
+                throw MLPackError.integrity(
+                    entry: Layout.payloadPath(entry.item.path), problem: "names another reference (\(reference.name))")
             }
             var files: [DataFile]
             switch reference.kind {
             case .file:
                 guard let sha256 = reference.sha256, Hex.isSHA256(sha256) else {
-                    throw MLPackError.integrity(entry: Layout.payloadPath(entry.item.path), problem: "a file reference needs a sha256")
+                    throw MLPackError.integrity(
+                        entry: Layout.payloadPath(entry.item.path), problem: "a file reference needs a sha256")
                 }
                 files = [DataFile(relativePath: "", sha256: sha256, size: reference.size)]
             case .directory:
                 let listingPath = DataReference.listingPath(reference.name)
                 guard let listing = byPath[listingPath], SHA256Hasher.hex(listing) == reference.treeDigest else {
-                    throw MLPackError.integrity(entry: Layout.payloadPath(listingPath), problem: "missing, or not the listing whose digest the reference records")
+                    throw MLPackError.integrity(
+                        entry: Layout.payloadPath(listingPath),
+                        problem: "missing, or not the listing whose digest the reference records")
                 }
                 files = try ListingParser.parse(listing, what: Layout.payloadPath(listingPath))
             }
             if reference.kind == .file { files[0].size = reference.size }
-            let local = byPath[DataReference.localPath(reference.name)].flatMap { try? JSONText.decode(LocalDataLocation.self, from: $0) }
+            let local = byPath[DataReference.localPath(reference.name)].flatMap {
+                try? JSONText.decode(LocalDataLocation.self, from: $0)
+            }
             return Loaded(reference: reference, files: files, localURIs: local?.uris ?? [])
         }
     }
@@ -70,12 +77,15 @@ public enum DataFetcher {
         _ pack: String, cache: DataCache = .init(), limits: ReaderLimits = .init(), recheck: Bool = false,
         progress: ProgressHandler? = nil
     ) throws -> DataReport {
-        try fetch(references(in: PackFile(path: pack, limits: limits), trusted: nil), of: pack, cache: cache, recheck: recheck, progress: progress)
+        try fetch(
+            references(in: PackFile(path: pack, limits: limits), trusted: nil), of: pack, cache: cache,
+            recheck: recheck, progress: progress)
     }
 
     /// Fetches what the cache lacks of references already read (from the pack named `pack`).
     static func fetch(
-        _ references: [Loaded], of pack: String, cache: DataCache, recheck: Bool = false, progress: ProgressHandler? = nil
+        _ references: [Loaded], of pack: String, cache: DataCache, recheck: Bool = false,
+        progress: ProgressHandler? = nil
     ) throws -> DataReport {
         var report = DataReport(pack: pack, cache: cache.root, references: [])
         // Every reference is tried, so one error can list all that is missing.
@@ -102,7 +112,8 @@ public enum DataFetcher {
                     } catch let error as MLPackError where error.category == .usage {
                         let reason = if case .io(_, let reason) = error { reason } else { error.description }
                         missingData.append(
-                            "data reference \(reference.name) (mounted at \(reference.mountPath); \(missing.count) of \(loaded.files.count) files not in the cache): \(reason)")
+                            "data reference \(reference.name) (mounted at \(reference.mountPath); \(missing.count) of \(loaded.files.count) files not in the cache): \(reason)"
+                        )
                     }
                 } else if recheck {
                     entry.status = "verified"
@@ -128,11 +139,15 @@ public enum DataFetcher {
     }
 
     /// Downloads `files` of one reference into a staging folder, then publishes them all.
-    private static func fetch(_ files: [DataFile], of loaded: Loaded, into cache: DataCache, progress: ProgressHandler?) throws -> [String] {
+    private static func fetch(
+        _ files: [DataFile], of loaded: Loaded, into cache: DataCache, progress: ProgressHandler?
+    ) throws -> [String] {
         let reference = loaded.reference
         let uris = loaded.localURIs + reference.uris
         guard !uris.isEmpty else {
-            throw MLPackError.io(path: "data reference \(reference.name)", reason: "no URI to fetch it from (give the data a public --data-uri)")
+            throw MLPackError.io(
+                path: "data reference \(reference.name)",
+                reason: "no URI to fetch it from (give the data a public --data-uri)")
         }
         let staging = try cache.makeStaging()
         defer { FileSystem.removeTree(staging) }
@@ -148,10 +163,12 @@ public enum DataFetcher {
                 let uri = file.relativePath.isEmpty ? base : join(base, file.relativePath)
                 let destination = staging + "/\(number)-\(problems.count)"
                 do {
-                    let result = try Downloader.fetch(uri, to: destination, maxBytes: file.size ?? budget, progress: counter)
+                    let result = try Downloader.fetch(
+                        uri, to: destination, maxBytes: file.size ?? budget, progress: counter)
                     guard result.sha256 == file.sha256, file.size == nil || result.size == file.size else {
                         altered = true
-                        problems.append("\(uri) served different bytes (sha256 \(result.sha256), expected \(file.sha256))")
+                        problems.append(
+                            "\(uri) served different bytes (sha256 \(result.sha256), expected \(file.sha256))")
                         unlink(destination)
                         continue
                     }
@@ -169,7 +186,8 @@ public enum DataFetcher {
                 let message = problems.joined(separator: "; ")
                 throw altered
                     ? MLPackError.integrity(entry: "data reference \(reference.name)\(what)", problem: message)
-                    : MLPackError.io(path: "data reference \(reference.name)\(what)", reason: "cannot fetch: \(message)")
+                    : MLPackError.io(
+                        path: "data reference \(reference.name)\(what)", reason: "cannot fetch: \(message)")
             }
         }
         try cache.publish(staged)
@@ -179,7 +197,8 @@ public enum DataFetcher {
     /// `base` + `/` + `relative`, escaping each path component for URLs.
     private static func join(_ base: String, _ relative: String) -> String {
         let escaped = relative.split(separator: "/").map {
-            $0.addingPercentEncoding(withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? String($0)
+            $0.addingPercentEncoding(
+                withAllowedCharacters: .urlPathAllowed.subtracting(CharacterSet(charactersIn: "/?#"))) ?? String($0)
         }.joined(separator: "/")
         return (base.hasSuffix("/") ? base : base + "/") + escaped
     }

@@ -1,6 +1,6 @@
 import Foundation
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Copies one URI (`file://`, `https://`, or `http://` on loopback) into a local file,
@@ -25,15 +25,21 @@ enum Downloader {
         }
     }
 
-    static func fetch(_ uri: String, to destination: String, maxBytes: UInt64, progress: ProgressCounter?) throws -> Result {
-        guard let url = URL(string: uri), let scheme = url.scheme?.lowercased() else { throw Failure.refused("not a URI") }
+    static func fetch(
+        _ uri: String, to destination: String, maxBytes: UInt64, progress: ProgressCounter?
+    ) throws -> Result {
+        guard let url = URL(string: uri), let scheme = url.scheme?.lowercased() else {
+            throw Failure.refused("not a URI")
+        }
         switch scheme {
         case "file":
             return try copy(url.path, to: destination, maxBytes: maxBytes, progress: progress)
         case "https":
             return try download(url, to: destination, maxBytes: maxBytes, progress: progress)
         case "http":
-            guard isLoopback(url.host) else { throw Failure.refused("plain http is only allowed on loopback (use https)") }
+            guard isLoopback(url.host) else {
+                throw Failure.refused("plain http is only allowed on loopback (use https)")
+            }
             return try download(url, to: destination, maxBytes: maxBytes, progress: progress)
         default:
             throw Failure.refused("unsupported scheme \(scheme)")
@@ -45,8 +51,12 @@ enum Downloader {
         return host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 
-    private static func copy(_ path: String, to destination: String, maxBytes: UInt64, progress: ProgressCounter?) throws -> Result {
-        guard FileSystem.status(path, followLinks: true)?.isRegular == true else { throw Failure.failed("no such file") }
+    private static func copy(
+        _ path: String, to destination: String, maxBytes: UInt64, progress: ProgressCounter?
+    ) throws -> Result {
+        guard FileSystem.status(path, followLinks: true)?.isRegular == true else {
+            throw Failure.failed("no such file")
+        }
         let input = try PosixFile(path: path, mode: .read)
         let sink = try HashingFile(destination, maxBytes: maxBytes, progress: progress)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
@@ -59,7 +69,9 @@ enum Downloader {
         return sink.finish()
     }
 
-    private static func download(_ url: URL, to destination: String, maxBytes: UInt64, progress: ProgressCounter?) throws -> Result {
+    private static func download(
+        _ url: URL, to destination: String, maxBytes: UInt64, progress: ProgressCounter?
+    ) throws -> Result {
         let sink = try HashingFile(destination, maxBytes: maxBytes, progress: progress)
         let delegate = StreamingDelegate(sink: sink)
         let session = URLSession(configuration: .ephemeral, delegate: delegate, delegateQueue: nil)
@@ -80,8 +92,10 @@ enum Downloader {
 
         init(sink: HashingFile) { self.sink = sink }
 
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        func urlSession(
+            _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+            completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+        ) {
             if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
                 failure = Failure.failed("HTTP \(http.statusCode)")
                 completionHandler(.cancel)
@@ -98,8 +112,10 @@ enum Downloader {
             }
         }
 
-        func urlSession(_ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
-                        newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void) {
+        func urlSession(
+            _ session: URLSession, task: URLSessionTask, willPerformHTTPRedirection response: HTTPURLResponse,
+            newRequest request: URLRequest, completionHandler: @escaping (URLRequest?) -> Void
+        ) {
             let scheme = request.url?.scheme?.lowercased()
             let allowed = scheme == "https" || (scheme == "http" && Downloader.isLoopback(request.url?.host))
             if !allowed { failure = Failure.refused("redirect to \(request.url?.absoluteString ?? "?") refused") }

@@ -26,7 +26,8 @@ enum BagIt {
 
     static func bagInfo(manifest: Manifest, payload files: [PayloadFile]) -> [UInt8] {
         let octets = files.reduce(UInt64(0)) { $0 + $1.size }
-        return Array("""
+        return Array(
+            """
             Bag-Software-Agent: mlpack (format \(manifest.formatVersion))
             Bagging-Date: \(manifest.created.prefix(10))
             External-Identifier: \(manifest.packId)

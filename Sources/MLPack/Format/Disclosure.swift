@@ -17,7 +17,8 @@ public struct Disclosure: Sendable, Equatable {
         precondition(salt.count == Self.saltLength)
         self.item = item
         self.salt = salt
-        let json = "[\(JSONText.string(Base64URL.encode(salt))),\(JSONText.string(item.path)),\(JSONText.string(item.role.rawValue)),\(item.size),\(JSONText.string(item.sha256)),\(item.mode)]"
+        let json =
+            "[\(JSONText.string(Base64URL.encode(salt))),\(JSONText.string(item.path)),\(JSONText.string(item.role.rawValue)),\(item.size),\(JSONText.string(item.sha256)),\(item.mode)]"
         self.encoded = Base64URL.encode(Array(json.utf8))
     }
 
@@ -135,7 +136,9 @@ enum JSONText {
             case "\r": out += "\\r"
             case "\t": out += "\\t"
             case _ where scalar.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+                out +=
+                    "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
+                    + String(scalar.value, radix: 16)
             default: out.unicodeScalars.append(scalar)
             }
         }

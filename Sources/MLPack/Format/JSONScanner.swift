@@ -44,7 +44,9 @@ struct JSONScanner {
             case UInt8(ascii: "\""):
                 defer { at += 1 }
                 // Without escapes (the usual case) the bytes are the string.
-                let text = out.isEmpty ? String(validating: bytes[start..<at], as: UTF8.self)
+                let text =
+                    out.isEmpty
+                    ? String(validating: bytes[start..<at], as: UTF8.self)
                     : String(validating: out + bytes[start..<at], as: UTF8.self)
                 guard let text else { throw Malformed(offset: start) }
                 return text
@@ -171,7 +173,9 @@ struct JSONScanner {
         case UInt8(ascii: "u"):
             var scalar = try hex4()
             if (0xD800..<0xDC00).contains(scalar) {  // a high surrogate needs its low half
-                guard bytes[at...].starts(with: [UInt8(ascii: "\\"), UInt8(ascii: "u")]) else { throw Malformed(offset: at) }
+                guard bytes[at...].starts(with: [UInt8(ascii: "\\"), UInt8(ascii: "u")]) else {
+                    throw Malformed(offset: at)
+                }
                 at += 2
                 let low = try hex4()
                 guard (0xDC00..<0xE000).contains(low) else { throw Malformed(offset: at) }

@@ -29,7 +29,9 @@ enum Layout {
         originalDisclosures, originalManifest, originalSignature, tagManifest,
     ]
     /// Tag files every pack has (no signature in unsigned packs, no original/ unless re-signed).
-    static let requiredTagFiles: Set<String> = [bagitDeclaration, bagInfo, payloadManifest, disclosures, manifest, tagManifest]
+    static let requiredTagFiles: Set<String> = [
+        bagitDeclaration, bagInfo, payloadManifest, disclosures, manifest, tagManifest,
+    ]
 
     static func payloadPath(_ itemPath: String) -> String { payloadDirectory + "/" + itemPath }
 

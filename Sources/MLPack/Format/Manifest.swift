@@ -66,13 +66,22 @@ public struct Manifest: Codable, Sendable, Equatable {
         }
         guard manifest.format == formatName else { throw invalid("format is \"\(manifest.format)\", not \"mlpack\"") }
         guard manifest.formatVersion == currentVersion else {
-            throw invalid("unsupported format version \(manifest.formatVersion) (this mlpack reads version \(currentVersion))")
+            throw invalid(
+                "unsupported format version \(manifest.formatVersion) (this mlpack reads version \(currentVersion))")
         }
-        guard manifest.digestAlgorithm == digestAlgorithm else { throw invalid("unsupported digest algorithm \(manifest.digestAlgorithm)") }
-        guard PackPath.isValidTopDirectory(manifest.name) else { throw invalid("invalid pack name \"\(manifest.name)\"") }
-        guard Timestamp.parseCanonical(manifest.created) != nil else { throw invalid("created is not an RFC 3339 UTC time") }
+        guard manifest.digestAlgorithm == digestAlgorithm else {
+            throw invalid("unsupported digest algorithm \(manifest.digestAlgorithm)")
+        }
+        guard PackPath.isValidTopDirectory(manifest.name) else {
+            throw invalid("invalid pack name \"\(manifest.name)\"")
+        }
+        guard Timestamp.parseCanonical(manifest.created) != nil else {
+            throw invalid("created is not an RFC 3339 UTC time")
+        }
         for digest in manifest.items {
-            guard let bytes = Base64URL.decode(digest), bytes.count == 32 else { throw invalid("item digest \"\(digest)\" is not 32 bytes of base64url") }
+            guard let bytes = Base64URL.decode(digest), bytes.count == 32 else {
+                throw invalid("item digest \"\(digest)\" is not 32 bytes of base64url")
+            }
         }
         for (a, b) in zip(manifest.items, manifest.items.dropFirst()) where !bytewise(a, b) {
             throw invalid("item digests are not sorted and unique")
@@ -104,17 +113,20 @@ public enum Timestamp {
         let (year, month, dayOfMonth) = civil(fromDays: day)
         func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
         let yearText = String(repeating: "0", count: max(0, 4 - String(year).count)) + String(year)
-        return "\(yearText)-\(two(month))-\(two(dayOfMonth))T\(two(timeOfDay / 3600)):\(two(timeOfDay / 60 % 60)):\(two(timeOfDay % 60))Z"
+        return
+            "\(yearText)-\(two(month))-\(two(dayOfMonth))T\(two(timeOfDay / 3600)):\(two(timeOfDay / 60 % 60)):\(two(timeOfDay % 60))Z"
     }
 
     /// Accepts the canonical spelling only, `YYYY-MM-DDTHH:MM:SSZ` with a real date and time.
     static func parseCanonical(_ text: String) -> Date? {
         let bytes = Array(text.utf8)
-        guard bytes.count == 20, bytes[4] == 0x2d, bytes[7] == 0x2d, bytes[10] == 0x54, bytes[13] == 0x3a, bytes[16] == 0x3a,
+        guard bytes.count == 20, bytes[4] == 0x2d, bytes[7] == 0x2d, bytes[10] == 0x54, bytes[13] == 0x3a,
+            bytes[16] == 0x3a,
             bytes[19] == 0x5a
         else { return nil }
         func number(_ range: Range<Int>) -> Int64? {
-            bytes[range].allSatisfy { $0 >= 0x30 && $0 <= 0x39 } ? bytes[range].reduce(0) { $0 * 10 + Int64($1 - 0x30) } : nil
+            bytes[range].allSatisfy { $0 >= 0x30 && $0 <= 0x39 }
+                ? bytes[range].reduce(0) { $0 * 10 + Int64($1 - 0x30) } : nil
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
             let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
@@ -156,7 +168,8 @@ public enum Timestamp {
         guard text.wholeMatch(of: shape) != nil else { return nil }
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(identifier: "UTC")
-        let choices: [ISO8601DateFormatter.Options] = text.count == 10
+        let choices: [ISO8601DateFormatter.Options] =
+            text.count == 10
             ? [[.withFullDate]] : [[.withInternetDateTime], [.withInternetDateTime, .withFractionalSeconds]]
         for options in choices {
             formatter.formatOptions = options
@@ -188,7 +201,9 @@ extension Sequence {
         var order = Array(elements.indices)
         bytes.withUnsafeBytes { bytes in
             starts.withUnsafeBufferPointer { starts in
-                func key(_ i: Int) -> UnsafeRawBufferPointer { UnsafeRawBufferPointer(rebasing: bytes[starts[i]..<starts[i + 1]]) }
+                func key(_ i: Int) -> UnsafeRawBufferPointer {
+                    UnsafeRawBufferPointer(rebasing: bytes[starts[i]..<starts[i + 1]])
+                }
                 // Swift's sort is stable: equal keys keep their order.
                 order.sort { Manifest.bytewise(key($0), key($1)) }
             }

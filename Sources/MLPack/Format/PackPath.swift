@@ -52,7 +52,9 @@ public enum PackPath {
     /// A printable form of raw path bytes for error messages.
     static func display(_ raw: [UInt8]) -> String {
         let text = String(decoding: raw, as: UTF8.self)
-        return text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7f ? "\\x" + String(format: "%02x", $0.value) : String($0) }.joined()
+        return text.unicodeScalars.map {
+            $0.value < 0x20 || $0.value == 0x7f ? "\\x" + String(format: "%02x", $0.value) : String($0)
+        }.joined()
     }
 
     /// Paths that would land on the same file on a case-insensitive file system share a key.

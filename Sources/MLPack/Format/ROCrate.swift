@@ -292,7 +292,8 @@ extension ROCrate {
 
         /// What the runs say about a code snapshot: its full tree digest and git state.
         func codeDescription(snapshot: String, stored: Bool) -> String {
-            var text = stored
+            var text =
+                stored
                 ? "The code as the runs saw it, stored in code/\(snapshot)/."
                 : "The code the run used; this pack does not hold it."
             if let code = runs.first(where: { Self.snapshotFolder($0.code.treeDigest) == "code/" + snapshot })?.code {
@@ -319,7 +320,8 @@ extension ROCrate {
             switch reference.kind {
             case .file: text += "a file, identified by its SHA-256"
             case .directory:
-                text += "a folder of \(reference.fileCount) file\(reference.fileCount == 1 ? "" : "s"), "
+                text +=
+                    "a folder of \(reference.fileCount) file\(reference.fileCount == 1 ? "" : "s"), "
                     + "identified by its tree digest \(reference.digest) (the SHA-256 of its listing, "
                     + "\(DataReference.listingPath(reference.name)))"
             }
@@ -348,7 +350,8 @@ extension ROCrate {
             action["startTime"] = .string(Self.timestamp(run.started))
             action["endTime"] = .string(Self.timestamp(run.ended))
             action["actionStatus"] = .string(
-                run.status == .succeeded ? "http://schema.org/CompletedActionStatus" : "http://schema.org/FailedActionStatus")
+                run.status == .succeeded
+                    ? "http://schema.org/CompletedActionStatus" : "http://schema.org/FailedActionStatus")
             if run.status != .succeeded {
                 action["error"] = .string(outcome.prefix(1).uppercased() + outcome.dropFirst())
             }
@@ -502,14 +505,16 @@ extension ROCrate {
         /// argv as a POSIX shell would read it back.
         static func shellCommand(_ argv: [String]) -> String {
             argv.map { argument in
-                let plain = !argument.isEmpty && argument.utf8.allSatisfy { byte in
-                    switch byte {
-                    case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                        UInt8(ascii: "0")...UInt8(ascii: "9"):
-                        true
-                    default: Array("-_./=:,+@%".utf8).contains(byte)
+                let plain =
+                    !argument.isEmpty
+                    && argument.utf8.allSatisfy { byte in
+                        switch byte {
+                        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                            UInt8(ascii: "0")...UInt8(ascii: "9"):
+                            true
+                        default: Array("-_./=:,+@%".utf8).contains(byte)
+                        }
                     }
-                }
                 return plain ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
             }.joined(separator: " ")
         }

@@ -62,7 +62,9 @@ struct SeekIndex: Codable, Equatable {
     }
 
     /// Reads and sanity-checks the trailer at the end of a seekable pack.
-    static func load(from file: PosixFile, fileSize: UInt64, limits: ReaderLimits) throws(LoadProblem) -> (index: SeekIndex, offset: UInt64) {
+    static func load(
+        from file: PosixFile, fileSize: UInt64, limits: ReaderLimits
+    ) throws(LoadProblem) -> (index: SeekIndex, offset: UInt64) {
         let footerLength = UInt64(footerSize)
         guard fileSize >= footerLength + 8,
             let footer = try? file.read(at: fileSize - footerLength, count: footerSize),
@@ -70,7 +72,9 @@ struct SeekIndex: Codable, Equatable {
         else { throw .absent }
         guard footer.littleEndianUInt32(at: 4) == trailerVersion else { throw .damaged("unknown trailer version") }
         let jsonLength = UInt64(footer.littleEndianUInt32(at: 0))
-        guard jsonLength <= UInt64(limits.maxMetadataBytes) else { throw .damaged("index larger than the metadata limit") }
+        guard jsonLength <= UInt64(limits.maxMetadataBytes) else {
+            throw .damaged("index larger than the metadata limit")
+        }
         guard jsonLength + footerLength + 8 <= fileSize else { throw .damaged("index length points before the file") }
         let frameOffset = fileSize - footerLength - jsonLength - 8
         guard let header = try? file.read(at: frameOffset, count: 8), header.count == 8,
@@ -103,11 +107,15 @@ struct SeekIndex: Codable, Equatable {
         var seen: [String: Entry] = [:]
         for entry in entries {
             if let target = entry.hardlinkTarget {
-                guard let data = seen[target], data.hardlinkTarget == nil, data.dataOffset == entry.dataOffset, data.size == entry.size else {
+                guard let data = seen[target], data.hardlinkTarget == nil, data.dataOffset == entry.dataOffset,
+                    data.size == entry.size
+                else {
                     throw .damaged("hard link \(entry.path) does not point to an earlier file")
                 }
             } else {
-                guard entry.dataOffset >= entry.headerOffset, entry.dataOffset <= tarSize, entry.size <= tarSize - entry.dataOffset else {
+                guard entry.dataOffset >= entry.headerOffset, entry.dataOffset <= tarSize,
+                    entry.size <= tarSize - entry.dataOffset
+                else {
                     throw .damaged("entry \(entry.path) lies outside the tar stream")
                 }
             }
@@ -190,11 +198,13 @@ extension SeekIndex {
             case "tarSize": tarSize = try scanner.unsigned()
             case "frames":
                 var list: [Frame] = []
-                try scanner.array { (scanner) throws(JSONScanner.Malformed) in list.append(try Frame(scanner: &scanner)) }
+                try scanner.array { (scanner) throws(JSONScanner.Malformed) in list.append(try Frame(scanner: &scanner))
+                }
                 frames = list
             case "entries":
                 var list: [Entry] = []
-                try scanner.array { (scanner) throws(JSONScanner.Malformed) in list.append(try Entry(scanner: &scanner)) }
+                try scanner.array { (scanner) throws(JSONScanner.Malformed) in list.append(try Entry(scanner: &scanner))
+                }
                 entries = list
             default: try scanner.skipValue()
             }

@@ -10,10 +10,12 @@ enum DerivedViews {
     static func roCrate(items: [Item], bytes: (String) -> [UInt8]?) throws -> [UInt8] {
         func decode<T: Decodable>(_ type: T.Type, _ item: Item) throws -> T {
             guard let data = bytes(item.path) else {
-                throw MLPackError.integrity(entry: Layout.payloadPath(item.path), problem: "missing, but the RO-Crate view needs it")
+                throw MLPackError.integrity(
+                    entry: Layout.payloadPath(item.path), problem: "missing, but the RO-Crate view needs it")
             }
             do { return try JSONText.decode(type, from: data) } catch {
-                throw MLPackError.integrity(entry: Layout.payloadPath(item.path), problem: "not valid JSON of its role (\(item.role.rawValue))")
+                throw MLPackError.integrity(
+                    entry: Layout.payloadPath(item.path), problem: "not valid JSON of its role (\(item.role.rawValue))")
             }
         }
         let sources = items.filter(isSource)
@@ -28,6 +30,8 @@ enum DerivedViews {
 
     /// Everything below `data/`: the items and the RO-Crate view.
     static func payload(items: [Item], roCrate: [UInt8]) -> [BagIt.PayloadFile] {
-        items.map(BagIt.PayloadFile.init) + [BagIt.PayloadFile(path: Layout.roCrate, sha256: SHA256Hasher.hex(roCrate), size: UInt64(roCrate.count))]
+        items.map(BagIt.PayloadFile.init) + [
+            BagIt.PayloadFile(path: Layout.roCrate, sha256: SHA256Hasher.hex(roCrate), size: UInt64(roCrate.count))
+        ]
     }
 }

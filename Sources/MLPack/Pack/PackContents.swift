@@ -45,14 +45,19 @@ public struct PackContents: Sendable {
                 disclosures: tagFile(Layout.originalDisclosures),
                 manifestPath: Layout.originalManifest, disclosuresPath: Layout.originalDisclosures)
             guard SHA256Hasher.hex(originalBytes) == derivedFrom else {
-                throw MLPackError.integrity(entry: Layout.originalManifest, problem: "is not the manifest derivedFrom names")
+                throw MLPackError.integrity(
+                    entry: Layout.originalManifest, problem: "is not the manifest derivedFrom names")
             }
             let current = Dictionary(uniqueKeysWithValues: disclosures.map { ($0.item.path, $0.item) })
             let covered = kept.filter { current[$0.item.path] == $0.item }.map(\.item.path)
             guard covered.count == kept.count else {
-                throw MLPackError.integrity(entry: Layout.originalDisclosures, problem: "discloses an item this pack does not hold as disclosed")
+                throw MLPackError.integrity(
+                    entry: Layout.originalDisclosures, problem: "discloses an item this pack does not hold as disclosed"
+                )
             }
-            provenance = Provenance(manifest: original, signer: author, authorItems: Set(covered), withheld: original.items.count - kept.count)
+            provenance = Provenance(
+                manifest: original, signer: author, authorItems: Set(covered),
+                withheld: original.items.count - kept.count)
         }
         let disclosuresBytes = try tagFile(Layout.disclosures) ?? []
         return PackContents(
@@ -70,7 +75,8 @@ public struct PackContents: Sendable {
         guard let manifestBytes else { throw MLPackError.integrity(entry: manifestPath, problem: "missing") }
         guard let disclosuresBytes else { throw MLPackError.integrity(entry: disclosuresPath, problem: "missing") }
         let manifest = try Manifest.decode(manifestBytes, path: manifestPath)
-        let signer = try SignatureStatus.validSigner(manifest: manifest, manifestBytes: manifestBytes, signatureBytes: signature)
+        let signer = try SignatureStatus.validSigner(
+            manifest: manifest, manifestBytes: manifestBytes, signatureBytes: signature)
         func invalid(_ problem: String) -> MLPackError { .integrity(entry: disclosuresPath, problem: problem) }
         let file: DisclosureFile
         do { file = try DisclosureFile(json: disclosuresBytes) } catch {
@@ -82,13 +88,18 @@ public struct PackContents: Sendable {
         var disclosures: [Disclosure] = []
         for (number, encoded) in file.disclosures.enumerated() {
             let disclosure: Disclosure
-            do { disclosure = try Disclosure(decoding: encoded) } catch { throw invalid("disclosure #\(number + 1): \(error)") }
+            do { disclosure = try Disclosure(decoding: encoded) } catch {
+                throw invalid("disclosure #\(number + 1): \(error)")
+            }
             let path = Layout.payloadPath(disclosure.item.path)
             let digest = disclosure.digest
             guard signed.contains(digest) else { throw invalid("the disclosure of \(path) is not in the manifest") }
             guard seenDigests.insert(digest).inserted else { throw invalid("\(path) is disclosed twice") }
-            if let other = folded.updateValue(disclosure.item.path, forKey: PackPath.caseFoldKey(disclosure.item.path)) {
-                throw invalid(other == disclosure.item.path ? "two disclosures for \(path)" : "\(path) differs only by case from data/\(other)")
+            if let other = folded.updateValue(disclosure.item.path, forKey: PackPath.caseFoldKey(disclosure.item.path))
+            {
+                throw invalid(
+                    other == disclosure.item.path
+                        ? "two disclosures for \(path)" : "\(path) differs only by case from data/\(other)")
             }
             disclosures.append(disclosure)
         }
@@ -100,10 +111,12 @@ public struct PackContents: Sendable {
     func card(bytes: [UInt8]?) throws -> Card? {
         guard let item = item(Layout.card), let bytes else { return nil }
         guard SHA256Hasher.hex(bytes) == item.sha256 else {
-            throw MLPackError.integrity(entry: Layout.payloadPath(Layout.card), problem: "sha256 differs from its disclosure")
+            throw MLPackError.integrity(
+                entry: Layout.payloadPath(Layout.card), problem: "sha256 differs from its disclosure")
         }
         do { return try JSONText.decode(Card.self, from: bytes) } catch {
-            throw MLPackError.integrity(entry: Layout.payloadPath(Layout.card), problem: "not a valid card (\(Manifest.describe(error)))")
+            throw MLPackError.integrity(
+                entry: Layout.payloadPath(Layout.card), problem: "not a valid card (\(Manifest.describe(error)))")
         }
     }
 
@@ -140,36 +153,53 @@ public struct PackContents: Sendable {
                 throw MLPackError.integrity(entry: entry.path, problem: "not in the pack's disclosures")
             }
             if item.size != entry.size {
-                throw MLPackError.integrity(entry: entry.path, problem: "size \(entry.size) differs from the disclosed \(item.size)")
+                throw MLPackError.integrity(
+                    entry: entry.path, problem: "size \(entry.size) differs from the disclosed \(item.size)")
             }
             if item.sha256 != entry.sha256 {
-                throw MLPackError.integrity(entry: entry.path, problem: "sha256 differs from its disclosure (content was changed)")
+                throw MLPackError.integrity(
+                    entry: entry.path, problem: "sha256 differs from its disclosure (content was changed)")
             }
             if item.mode != entry.mode {
-                throw MLPackError.integrity(entry: entry.path, problem: "mode \(String(entry.mode, radix: 8)) differs from the disclosed \(String(item.mode, radix: 8))")
+                throw MLPackError.integrity(
+                    entry: entry.path,
+                    problem:
+                        "mode \(String(entry.mode, radix: 8)) differs from the disclosed \(String(item.mode, radix: 8))"
+                )
             }
             present.insert(itemPath)
         }
         // Extracted, a hard link shares its target's inode, and so its mode.
         for entry in scanned.entries {
             if let target = entry.hardlinkTarget.flatMap(scanned.entry), target.mode != entry.mode {
-                throw MLPackError.integrity(entry: entry.path, problem: "hard link with mode \(String(entry.mode, radix: 8)), but its target has \(String(target.mode, radix: 8))")
+                throw MLPackError.integrity(
+                    entry: entry.path,
+                    problem:
+                        "hard link with mode \(String(entry.mode, radix: 8)), but its target has \(String(target.mode, radix: 8))"
+                )
             }
         }
         for item in items where !present.contains(item.path) {
-            throw MLPackError.integrity(entry: Layout.payloadPath(item.path), problem: "disclosed but missing from the archive")
+            throw MLPackError.integrity(
+                entry: Layout.payloadPath(item.path), problem: "disclosed but missing from the archive")
         }
-        guard scanned.metadata[Layout.manifest] == manifestBytes, scanned.metadata[Layout.disclosures] == disclosuresBytes else {
-            throw MLPackError.integrity(entry: Layout.manifest, problem: "the seek index points at a different manifest than the archive holds")
+        guard scanned.metadata[Layout.manifest] == manifestBytes,
+            scanned.metadata[Layout.disclosures] == disclosuresBytes
+        else {
+            throw MLPackError.integrity(
+                entry: Layout.manifest, problem: "the seek index points at a different manifest than the archive holds")
         }
         try checkBagIt(scanned)
     }
 
     private func checkBagIt(_ scanned: ScannedPack) throws {
         let roCrate = try DerivedViews.roCrate(items: items) { scanned.metadata[Layout.payloadPath($0)] }
-        guard let entry = scanned.entry(Layout.roCrate) else { throw MLPackError.integrity(entry: Layout.roCrate, problem: "missing") }
+        guard let entry = scanned.entry(Layout.roCrate) else {
+            throw MLPackError.integrity(entry: Layout.roCrate, problem: "missing")
+        }
         guard entry.sha256 == SHA256Hasher.hex(roCrate) else {
-            throw MLPackError.integrity(entry: Layout.roCrate, problem: "does not match the pack's items (RO-Crate view tampered with)")
+            throw MLPackError.integrity(
+                entry: Layout.roCrate, problem: "does not match the pack's items (RO-Crate view tampered with)")
         }
         let payload = DerivedViews.payload(items: items, roCrate: roCrate)
         let expected: [(String, [UInt8])] = [
@@ -178,13 +208,15 @@ public struct PackContents: Sendable {
             (Layout.payloadManifest, BagIt.payloadManifest(payload)),
         ]
         for (path, bytes) in expected where scanned.entry(path)?.sha256 != SHA256Hasher.hex(bytes) {
-            throw MLPackError.integrity(entry: path, problem: "does not match the pack's items (BagIt view tampered with)")
+            throw MLPackError.integrity(
+                entry: path, problem: "does not match the pack's items (BagIt view tampered with)")
         }
         let tagged = Layout.tagFiles.filter { $0 != Layout.tagManifest }.compactMap { path in
             scanned.entry(path).map { (path, $0.sha256) }
         }
         if scanned.entry(Layout.tagManifest)?.sha256 != SHA256Hasher.hex(BagIt.tagManifest(tagged)) {
-            throw MLPackError.integrity(entry: Layout.tagManifest, problem: "does not match the tag files (BagIt view tampered with)")
+            throw MLPackError.integrity(
+                entry: Layout.tagManifest, problem: "does not match the tag files (BagIt view tampered with)")
         }
     }
 }

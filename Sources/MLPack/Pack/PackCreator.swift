@@ -88,8 +88,9 @@ public enum PackCreator {
         let created = Timestamp.format(options.created)
         var plan = Plan()
 
-        guard options.codeDirectory != nil || !options.weights.isEmpty || !options.data.isEmpty || options.outputOf != nil
-            || !options.runs.isEmpty
+        guard
+            options.codeDirectory != nil || !options.weights.isEmpty || !options.data.isEmpty || options.outputOf != nil
+                || !options.runs.isEmpty
         else {
             throw MLPackError.usage("nothing to pack: give --output-of, --code, --weights and/or --data")
         }
@@ -97,13 +98,16 @@ public enum PackCreator {
         var warnings: [String] = []
         var runs: [String]?
         if let outputOf = options.outputOf {
-            let store = RunStore.locate(from: (URL(fileURLWithPath: outputOf).standardizedFileURL.path as NSString).deletingLastPathComponent)
+            let store = RunStore.locate(
+                from: (URL(fileURLWithPath: outputOf).standardizedFileURL.path as NSString).deletingLastPathComponent)
             let lineage = try Lineage.of(file: outputOf, in: store)
             try plan.addLineage(lineage, from: store, checkpoints: options.includeCheckpoints)
             runs = lineage.runs.map(\.id)
         }
         if !options.runs.isEmpty {
-            let store = RunStore.locate(from: options.outputOf.map { ($0 as NSString).deletingLastPathComponent } ?? FileManager.default.currentDirectoryPath)
+            let store = RunStore.locate(
+                from: options.outputOf.map { ($0 as NSString).deletingLastPathComponent }
+                    ?? FileManager.default.currentDirectoryPath)
             for id in options.runs { try plan.addRunHistory(try store.run(id), from: store) }
         }
         let weightPaths = try options.weights.map { try plan.addWeights($0) }
@@ -128,7 +132,9 @@ public enum PackCreator {
         }
         let card = Card(
             name: name, title: options.title, created: created, codeSnapshots: plan.codeSnapshots,
-            outputs: plan.items.filter { $0.role == .weights }.map { .init(path: $0.path, role: $0.role, tolerance: options.tolerance) },
+            outputs: plan.items.filter { $0.role == .weights }.map {
+                .init(path: $0.path, role: $0.role, tolerance: options.tolerance)
+            },
             dataReferences: plan.dataReferences.isEmpty ? nil : plan.dataReferences.sorted(), runs: runs)
         plan.add(path: Layout.card, role: .card, source: .bytes(try JSONText.encode(card)))
         try plan.checkPaths()
@@ -144,12 +150,14 @@ public enum PackCreator {
         }
         do {
             let result = try write(
-                &plan, environment: environment, name: name, created: created, mtime: Timestamp.unixSeconds(options.created), key: options.signingKey,
+                &plan, environment: environment, name: name, created: created,
+                mtime: Timestamp.unixSeconds(options.created), key: options.signingKey,
                 to: file, progress: progress)
             try FileSystem.rename(temporary, outputPath)
             return CreateResult(
                 output: options.output, name: name, packId: result.packId, created: created, items: plan.items.count,
-                payloadBytes: result.payloadBytes, packBytes: FileSystem.status(outputPath)?.size ?? 0, signer: options.signingKey?.publicKey.id,
+                payloadBytes: result.payloadBytes, packBytes: FileSystem.status(outputPath)?.size ?? 0,
+                signer: options.signingKey?.publicKey.id,
                 warnings: warnings)
         } catch {
             unlink(temporary)
@@ -164,12 +172,15 @@ public enum PackCreator {
     private static func platformCapture(
         _ options: CreateOptions
     ) throws -> (([(path: String, sha256: String)]) -> (EnvironmentCapture, HostRecord?))? {
-        if let contradiction = CreateOptions.environmentContradiction(environment: options.environment, outputOf: options.outputOf, python: options.python) {
+        if let contradiction = CreateOptions.environmentContradiction(
+            environment: options.environment, outputOf: options.outputOf, python: options.python)
+        {
             throw MLPackError.usage(contradiction)
         }
         if let source = options.environment, source != EnvironmentSource.currentMachine {
             let (platform, host) = try EnvironmentSource.loadWithHost(source)
-            let saved = try platform.packable(source: source, homes: [ProcessInfo.processInfo.environment["HOME"], host?.home].compactMap { $0 })
+            let saved = try platform.packable(
+                source: source, homes: [ProcessInfo.processInfo.environment["HOME"], host?.home].compactMap { $0 })
             return { codeFiles in
                 var record = saved
                 record.lockFiles = LockFiles.find(in: codeFiles)
@@ -205,7 +216,9 @@ public enum PackCreator {
         var environment = environment
         var next = 0
         while next < plan.items.count || environment != nil {
-            if let complete = environment, next == plan.items.count || !Manifest.bytewise(plan.items[next].path, Layout.environmentDirectory + "/") {
+            if let complete = environment,
+                next == plan.items.count || !Manifest.bytewise(plan.items[next].path, Layout.environmentDirectory + "/")
+            {
                 environment = nil
                 try complete(&plan)
                 continue
@@ -216,21 +229,27 @@ public enum PackCreator {
             let item: Item
             if let target = planned.hardlinkTarget {
                 try writer.addHardlink(path: payloadPath, target: Layout.payloadPath(target), mode: planned.mode)
-                item = Item(path: planned.path, role: planned.role, size: planned.size, sha256: written[target]!, mode: planned.mode)
+                item = Item(
+                    path: planned.path, role: planned.role, size: planned.size, sha256: written[target]!,
+                    mode: planned.mode)
             } else {
                 let result = try writer.add(path: payloadPath, source: planned.source, mode: planned.mode)
                 let sha256 = Hex.encode(result.sha256)
                 if let expected = planned.sha256, expected != sha256, case .file(let source, _) = planned.source {
                     throw MLPackError.io(path: source, reason: "file changed while it was being packed")
                 }
-                item = Item(path: planned.path, role: planned.role, size: result.size, sha256: sha256, mode: planned.mode)
+                item = Item(
+                    path: planned.path, role: planned.role, size: result.size, sha256: sha256, mode: planned.mode)
             }
             written[planned.path] = item.sha256
             items.append(item)
         }
         let plan = plan
-        let manifest = try PackSealer.seal(writer, items: items, name: name, created: created, manifesting: .new(key: key)) { path in
-            guard let planned = plan.items.first(where: { $0.path == path }), case .bytes(let bytes) = planned.source else { return nil }
+        let manifest = try PackSealer.seal(
+            writer, items: items, name: name, created: created, manifesting: .new(key: key)
+        ) { path in
+            guard let planned = plan.items.first(where: { $0.path == path }), case .bytes(let bytes) = planned.source
+            else { return nil }
             return bytes
         }
         return (manifest.packId, items.reduce(0) { $0 + $1.size })
@@ -263,7 +282,8 @@ private struct Plan {
         }
     }
 
-    mutating func add(path: String, role: Role, source: PackWriter.Source, mode: UInt32 = 0o644, sha256: String? = nil) {
+    mutating func add(path: String, role: Role, source: PackWriter.Source, mode: UInt32 = 0o644, sha256: String? = nil)
+    {
         items.append(Planned(path: path, role: role, mode: mode, size: source.size, source: source, sha256: sha256))
     }
 
@@ -275,15 +295,20 @@ private struct Plan {
         }
         let base = (absolute as NSString).lastPathComponent
         if status.isRegular {
-            add(path: Layout.artifactsDirectory + "/" + base, role: .weights, source: .file(path: absolute, size: status.size), mode: Self.mode(status))
+            add(
+                path: Layout.artifactsDirectory + "/" + base, role: .weights,
+                source: .file(path: absolute, size: status.size), mode: Self.mode(status))
             return [absolute]
         }
         guard status.isDirectory else { throw MLPackError.usage("--weights \(path): not a file or directory") }
         var added: [String] = []
-        for (relative, fileStatus) in try CodeSelection.walkWithStatus(absolute, skipDefaults: false).sortedBytewise(by: \.path)
+        for (relative, fileStatus) in try CodeSelection.walkWithStatus(absolute, skipDefaults: false).sortedBytewise(
+            by: \.path)
         where fileStatus.isRegular {
             let file = absolute + "/" + relative
-            add(path: Layout.artifactsDirectory + "/" + base + "/" + relative, role: .weights, source: .file(path: file, size: fileStatus.size), mode: Self.mode(fileStatus))
+            add(
+                path: Layout.artifactsDirectory + "/" + base + "/" + relative, role: .weights,
+                source: .file(path: file, size: fileStatus.size), mode: Self.mode(fileStatus))
             added.append(file)
         }
         return added
@@ -295,7 +320,9 @@ private struct Plan {
         guard let status = FileSystem.status(absolute, followLinks: true), status.isRegular else {
             throw MLPackError.io(path: path, reason: "no such file (a note is one file)")
         }
-        add(path: "notes/" + (absolute as NSString).lastPathComponent, role: .note, source: .file(path: absolute, size: status.size))
+        add(
+            path: "notes/" + (absolute as NSString).lastPathComponent, role: .note,
+            source: .file(path: absolute, size: status.size))
         return absolute
     }
 
@@ -305,14 +332,18 @@ private struct Plan {
         var captured = try DataReferenceCapture.capture(
             name: input.name, path: input.path, uris: input.uris, mount: input.mountPath, progress: progress)
         let name = input.name
-        guard !dataReferences.contains(name) else { throw MLPackError.usage("--data \(name): a data reference of that name exists already") }
+        guard !dataReferences.contains(name) else {
+            throw MLPackError.usage("--data \(name): a data reference of that name exists already")
+        }
         dataReferences.append(name)
         if input.inline {
             let directory = DataReference.inlineDirectory(name)
             captured.reference.inline = directory
             for file in captured.files {
                 let status = FileSystem.status(file.absolute)
-                add(path: directory + "/" + file.relative, role: .data, source: .file(path: file.absolute, size: file.size),
+                add(
+                    path: directory + "/" + file.relative, role: .data,
+                    source: .file(path: file.absolute, size: file.size),
                     mode: status.map(Self.mode) ?? 0o644)
             }
         }
@@ -327,11 +358,16 @@ private struct Plan {
     /// Adds a code snapshot of the files in `selection` (see `addSnapshot`); returns them as
     /// (path relative to the snapshot, sha256), for the environment's lock files.
     @discardableResult
-    mutating func addCode(_ selection: CodeSelection, progress: ProgressHandler?) throws -> [(path: String, sha256: String)] {
-        let counter = ProgressCounter(progress, phase: "hashing code", total: selection.files.reduce(0) { $0 + $1.size })
+    mutating func addCode(
+        _ selection: CodeSelection, progress: ProgressHandler?
+    ) throws -> [(path: String, sha256: String)] {
+        let counter = ProgressCounter(
+            progress, phase: "hashing code", total: selection.files.reduce(0) { $0 + $1.size })
         let hashes = try FileHashing.hash(files: selection.files.map(\.absolutePath), progress: counter)
         let files = zip(selection.files, hashes).map { file, hash in
-            SnapshotFile(path: file.relativePath, sha256: hash.sha256, size: hash.size, mode: file.executable ? 0o755 : 0o644, source: file.absolutePath)
+            SnapshotFile(
+                path: file.relativePath, sha256: hash.sha256, size: hash.size, mode: file.executable ? 0o755 : 0o644,
+                source: file.absolutePath)
         }
         try addSnapshot(files, git: selection.git)
         return files.map { ($0.path, $0.sha256) }
@@ -358,11 +394,16 @@ private struct Plan {
         for file in files {
             let path = snapshot + "/" + file.path
             var planned = Planned(
-                path: path, role: .code, mode: file.mode, size: file.size, source: .file(path: file.source, size: file.size),
+                path: path, role: .code, mode: file.mode, size: file.size,
+                source: .file(path: file.source, size: file.size),
                 sha256: file.sha256)
             if file.size > 0 {
                 let key = "\(file.sha256) \(file.mode)"
-                if let first = firstWithContent[key] { planned.hardlinkTarget = first } else { firstWithContent[key] = path }
+                if let first = firstWithContent[key] {
+                    planned.hardlinkTarget = first
+                } else {
+                    firstWithContent[key] = path
+                }
             }
             items.append(planned)
         }
@@ -385,18 +426,27 @@ private struct Plan {
         for run in lineage.runs { try addRunHistory(run, from: store) }
         func file(_ record: RunRecord.FileRecord) throws -> PackWriter.Source {
             let path = record.path.hasPrefix("/") ? record.path : store.projectRoot + "/" + record.path
-            guard let status = FileSystem.status(path, followLinks: true), status.isRegular, status.size == record.size else {
-                throw MLPackError.io(path: path, reason: "the file a recorded run wrote is gone or changed (use --no-checkpoints to leave checkpoints to a rebuild)")
+            guard let status = FileSystem.status(path, followLinks: true), status.isRegular, status.size == record.size
+            else {
+                throw MLPackError.io(
+                    path: path,
+                    reason:
+                        "the file a recorded run wrote is gone or changed (use --no-checkpoints to leave checkpoints to a rebuild)"
+                )
             }
             return .file(path: path, size: record.size)
         }
         let finalName = (lineage.final.path as NSString).lastPathComponent
-        add(path: "\(Layout.artifactsDirectory)/\(finalName)", role: .weights, source: try file(lineage.final), sha256: lineage.final.sha256)
+        add(
+            path: "\(Layout.artifactsDirectory)/\(finalName)", role: .weights, source: try file(lineage.final),
+            sha256: lineage.final.sha256)
         if checkpoints {
             var seen = Set<String>()
             for (run, output) in lineage.checkpoints where seen.insert(output.sha256).inserted {
                 let name = (output.path as NSString).lastPathComponent
-                add(path: "\(Layout.artifactsDirectory)/checkpoints/\(run.id)/\(name)", role: .checkpoint, source: try file(output), sha256: output.sha256)
+                add(
+                    path: "\(Layout.artifactsDirectory)/checkpoints/\(run.id)/\(name)", role: .checkpoint,
+                    source: try file(output), sha256: output.sha256)
             }
         }
         var named = Set<String>()
@@ -410,9 +460,11 @@ private struct Plan {
         let path = Layout.runRecord(run.id)
         guard !items.contains(where: { $0.path == path }) else { return }
         add(path: path, role: .run, source: .bytes(try JSONText.encode(run)))
-        try addSnapshot(run.code.files.map {
-            SnapshotFile(path: $0.path, sha256: $0.sha256, size: $0.size, mode: $0.mode, source: store.objectPath($0.sha256))
-        }, git: run.code.git)
+        try addSnapshot(
+            run.code.files.map {
+                SnapshotFile(
+                    path: $0.path, sha256: $0.sha256, size: $0.size, mode: $0.mode, source: store.objectPath($0.sha256))
+            }, git: run.code.git)
         try addEnvironment(id: run.environment, files: store.environmentFiles(run.environment))
     }
 
@@ -451,9 +503,10 @@ private struct Plan {
                 throw MLPackError.usage("cannot pack \(item.path): \(problem) (rename it or --exclude it)")
             }
             if let other = folded.updateValue(item.path, forKey: PackPath.caseFoldKey(item.path)) {
-                throw MLPackError.usage(other == item.path
-                    ? "cannot pack \(item.path) twice (two --weights with the same name?)"
-                    : "cannot pack both \(other) and \(item.path): names differ only by case")
+                throw MLPackError.usage(
+                    other == item.path
+                        ? "cannot pack \(item.path) twice (two --weights with the same name?)"
+                        : "cannot pack both \(other) and \(item.path): names differ only by case")
             }
         }
         // A hard link must come after its target; sorting could reorder equal content.

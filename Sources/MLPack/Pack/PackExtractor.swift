@@ -28,7 +28,9 @@ public struct ExtractResult: Sendable, Codable {
 /// destination and is moved into place only after every check passed, so a bad pack leaves
 /// nothing behind.
 public enum PackExtractor {
-    public static func extract(_ path: String, options: ExtractOptions, progress: ProgressHandler? = nil) throws -> ExtractResult {
+    public static func extract(
+        _ path: String, options: ExtractOptions, progress: ProgressHandler? = nil
+    ) throws -> ExtractResult {
         let pack = try PackFile(path: path, limits: options.limits)
         let destination = URL(fileURLWithPath: options.destination).standardizedFileURL.path
         let createdDestination = try prepare(destination, force: options.force)
@@ -40,13 +42,17 @@ public enum PackExtractor {
             var staged: Staged?
             if !only.isEmpty, pack.size != nil {
                 do {
-                    staged = try stageThroughIndex(pack, only: only, trusting: options.trusted, staging: staging, progress: progress)
+                    staged = try stageThroughIndex(
+                        pack, only: only, trusting: options.trusted, staging: staging, progress: progress)
                 } catch is IndexUnusable {
                     FileSystem.removeTree(staging)
-                    guard mkdir(staging, 0o700) == 0 else { throw MLPackError.io(path: staging, reason: PosixFile.lastError()) }
+                    guard mkdir(staging, 0o700) == 0 else {
+                        throw MLPackError.io(path: staging, reason: PosixFile.lastError())
+                    }
                 }
             }
-            let (contents, signature, warnings, readThrough) = try staged
+            let (contents, signature, warnings, readThrough) =
+                try staged
                 ?? stageSequentially(pack, trusting: options.trusted, staging: staging, progress: progress)
             let selected = contents.items.filter { only.isEmpty || only.matches($0.path) }
             if !only.isEmpty && selected.isEmpty {
@@ -55,7 +61,8 @@ public enum PackExtractor {
             for item in selected { try place(item, from: staging, into: destination) }
             return ExtractResult(
                 pack: path, destination: options.destination, files: selected.count,
-                bytes: selected.reduce(0) { $0 + $1.size }, withheld: contents.withheld, signature: signature.description,
+                bytes: selected.reduce(0) { $0 + $1.size }, withheld: contents.withheld,
+                signature: signature.description,
                 trusted: signature.isTrusted, readThrough: readThrough, warnings: warnings)
         } catch {
             FileSystem.removeTree(staging)
@@ -77,14 +84,18 @@ public enum PackExtractor {
         return false
     }
 
-    private typealias Staged = (contents: PackContents, signature: SignatureStatus, warnings: [String], readThrough: String)
+    private typealias Staged = (
+        contents: PackContents, signature: SignatureStatus, warnings: [String], readThrough: String
+    )
 
     /// The full check of `verify`, staging every item on the way.
     private static func stageSequentially(
         _ pack: PackFile, trusting trusted: TrustedKeys, staging: String, progress: ProgressHandler?
     ) throws -> Staged {
         var links: [(path: String, target: String)] = []
-        let (_, contents, signature, warnings) = try PackVerifier.scanAndCheck(pack, trusting: trusted, progress: progress) { entry in
+        let (_, contents, signature, warnings) = try PackVerifier.scanAndCheck(
+            pack, trusting: trusted, progress: progress
+        ) { entry in
             guard let itemPath = Layout.itemPath(entry.path) else { return nil }
             if let target = entry.hardlinkTarget.flatMap(Layout.itemPath) {
                 links.append((itemPath, target))
@@ -145,7 +156,8 @@ public enum PackExtractor {
             directory += "/" + component
             if let status = FileSystem.status(directory) {
                 guard status.isDirectory else {
-                    throw MLPackError.io(path: directory, reason: "is in the way of data/\(item.path) (not a directory)")
+                    throw MLPackError.io(
+                        path: directory, reason: "is in the way of data/\(item.path) (not a directory)")
                 }
             } else {
                 try FileSystem.makeDirectory(directory)

@@ -49,7 +49,8 @@ public enum PackInspector {
             InspectReport.RoleSummary(role: role, items: items.count, bytes: items.reduce(0) { $0 + $1.size })
         }.sorted { $0.role < $1.role }
         return InspectReport(
-            pack: path, name: contents.manifest.name, packId: contents.manifest.packId, created: contents.manifest.created,
+            pack: path, name: contents.manifest.name, packId: contents.manifest.packId,
+            created: contents.manifest.created,
             title: card?.title, signer: contents.manifest.signer?.keyId ?? "unsigned",
             signature: contents.signer == nil ? "unsigned" : "valid", items: items.count,
             withheld: contents.withheld, payloadBytes: items.reduce(0) { $0 + $1.size },

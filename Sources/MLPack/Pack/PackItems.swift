@@ -33,8 +33,11 @@ public enum PackItems {
         guard let trusted else { return result }
         let loaded = Dictionary(result.items.map { ($0.item.path, $0.bytes) }, uniquingKeysWith: { first, _ in first })
         result.items = try trusted.items.filter { wanted($0.path) }.map { item in
-            guard let bytes = loaded[item.path], UInt64(bytes.count) == item.size, SHA256Hasher.hex(bytes) == item.sha256 else {
-                throw MLPackError.integrity(entry: Layout.payloadPath(item.path), problem: "changed since the pack was verified")
+            guard let bytes = loaded[item.path], UInt64(bytes.count) == item.size,
+                SHA256Hasher.hex(bytes) == item.sha256
+            else {
+                throw MLPackError.integrity(
+                    entry: Layout.payloadPath(item.path), problem: "changed since the pack was verified")
             }
             return Loaded(item: item, bytes: bytes)
         }
@@ -59,15 +62,20 @@ public enum PackItems {
     /// its disclosure as they stream (a large item is never held in memory).
     static func copy(_ item: Item, from pack: PackFile, into file: PosixFile) throws {
         guard case .success(let loaded) = pack.index,
-            let entry = loaded.index.entries.first(where: { $0.path.hasSuffix("/" + Layout.payloadPath(item.path)) && $0.size == item.size })
-        else { throw MLPackError.usage("\(pack.path): its seek index is unusable; extract the pack and create it again") }
+            let entry = loaded.index.entries.first(where: {
+                $0.path.hasSuffix("/" + Layout.payloadPath(item.path)) && $0.size == item.size
+            })
+        else {
+            throw MLPackError.usage("\(pack.path): its seek index is unusable; extract the pack and create it again")
+        }
         var hasher = SHA256Hasher()
         try pack.stream(entry) { chunk in
             hasher.update(chunk)
             try file.write(chunk)
         }
         guard Hex.encode(hasher.finalize()) == item.sha256 else {
-            throw MLPackError.integrity(entry: Layout.payloadPath(item.path), problem: "sha256 differs from its disclosure")
+            throw MLPackError.integrity(
+                entry: Layout.payloadPath(item.path), problem: "sha256 differs from its disclosure")
         }
     }
 
@@ -92,7 +100,9 @@ public enum PackItems {
         return Result(contents: contents, items: items, readThrough: "seek index", warnings: [])
     }
 
-    private static func readByScanning(_ pack: PackFile, _ wanted: (String) -> Bool, warnings: [String]) throws -> Result {
+    private static func readByScanning(
+        _ pack: PackFile, _ wanted: (String) -> Bool, warnings: [String]
+    ) throws -> Result {
         var collected: [String: [UInt8]] = [:]
         let limit = pack.limits.maxMetadataBytes
         let scanned = try withoutActuallyEscaping(wanted) { wanted in
@@ -107,10 +117,13 @@ public enum PackItems {
         let contents = try PackContents.load { scanned.metadata[$0] }
         try contents.check(scanned)
         let items = try contents.items.filter { wanted($0.path) }.map { item in
-            guard let bytes = collected[item.path] ?? scanned.entries.first(where: { $0.path == Layout.payloadPath(item.path) })
-                .flatMap({ $0.hardlinkTarget }).flatMap({ Layout.itemPath($0) }).flatMap({ collected[$0] })
+            guard
+                let bytes = collected[item.path]
+                    ?? scanned.entries.first(where: { $0.path == Layout.payloadPath(item.path) })
+                    .flatMap({ $0.hardlinkTarget }).flatMap({ Layout.itemPath($0) }).flatMap({ collected[$0] })
             else {
-                throw MLPackError.limitExceeded(limit: "metadata-size", detail: "data/\(item.path) is \(item.size) bytes")
+                throw MLPackError.limitExceeded(
+                    limit: "metadata-size", detail: "data/\(item.path) is \(item.size) bytes")
             }
             return Loaded(item: item, bytes: bytes)
         }

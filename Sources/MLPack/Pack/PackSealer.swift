@@ -41,7 +41,9 @@ enum PackSealer {
             // Signed packs derive salts from the key, so they are byte-for-byte reproducible;
             // unsigned packs have no secret to derive from and use random salts.
             let disclosures = items.map { item in
-                let salt = key?.salt(for: [name, created, item.path, item.role.rawValue, item.sha256, "\(item.size)", "\(item.mode)"])
+                let salt = key?.salt(for: [
+                    name, created, item.path, item.role.rawValue, item.sha256, "\(item.size)", "\(item.mode)",
+                ])
                 return Disclosure(item: item, salt: salt ?? Sodium.randomBytes(Disclosure.saltLength))
             }
             let signer = key.map { Manifest.Signer(keyId: $0.publicKey.id, publicKey: $0.publicKey.base64) }
@@ -58,7 +60,8 @@ enum PackSealer {
                 security.append((Layout.signature, signature.fileBytes))
             }
             if let original {
-                security.append((Layout.originalDisclosures, try DisclosureFile(disclosures: original.disclosures).encoded()))
+                security.append(
+                    (Layout.originalDisclosures, try DisclosureFile(disclosures: original.disclosures).encoded()))
                 security.append((Layout.originalManifest, original.manifest))
                 if let signature = original.signature { security.append((Layout.originalSignature, signature)) }
             }
@@ -68,7 +71,9 @@ enum PackSealer {
             (Layout.bagInfo, BagIt.bagInfo(manifest: manifest, payload: payload)),
             (Layout.payloadManifest, BagIt.payloadManifest(payload)),
         ]
-        tagFiles += security.sorted { Layout.tagFiles.firstIndex(of: $0.path)! < Layout.tagFiles.firstIndex(of: $1.path)! }
+        tagFiles += security.sorted {
+            Layout.tagFiles.firstIndex(of: $0.path)! < Layout.tagFiles.firstIndex(of: $1.path)!
+        }
         tagFiles.append((Layout.tagManifest, BagIt.tagManifest(tagFiles.map { ($0.path, SHA256Hasher.hex($0.bytes)) })))
         for tag in tagFiles {
             try writer.add(path: tag.path, source: .bytes(tag.bytes), mode: 0o644)

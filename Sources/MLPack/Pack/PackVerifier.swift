@@ -58,39 +58,57 @@ public struct VerifyOptions: Sendable {
 /// Recomputes every digest of a pack and checks the disclosures, the manifest, the BagIt view
 /// and the seek index (spec/FORMAT.md §6).
 public enum PackVerifier {
-    public static func verify(_ path: String, options: VerifyOptions = .init(), progress: ProgressHandler? = nil) throws -> VerifyReport {
+    public static func verify(
+        _ path: String, options: VerifyOptions = .init(), progress: ProgressHandler? = nil
+    ) throws -> VerifyReport {
         // Data references are read again after the scan: a pipe is spooled for that.
-        try verify(PackFile(path: path, limits: options.limits, randomAccess: options.dataCache != nil), options: options, progress: progress).report
+        try verify(
+            PackFile(path: path, limits: options.limits, randomAccess: options.dataCache != nil), options: options,
+            progress: progress
+        ).report
     }
 
     /// Verifies an opened pack, and gives the contents its signature vouches for: whoever
     /// goes on to use the pack reads it through the same descriptor and checks each item
     /// against these, never against whatever the path holds by then.
-    static func verify(_ pack: PackFile, options: VerifyOptions, progress: ProgressHandler? = nil) throws -> (report: VerifyReport, contents: PackContents) {
+    static func verify(
+        _ pack: PackFile, options: VerifyOptions, progress: ProgressHandler? = nil
+    ) throws -> (report: VerifyReport, contents: PackContents) {
         let path = pack.path
-        let (scanned, contents, signature, warnings) = try scanAndCheck(pack, trusting: options.trusted, progress: progress)
+        let (scanned, contents, signature, warnings) = try scanAndCheck(
+            pack, trusting: options.trusted, progress: progress)
         let card = try contents.card(bytes: scanned.metadata[Layout.payloadPath(Layout.card)])
         let data: [DataReport.Reference]
         if let cache = options.dataCache {
-            data = try DataFetcher.fetch(DataFetcher.references(in: pack, trusted: contents), of: path, cache: cache, recheck: true, progress: progress).references
+            data = try DataFetcher.fetch(
+                DataFetcher.references(in: pack, trusted: contents), of: path, cache: cache, recheck: true,
+                progress: progress
+            ).references
         } else {
-            data = contents.items.contains { $0.role == .dataRef } ? try DataFetcher.unchecked(DataFetcher.references(in: pack, trusted: contents)) : []
+            data =
+                contents.items.contains { $0.role == .dataRef }
+                ? try DataFetcher.unchecked(DataFetcher.references(in: pack, trusted: contents)) : []
         }
-        let verdict: VerifyReport.Verdict = signature.isTrusted || (signature == .unsigned && options.allowUnsigned) ? .verified : .untrusted
-        return (VerifyReport(
-            pack: path, name: contents.manifest.name, packId: contents.manifest.packId, created: contents.manifest.created,
-            title: card?.title, items: contents.disclosures.count, withheld: contents.withheld,
-            payloadBytes: contents.items.reduce(0) { $0 + $1.size }, signature: signature.description,
-            signer: signature.keyId, signerPublicKey: contents.manifest.signer?.publicKey,
-            seekIndex: indexStatus(pack, scanned), provenance: contents.provenance.map { original in
-                VerifyReport.Provenance(
-                    derivedFrom: contents.manifest.derivedFrom ?? "", author: original.signer?.id ?? "unsigned",
-                    redactor: contents.signer?.id ?? "unsigned",
-                    authorItems: contents.items.map(\.path).filter { original.authorItems.contains($0) },
-                    redactorItems: contents.items.map(\.path).filter { !original.authorItems.contains($0) },
-                    withheldFromOriginal: original.withheld)
-            },
-            data: data, warnings: warnings, verdict: verdict), contents)
+        let verdict: VerifyReport.Verdict =
+            signature.isTrusted || (signature == .unsigned && options.allowUnsigned) ? .verified : .untrusted
+        return (
+            VerifyReport(
+                pack: path, name: contents.manifest.name, packId: contents.manifest.packId,
+                created: contents.manifest.created,
+                title: card?.title, items: contents.disclosures.count, withheld: contents.withheld,
+                payloadBytes: contents.items.reduce(0) { $0 + $1.size }, signature: signature.description,
+                signer: signature.keyId, signerPublicKey: contents.manifest.signer?.publicKey,
+                seekIndex: indexStatus(pack, scanned),
+                provenance: contents.provenance.map { original in
+                    VerifyReport.Provenance(
+                        derivedFrom: contents.manifest.derivedFrom ?? "", author: original.signer?.id ?? "unsigned",
+                        redactor: contents.signer?.id ?? "unsigned",
+                        authorItems: contents.items.map(\.path).filter { original.authorItems.contains($0) },
+                        redactorItems: contents.items.map(\.path).filter { !original.authorItems.contains($0) },
+                        withheldFromOriginal: original.withheld)
+                },
+                data: data, warnings: warnings, verdict: verdict), contents
+        )
     }
 
     /// The full check shared by `verify` and `extract`: a sequential scan (with the
@@ -131,8 +149,9 @@ public enum PackVerifier {
             let index = loaded.index
             let top = scanned.topDirectory + "/"
             let expected = scanned.entries.map {
-                SeekIndex.Entry(path: top + $0.path, headerOffset: $0.headerOffset, dataOffset: $0.dataOffset, size: $0.size,
-                                hardlinkTarget: $0.hardlinkTarget.map { top + $0 })
+                SeekIndex.Entry(
+                    path: top + $0.path, headerOffset: $0.headerOffset, dataOffset: $0.dataOffset, size: $0.size,
+                    hardlinkTarget: $0.hardlinkTarget.map { top + $0 })
             }
             if index.entries != expected { return "damaged: entries disagree with the archive" }
             if index.frames != scanned.frames { return "damaged: frames disagree with the archive" }
@@ -143,4 +162,3 @@ public enum PackVerifier {
         }
     }
 }
-

@@ -13,7 +13,8 @@ public struct TrustedKeys: Sendable {
 
     public static var defaultKeyring: String {
         let environment = ProcessInfo.processInfo.environment
-        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+        let config =
+            environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
         return config + "/mlpack/trusted"
     }
@@ -29,7 +30,9 @@ public struct TrustedKeys: Sendable {
         }
         for name in try FileSystem.directoryEntries(folder).sorted() where name.hasSuffix(".pub") {
             let path = folder + "/" + name
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8), let key = try? PublicKey(fileText: text) else {
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+                let key = try? PublicKey(fileText: text)
+            else {
                 trusted.warnings.append("\(path): not a minisign public key, ignored")
                 continue
             }
@@ -92,14 +95,18 @@ public enum SignatureStatus: Sendable, Equatable, CustomStringConvertible {
             do { key = try PublicKey(base64: signer.publicKey) } catch {
                 throw invalid(Layout.manifest, "the signer's public key is malformed")
             }
-            guard key.id == signer.keyId else { throw invalid(Layout.manifest, "the signer's key id does not match its public key") }
+            guard key.id == signer.keyId else {
+                throw invalid(Layout.manifest, "the signer's key id does not match its public key")
+            }
             let signature: Signature
             do { signature = try Signature(parsing: bytes) } catch { throw invalid(Layout.signature, "\(error)") }
             guard signature.keyId == key.keyId else {
-                throw invalid(Layout.signature, "made with key \(signature.keyIdText), not with the signer's key \(key.id)")
+                throw invalid(
+                    Layout.signature, "made with key \(signature.keyIdText), not with the signer's key \(key.id)")
             }
             guard signature.verifies(manifestBytes, with: key) else {
-                throw invalid(Layout.signature, "does not verify: the manifest or the signature was changed after signing")
+                throw invalid(
+                    Layout.signature, "does not verify: the manifest or the signature was changed after signing")
             }
             return key
         }
@@ -113,7 +120,8 @@ public enum SignatureStatus: Sendable, Equatable, CustomStringConvertible {
             return .untrusted(keyId: signer.id, publicKey: signer.base64)
         }
         guard known.key == signer.key else {
-            throw MLPackError.integrity(entry: Layout.signature, problem: "key id \(signer.id) is trusted, but with a different public key")
+            throw MLPackError.integrity(
+                entry: Layout.signature, problem: "key id \(signer.id) is trusted, but with a different public key")
         }
         return .trusted(keyId: signer.id)
     }

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A control group for one replayed run, where the machine lets mlpack make one (cgroup v2,
@@ -30,19 +30,28 @@ struct ControlGroup {
         }
         if FileSystem.status("/sys/fs/cgroup/cgroup.controllers") != nil, let own = paths["unified"] {
             let folder = "/sys/fs/cgroup" + own + "/" + name
-            return make([(folder, [("pids.max", "\(maxProcesses)"), ("memory.max", "\(maxMemory)"), ("memory.swap.max", "0")])],
-                        maxProcesses: maxProcesses, maxMemory: maxMemory)
+            return make(
+                [
+                    (
+                        folder,
+                        [("pids.max", "\(maxProcesses)"), ("memory.max", "\(maxMemory)"), ("memory.swap.max", "0")]
+                    )
+                ],
+                maxProcesses: maxProcesses, maxMemory: maxMemory)
         }
         guard let pids = paths["pids"], let memory = paths["memory"] else { return nil }
-        return make([
-            ("/sys/fs/cgroup/pids" + pids + "/" + name, [("pids.max", "\(maxProcesses)")]),
-            ("/sys/fs/cgroup/memory" + memory + "/" + name, [("memory.limit_in_bytes", "\(maxMemory)")]),
-        ], maxProcesses: maxProcesses, maxMemory: maxMemory)
+        return make(
+            [
+                ("/sys/fs/cgroup/pids" + pids + "/" + name, [("pids.max", "\(maxProcesses)")]),
+                ("/sys/fs/cgroup/memory" + memory + "/" + name, [("memory.limit_in_bytes", "\(maxMemory)")]),
+            ], maxProcesses: maxProcesses, maxMemory: maxMemory)
     }
 
     /// Creates each folder and writes its limits; any failure undoes it all (nil). A v2
     /// swap limit is optional: not every kernel has swap accounting.
-    private static func make(_ plan: [(folder: String, limits: [(file: String, value: String)])], maxProcesses: Int, maxMemory: UInt64) -> ControlGroup? {
+    private static func make(
+        _ plan: [(folder: String, limits: [(file: String, value: String)])], maxProcesses: Int, maxMemory: UInt64
+    ) -> ControlGroup? {
         var made: [String] = []
         for (folder, limits) in plan {
             guard mkdir(folder, 0o755) == 0 else {
@@ -64,8 +73,12 @@ struct ControlGroup {
         for folder in folders {
             let pids = Self.counter("max", in: folder + "/pids.events")
             if pids > 0 { hit.append("process limit reached (\(maxProcesses) processes; \(pids) forks refused)") }
-            let ooms = max(Self.counter("oom_kill", in: folder + "/memory.events"), Self.counter("oom_kill", in: folder + "/memory.oom_control"))
-            if ooms > 0 { hit.append("memory limit reached (\(ByteCount.text(maxMemory))): \(ooms) process(es) killed") }
+            let ooms = max(
+                Self.counter("oom_kill", in: folder + "/memory.events"),
+                Self.counter("oom_kill", in: folder + "/memory.oom_control"))
+            if ooms > 0 {
+                hit.append("memory limit reached (\(ByteCount.text(maxMemory))): \(ooms) process(es) killed")
+            }
         }
         return hit
     }
@@ -74,7 +87,8 @@ struct ControlGroup {
     func destroy() {
         for _ in 0..<100 {
             let pids = folders.flatMap { folder in
-                ((try? String(contentsOfFile: folder + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { pid_t($0) }
+                ((try? String(contentsOfFile: folder + "/cgroup.procs", encoding: .utf8)) ?? "").split(separator: "\n")
+                    .compactMap { pid_t($0) }
             }
             if pids.isEmpty { break }
             pids.forEach { kill($0, SIGKILL) }

@@ -38,7 +38,8 @@ public struct RebuildLimits: Sendable, Codable {
 
     /// "6 h", "90 s".
     public var timeoutText: String {
-        timeout >= 3600 && timeout.truncatingRemainder(dividingBy: 3600) == 0 ? "\(Int(timeout) / 3600) h" : String(format: "%g s", timeout)
+        timeout >= 3600 && timeout.truncatingRemainder(dividingBy: 3600) == 0
+            ? "\(Int(timeout) / 3600) h" : String(format: "%g s", timeout)
     }
 }
 
@@ -109,7 +110,8 @@ public enum Rebuilder {
         let pack = try PackFile(path: path, limits: options.verify.limits, randomAccess: true)
         let (verification, trusted) = try PackVerifier.verify(pack, options: options.verify)
         guard verification.verdict == .verified else {
-            throw MLPackError.untrusted("\(path): \(verification.signature): not rebuilding code nobody you trust vouches for")
+            throw MLPackError.untrusted(
+                "\(path): \(verification.signature): not rebuilding code nobody you trust vouches for")
         }
         let sandbox = try Sandbox.make(allowNetwork: options.allowNetwork, unsafeNoSandbox: options.unsafeNoSandbox)
         let read = try PackItems.read(pack, trusted: trusted) { item in
@@ -120,9 +122,13 @@ public enum Rebuilder {
         guard let card = try contents.card(bytes: read.bytes(Layout.card)) else {
             throw MLPackError.integrity(entry: Layout.payloadPath(Layout.card), problem: "missing")
         }
-        let runs = try read.items.filter { $0.item.role == .run }.map { try JSONText.decode(RunRecord.self, from: $0.bytes) }
+        let runs = try read.items.filter { $0.item.role == .run }.map {
+            try JSONText.decode(RunRecord.self, from: $0.bytes)
+        }
         guard !runs.isEmpty else {
-            throw MLPackError.usage("\(path) holds no recorded runs: nothing to rebuild (packs made with `create --output-of` can be rebuilt)")
+            throw MLPackError.usage(
+                "\(path) holds no recorded runs: nothing to rebuild (packs made with `create --output-of` can be rebuilt)"
+            )
         }
         let lineage = try replayOrder(card: card, contents: contents, runs: runs)
 
@@ -132,10 +138,13 @@ public enum Rebuilder {
         // 3. Replay, each run in a fresh workspace.
         // Absolute and real: the sandbox binds it at the same path, and binds follow links.
         let workdir = try RunFiles.canonical(
-            options.workdir ?? FileSystem.makeTemporaryDirectory(prefix: "mlpack-rebuild"), cwd: FileManager.default.currentDirectoryPath)
+            options.workdir ?? FileSystem.makeTemporaryDirectory(prefix: "mlpack-rebuild"),
+            cwd: FileManager.default.currentDirectoryPath)
         try FileSystem.makeDirectories(workdir)
-        var replay = Replay(pack: pack, contents: contents, data: data, sandbox: sandbox, workdir: workdir, limits: options.limits)
-        for loaded in read.items where loaded.item.path.hasPrefix("env/") && loaded.item.path.hasSuffix("/platform.json") {
+        var replay = Replay(
+            pack: pack, contents: contents, data: data, sandbox: sandbox, workdir: workdir, limits: options.limits)
+        for loaded in read.items
+        where loaded.item.path.hasPrefix("env/") && loaded.item.path.hasSuffix("/platform.json") {
             guard let capture = try? EnvironmentCapture.decode(loaded.bytes) else { continue }
             replay.recordedVariables[capture.id] = capture.environment
         }
@@ -144,8 +153,10 @@ public enum Rebuilder {
         for (number, run) in lineage.enumerated() {
             let label = "run \(number + 1)/\(lineage.count) \(run.name.map { "\"\($0)\" " } ?? "")\(run.id)"
             guard !failed else {
-                reportRuns.append(.init(
-                    id: run.id, name: run.name, command: run.argv, status: "not run", logTail: [], sandboxRefusals: [], ignoredVariables: [], limitsHit: []))
+                reportRuns.append(
+                    .init(
+                        id: run.id, name: run.name, command: run.argv, status: "not run", logTail: [],
+                        sandboxRefusals: [], ignoredVariables: [], limitsHit: []))
                 continue
             }
             progress("\(label): \(run.argv.joined(separator: " "))")
@@ -158,7 +169,8 @@ public enum Rebuilder {
 
         // 4. Compare every recorded output with the rebuilt one.
         let tolerance = ComparisonTolerance(
-            card: card.outputs.first?.tolerance, atol: options.atol, rtol: options.rtol, metrics: options.metricTolerances)
+            card: card.outputs.first?.tolerance, atol: options.atol, rtol: options.rtol,
+            metrics: options.metricTolerances)
         let outputs = try compareOutputs(
             lineage, card: card, contents: contents, replay: replay, tolerance: tolerance, workdir: workdir)
 
@@ -167,17 +179,28 @@ public enum Rebuilder {
 
         var limits = options.limits
         if sandbox.bubblewrap != nil, replay.controlGroups == false {
-            limits.notEnforced.append("processes and memory: no control group could be made here (cgroup v2 delegation or v1 pids and memory hierarchies)")
+            limits.notEnforced.append(
+                "processes and memory: no control group could be made here (cgroup v2 delegation or v1 pids and memory hierarchies)"
+            )
         }
-        if ChildProcess.locate("prlimit") == nil { limits.notEnforced.append("file size: prlimit (util-linux) is not installed") }
+        if ChildProcess.locate("prlimit") == nil {
+            limits.notEnforced.append("file size: prlimit (util-linux) is not installed")
+        }
 
-        let reproduced = !failed && outputs.filter(\.decisive).allSatisfy { [.identical, .equivalent, .withinTolerance].contains($0.verdict) }
+        let reproduced =
+            !failed
+            && outputs.filter(\.decisive).allSatisfy {
+                [.identical, .equivalent, .withinTolerance].contains($0.verdict)
+            }
         let keep = options.keep || !reproduced || options.workdir != nil
         if !keep { FileSystem.removeTree(workdir) }
         return RebuildReport(
             pack: path, verification: verification, sandbox: sandbox.description, limits: limits,
-            runs: reportRuns.map { var run = $0; if !keep { run.log = nil }; return run },
-            tolerance: tolerance, outputs: outputs, drift: drift, verdict: reproduced ? .reproduced : .notReproduced, workdir: keep ? workdir : nil)
+            runs: reportRuns.map {
+                var run = $0; if !keep { run.log = nil }; return run
+            },
+            tolerance: tolerance, outputs: outputs, drift: drift, verdict: reproduced ? .reproduced : .notReproduced,
+            workdir: keep ? workdir : nil)
     }
 
     /// The runs that produced the card's outputs, oldest first.
@@ -190,7 +213,8 @@ public enum Rebuilder {
             ids.formUnion(try Lineage.of(sha256: item.sha256, named: output.path, among: sorted).runs.map(\.id))
         }
         guard !ids.isEmpty else {
-            throw MLPackError.usage("no recorded run of the pack wrote its outputs (\(card.outputs.map(\.path).joined(separator: ", ")))")
+            throw MLPackError.usage(
+                "no recorded run of the pack wrote its outputs (\(card.outputs.map(\.path).joined(separator: ", ")))")
         }
         return sorted.filter { ids.contains($0.id) }
     }
@@ -203,7 +227,9 @@ public enum Rebuilder {
         let references = try DataFetcher.references(in: pack, trusted: trusted)
         if references.contains(where: { $0.reference.inline == nil }) {
             progress("fetching data references into \(options.cache.root)")
-            do { _ = try DataFetcher.fetch(references, of: pack.path, cache: options.cache) } catch let error as MLPackError where error.category == .usage {
+            do { _ = try DataFetcher.fetch(references, of: pack.path, cache: options.cache) } catch let error
+                as MLPackError where error.category == .usage
+            {
                 throw MLPackError.usage("cannot rebuild \(pack.path): \(error)")
             }
         }
@@ -211,11 +237,13 @@ public enum Rebuilder {
     }
 
     private static func compareOutputs(
-        _ lineage: [RunRecord], card: Card, contents: PackContents, replay: Replay, tolerance: ComparisonTolerance, workdir: String
+        _ lineage: [RunRecord], card: Card, contents: PackContents, replay: Replay, tolerance: ComparisonTolerance,
+        workdir: String
     ) throws -> [RebuildReport.Output] {
         let cardOutputs = Set(card.outputs.compactMap { contents.item($0.path)?.sha256 })
-        let shipped = Dictionary(contents.items.filter(\.role.isOutput).map { ($0.sha256, $0) },
-                                 uniquingKeysWith: { first, _ in first })
+        let shipped = Dictionary(
+            contents.items.filter(\.role.isOutput).map { ($0.sha256, $0) },
+            uniquingKeysWith: { first, _ in first })
         let expectedFolder = Workspace.expectedFolder(in: workdir)
         var results: [RebuildReport.Output] = []
         for run in lineage {
@@ -223,11 +251,14 @@ public enum Rebuilder {
                 let item = shipped[output.sha256]
                 var result = RebuildReport.Output(
                     run: run.id, path: output.path, item: item?.path, verdict: .missing,
-                    decisive: cardOutputs.contains(output.sha256) || item != nil || output.path == run.metricsPath, comparison: nil, note: nil)
+                    decisive: cardOutputs.contains(output.sha256) || item != nil || output.path == run.metricsPath,
+                    comparison: nil, note: nil)
                 let (opened, problem) = replay.rebuiltOutput(run: run, output: output)
                 guard let opened else {
-                    result.note = problem == "no such file" || problem == "not replayed"
-                        ? "the rebuild did not write it" : "\(problem ?? "unreadable"): not a regular file in the workspace, not read"
+                    result.note =
+                        problem == "no such file" || problem == "not replayed"
+                        ? "the rebuild did not write it"
+                        : "\(problem ?? "unreadable"): not a regular file in the workspace, not read"
                     results.append(result)
                     continue
                 }
@@ -241,11 +272,13 @@ public enum Rebuilder {
                     if FileSystem.status(expected) == nil { try PackItems.copy(item, from: replay.pack, to: expected) }
                     var comparison = try OutputComparison.compare(
                         expected: expected, actual: rebuilt, tolerance: tolerance, expectedSHA256: item.sha256)
-                    comparison.actualUnreadable = comparison.actualUnreadable?.replacingOccurrences(of: rebuilt, with: output.path)
+                    comparison.actualUnreadable = comparison.actualUnreadable?.replacingOccurrences(
+                        of: rebuilt, with: output.path)
                     result.comparison = comparison
                     result.verdict = comparison.verdict
                 } else if output.path == run.metricsPath, let metrics = run.metrics {
-                    let comparison = OutputComparison.compareMetrics(expected: metrics, actual: (try? MetricsJSON.read(rebuilt)) ?? .null, tolerance: tolerance)
+                    let comparison = OutputComparison.compareMetrics(
+                        expected: metrics, actual: (try? MetricsJSON.read(rebuilt)) ?? .null, tolerance: tolerance)
                     result.comparison = comparison
                     result.verdict = comparison.verdict
                 } else {
@@ -263,7 +296,12 @@ public enum Rebuilder {
     /// The last component of a recorded path, reduced to characters safe in a file name.
     private static func plainName(_ path: String) -> String {
         let name = (path as NSString).lastPathComponent
-        let safe = String(name.unicodeScalars.map { $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)) ? Character($0) : "_" })
+        let safe = String(
+            name.unicodeScalars.map {
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0))
+                    ? Character($0) : "_"
+            })
         return String(safe.suffix(64))
     }
 

@@ -19,7 +19,10 @@ struct Replay {
     /// Recorded output digest → where in which workspace the rebuilt file standing for it is.
     private var rebuilt: [String: (workspace: Workspace, path: String)] = [:]
 
-    init(pack: PackFile, contents: PackContents, data: DataSources, sandbox: Sandbox, workdir: String, limits: RebuildLimits) {
+    init(
+        pack: PackFile, contents: PackContents, data: DataSources, sandbox: Sandbox, workdir: String,
+        limits: RebuildLimits
+    ) {
         self.pack = pack
         self.contents = contents
         self.data = data
@@ -35,14 +38,17 @@ struct Replay {
         let snapshot = Layout.codeDirectory + "/" + run.code.treeDigest.prefix(12)
         for file in run.code.files {
             guard let item = contents.item(snapshot + "/" + file.path), item.sha256 == file.sha256 else {
-                throw MLPackError.integrity(entry: Layout.payloadPath(snapshot + "/" + file.path), problem: "the code run \(run.id) used is not in the pack")
+                throw MLPackError.integrity(
+                    entry: Layout.payloadPath(snapshot + "/" + file.path),
+                    problem: "the code run \(run.id) used is not in the pack")
             }
             try workspace.place(file.path, mode: file.mode) { try extract(item, into: $0) }
         }
         var readOnly: [(source: String, target: String)] = []
         for input in run.inputs {
             let outside = input.path.hasPrefix("/")
-            try provide(input, for: run, at: outside ? "inputs/" + input.sha256 : input.path, outside: outside, in: workspace)
+            try provide(
+                input, for: run, at: outside ? "inputs/" + input.sha256 : input.path, outside: outside, in: workspace)
             if outside {
                 // Named by absolute path in the argv: bound there, read-only.
                 readOnly.append((workspace.root + "/inputs/" + input.sha256, input.path))
@@ -51,19 +57,24 @@ struct Replay {
 
         // What the pack asks for, filtered as capture filters: numerics settings only.
         let offered = (recordedVariables[run.environment] ?? [:]).merging(run.setVariables) { $1 }
-        var environment = EnvironmentVariables.filter(offered, home: "").filter { !$0.value.unicodeScalars.contains { $0.value < 0x20 } }
+        var environment = EnvironmentVariables.filter(offered, home: "").filter {
+            !$0.value.unicodeScalars.contains { $0.value < 0x20 }
+        }
         let ignored = offered.keys.filter { environment[$0] == nil }.sorted()
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         environment["HOME"] = workspace.home
         environment["TMPDIR"] = "/tmp"
         if environment["LANG"] == nil { environment["LANG"] = "C.UTF-8" }
         guard let directory = workspace.path(run.workingDirectory) else {
-            throw MLPackError.integrity(entry: Layout.runRecord(run.id), problem: "working directory \(run.workingDirectory) leaves the project")
+            throw MLPackError.integrity(
+                entry: Layout.runRecord(run.id), problem: "working directory \(run.workingDirectory) leaves the project"
+            )
         }
         try FileSystem.makeDirectories(directory)
 
         let group = ControlGroup.make(
-            name: "mlpack-rebuild-\(getpid())-\(workspaces.count)", maxProcesses: limits.maxProcesses, maxMemory: limits.maxMemory)
+            name: "mlpack-rebuild-\(getpid())-\(workspaces.count)", maxProcesses: limits.maxProcesses,
+            maxMemory: limits.maxMemory)
         controlGroups = (controlGroups ?? true) && group != nil
         let command = sandbox.command(
             run.argv, workspace: workspace, directory: directory, readOnly: readOnly, environment: environment,
@@ -73,7 +84,10 @@ struct Replay {
         do {
             outcome = try LoggedCommand.run(
                 command, log: workspace.log, environment: Sandbox.hostEnvironment, timeout: limits.timeout,
-                check: { FileSystem.diskUsage(workspace.root) > maxBytes ? "workspace size limit reached (\(ByteCount.text(maxBytes)); --max-workspace-size)" : nil })
+                check: {
+                    FileSystem.diskUsage(workspace.root) > maxBytes
+                        ? "workspace size limit reached (\(ByteCount.text(maxBytes)); --max-workspace-size)" : nil
+                })
         } catch {
             group?.destroy()
             throw error
@@ -83,7 +97,9 @@ struct Replay {
         group?.destroy()
 
         for output in run.outputs where output.kind == .file && !output.path.hasPrefix("/") {
-            if rebuilt[output.sha256] == nil, workspace.open(output.path).file != nil { rebuilt[output.sha256] = (workspace, output.path) }
+            if rebuilt[output.sha256] == nil, workspace.open(output.path).file != nil {
+                rebuilt[output.sha256] = (workspace, output.path)
+            }
         }
         var exitCode: Int32?
         var signal: Int32?
@@ -93,13 +109,18 @@ struct Replay {
         }
         if outcome.timedOut { limitsHit.insert("time limit reached (\(limits.timeoutText); --timeout)", at: 0) }
         if let stopped = outcome.stopped { limitsHit.insert(stopped, at: 0) }
-        if signal == SIGXFSZ { limitsHit.append("a file grew past the workspace size limit (\(ByteCount.text(maxBytes)); --max-workspace-size)") }
-        let status = outcome.timedOut ? "timed out" : outcome.stopped != nil ? "stopped" : exitCode == 0 ? "ok" : "failed"
+        if signal == SIGXFSZ {
+            limitsHit.append(
+                "a file grew past the workspace size limit (\(ByteCount.text(maxBytes)); --max-workspace-size)")
+        }
+        let status =
+            outcome.timedOut ? "timed out" : outcome.stopped != nil ? "stopped" : exitCode == 0 ? "ok" : "failed"
         let log = Self.tail(of: workspace.log)
         return RebuildReport.Run(
             id: run.id, name: run.name, command: run.argv, status: status, exitCode: exitCode, signal: signal,
             seconds: outcome.seconds, log: workspace.log,
-            logTail: status == "ok" ? [] : Array(log.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).map(String.init)),
+            logTail: status == "ok"
+                ? [] : Array(log.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).map(String.init)),
             sandboxRefusals: status == "ok" ? [] : Self.refusals(in: log, sandbox: sandbox),
             ignoredVariables: ignored, limitsHit: limitsHit)
     }
@@ -115,12 +136,19 @@ struct Replay {
     /// command to run, digests that become file names, absolute inputs that become mount points.
     private static func check(_ run: RunRecord) throws {
         let entry = Layout.runRecord(run.id)
-        guard let program = run.argv.first, !program.isEmpty else { throw MLPackError.integrity(entry: entry, problem: "the run has no command") }
-        guard !run.argv.contains(where: { $0.utf8.contains(0) }) else { throw MLPackError.integrity(entry: entry, problem: "a NUL in the command") }
-        for file in run.inputs + run.outputs {
-            guard Hex.isSHA256(file.sha256) else { throw MLPackError.integrity(entry: entry, problem: "\(file.path): not a sha256 digest") }
+        guard let program = run.argv.first, !program.isEmpty else {
+            throw MLPackError.integrity(entry: entry, problem: "the run has no command")
         }
-        for input in run.inputs where input.path.hasPrefix("/") && PackPath.problem(with: String(input.path.dropFirst())) != nil {
+        guard !run.argv.contains(where: { $0.utf8.contains(0) }) else {
+            throw MLPackError.integrity(entry: entry, problem: "a NUL in the command")
+        }
+        for file in run.inputs + run.outputs {
+            guard Hex.isSHA256(file.sha256) else {
+                throw MLPackError.integrity(entry: entry, problem: "\(file.path): not a sha256 digest")
+            }
+        }
+        for input in run.inputs
+        where input.path.hasPrefix("/") && PackPath.problem(with: String(input.path.dropFirst())) != nil {
             throw MLPackError.integrity(entry: entry, problem: "input \(input.path) is not a plain absolute path")
         }
     }
@@ -134,8 +162,12 @@ struct Replay {
 
     /// Puts one input in place: an earlier run's rebuilt output, a data reference's files
     /// from the cache (or the pack, when inline), or an item of the pack with that content.
-    private func provide(_ input: RunRecord.FileRecord, for run: RunRecord, at relative: String, outside: Bool, in workspace: Workspace) throws {
-        if input.kind == .file, let earlier = rebuilt[input.sha256], let file = earlier.workspace.open(earlier.path).file {
+    private func provide(
+        _ input: RunRecord.FileRecord, for run: RunRecord, at relative: String, outside: Bool, in workspace: Workspace
+    ) throws {
+        if input.kind == .file, let earlier = rebuilt[input.sha256],
+            let file = earlier.workspace.open(earlier.path).file
+        {
             return try workspace.copy(file, to: relative, outside: outside)
         }
         if let loaded = data.reference(forDigest: input.sha256) {
@@ -143,18 +175,25 @@ struct Replay {
             for file in loaded.files {
                 let target = file.relativePath.isEmpty ? relative : relative + "/" + file.relativePath
                 if let inline = reference.inline {
-                    let itemPath = file.relativePath.isEmpty
+                    let itemPath =
+                        file.relativePath.isEmpty
                         ? contents.items.first { $0.path.hasPrefix(inline + "/") && $0.sha256 == file.sha256 }?.path
                         : inline + "/" + file.relativePath
                     guard let itemPath, let item = contents.item(itemPath) else {
-                        throw MLPackError.integrity(entry: "data reference \(reference.name)", problem: "its inline copy is missing")
+                        throw MLPackError.integrity(
+                            entry: "data reference \(reference.name)", problem: "its inline copy is missing")
                     }
                     try workspace.place(target, outside: outside, mode: 0o644) { try extract(item, into: $0) }
                 } else {
                     guard data.cache.contains(file.sha256) else {
-                        throw MLPackError.io(path: "data reference \(reference.name)", reason: "\(file.relativePath.isEmpty ? "its file" : file.relativePath) is not in the cache \(data.cache.root)")
+                        throw MLPackError.io(
+                            path: "data reference \(reference.name)",
+                            reason:
+                                "\(file.relativePath.isEmpty ? "its file" : file.relativePath) is not in the cache \(data.cache.root)"
+                        )
                     }
-                    try workspace.copy(PosixFile(path: data.cache.blobPath(file.sha256), mode: .read), to: target, outside: outside)
+                    try workspace.copy(
+                        PosixFile(path: data.cache.blobPath(file.sha256), mode: .read), to: target, outside: outside)
                 }
             }
             return
@@ -164,7 +203,9 @@ struct Replay {
         }
         throw MLPackError.io(
             path: "run \(run.id)",
-            reason: "missing input \(input.path) (sha256 \(input.sha256.prefix(16))…): no earlier run, data reference or item of the pack provides it")
+            reason:
+                "missing input \(input.path) (sha256 \(input.sha256.prefix(16))…): no earlier run, data reference or item of the pack provides it"
+        )
     }
 
     private func extract(_ item: Item, into file: PosixFile) throws { try PackItems.copy(item, from: pack, into: file) }
@@ -174,7 +215,10 @@ struct Replay {
     static func refusals(in log: String, sandbox: Sandbox) -> [String] {
         var found: [String] = []
         // Loopback is all a sandbox without network has, and nothing listens there.
-        let network = ["Network is unreachable", "Connection refused", "Temporary failure in name resolution", "Name or service not known", "No address associated with hostname", "Could not resolve host"]
+        let network = [
+            "Network is unreachable", "Connection refused", "Temporary failure in name resolution",
+            "Name or service not known", "No address associated with hostname", "Could not resolve host",
+        ]
         let filesystem = ["Read-only file system", "Permission denied"]
         for line in log.split(separator: "\n").map(String.init) {
             if sandbox.bubblewrap != nil && !sandbox.allowNetwork, network.contains(where: line.contains) {

@@ -16,16 +16,22 @@ struct Sandbox {
     /// The whole environment of every host process a rebuild starts (the launcher, bwrap):
     /// nothing from the pack and nothing of the user's, so no loader or shell variable a
     /// pack names (`LD_PRELOAD`, `BASH_ENV`, …) ever reaches a process outside the sandbox.
-    static let hostEnvironment = ["PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"]
+    static let hostEnvironment = [
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
+    ]
 
     static func make(allowNetwork: Bool, unsafeNoSandbox: Bool) throws -> Sandbox {
         if unsafeNoSandbox { return Sandbox(bubblewrap: nil, allowNetwork: true) }
         guard let bwrap = ChildProcess.locate("bwrap") else {
-            throw MLPackError.usage("bubblewrap (bwrap) is not installed, and a pack's code must not run unconfined: install it (apt install bubblewrap) or pass --unsafe-no-sandbox")
+            throw MLPackError.usage(
+                "bubblewrap (bwrap) is not installed, and a pack's code must not run unconfined: install it (apt install bubblewrap) or pass --unsafe-no-sandbox"
+            )
         }
         let probe = [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--clearenv", "--", "/bin/true"]
         guard ChildProcess.run(probe, timeout: 30, environment: hostEnvironment) != nil else {
-            throw MLPackError.usage("bubblewrap cannot create a sandbox here (user namespaces disabled, or bwrap older than 0.5?): fix that, or pass --unsafe-no-sandbox")
+            throw MLPackError.usage(
+                "bubblewrap cannot create a sandbox here (user namespaces disabled, or bwrap older than 0.5?): fix that, or pass --unsafe-no-sandbox"
+            )
         }
         return Sandbox(bubblewrap: bwrap, allowNetwork: allowNetwork)
     }
@@ -41,7 +47,12 @@ struct Sandbox {
         var launch: [String] = []
         if let group {
             // Joins the group before anything of the run exists, so every process it starts is counted.
-            launch = ["/bin/sh", "-c", #"while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#, "mlpack-launch"]
+            launch =
+                [
+                    "/bin/sh", "-c",
+                    #"while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#,
+                    "mlpack-launch",
+                ]
                 + group.joinFiles + ["--"]
         }
         if let prlimit = ChildProcess.locate("prlimit") {
@@ -57,7 +68,9 @@ struct Sandbox {
         arguments += systemBinds()
         // /tmp and /dev/shm on the workspace's disk: they count towards its size, not memory.
         // What comes after may lie below /tmp (a venv, the workspace itself).
-        arguments += ["--proc", "/proc", "--dev", "/dev", "--bind", workspace.tmp, "/tmp", "--bind", workspace.shm, "/dev/shm"]
+        arguments += [
+            "--proc", "/proc", "--dev", "/dev", "--bind", workspace.tmp, "/tmp", "--bind", workspace.shm, "/dev/shm",
+        ]
         arguments += softwareBinds(program: argv.first)
         arguments += ["--bind", workspace.root, workspace.root]
         for bind in readOnly { arguments += ["--ro-bind", bind.source, bind.target] }
@@ -105,7 +118,8 @@ struct Sandbox {
         if let program, let executable = ChildProcess.locate(program), executable.hasPrefix("/") {
             // The program as PATH names it (a venv's bin/python) and what that link resolves to
             // (the Python the venv was made from).
-            for hop in [executable, URL(fileURLWithPath: executable).resolvingSymlinksInPath().path] where belowHome(hop) {
+            for hop in [executable, URL(fileURLWithPath: executable).resolvingSymlinksInPath().path]
+            where belowHome(hop) {
                 software.insert(Self.installation((hop as NSString).deletingLastPathComponent, homes: homes))
             }
         }

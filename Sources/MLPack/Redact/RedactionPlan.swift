@@ -17,21 +17,28 @@ struct RedactionPlan {
     /// user names, home folders, where the data lay locally).
     static let privateRoles: Set<Role> = [.note, .host]
 
-    static func make(contents: PackContents, options: RedactOptions, bytes: (String) throws -> [UInt8]) throws -> RedactionPlan {
+    static func make(
+        contents: PackContents, options: RedactOptions, bytes: (String) throws -> [UInt8]
+    ) throws -> RedactionPlan {
         let items = contents.items
         var reasons: [String: String] = [:]
         func withhold(_ path: String, _ reason: String) { if reasons[path] == nil { reasons[path] = reason } }
 
         let patterns = options.drop.map(PathPattern.init)
         for item in items {
-            if let pattern = patterns.first(where: { $0.matches(item.path) }) { withhold(item.path, "matches --drop \(pattern)") }
+            if let pattern = patterns.first(where: { $0.matches(item.path) }) {
+                withhold(item.path, "matches --drop \(pattern)")
+            }
             if options.dropRoles.contains(item.role) { withhold(item.path, "role \(item.role.rawValue)") }
-            if options.publish && privateRoles.contains(item.role) { withhold(item.path, "private (\(item.role.rawValue))") }
+            if options.publish && privateRoles.contains(item.role) {
+                withhold(item.path, "private (\(item.role.rawValue))")
+            }
         }
 
         // Runs: the ones named, and with --public every run outside the outputs' lineage.
         let runs = try items.filter { $0.role == .run }.map { item -> RunRecord in
-            do { return try JSONText.decode(RunRecord.self, from: try bytes(item.path)) } catch let error as MLPackError { throw error } catch {
+            do { return try JSONText.decode(RunRecord.self, from: try bytes(item.path)) } catch let error as MLPackError
+            { throw error } catch {
                 throw MLPackError.integrity(entry: Layout.payloadPath(item.path), problem: "not a valid run record")
             }
         }
@@ -39,14 +46,17 @@ struct RedactionPlan {
         for prefix in options.dropRuns {
             let matches = runs.filter { $0.id == prefix || $0.id.hasPrefix(prefix) }
             guard matches.count == 1 else {
-                throw MLPackError.usage("--drop-run \(prefix): \(matches.isEmpty ? "no such run in the pack" : "ambiguous")")
+                throw MLPackError.usage(
+                    "--drop-run \(prefix): \(matches.isEmpty ? "no such run in the pack" : "ambiguous")")
             }
             dropped[matches[0].id] = "--drop-run"
         }
         let card = try JSONText.decode(Card.self, from: try bytes(Layout.card))
         if options.publish {
             let lineage = try lineageOfOutputs(card: card, contents: contents, runs: runs)
-            for run in runs where !lineage.contains(run.id) { dropped[run.id] = dropped[run.id] ?? "not in the lineage of the pack's outputs" }
+            for run in runs where !lineage.contains(run.id) {
+                dropped[run.id] = dropped[run.id] ?? "not in the lineage of the pack's outputs"
+            }
         }
         let keptRuns = runs.filter { dropped[$0.id] == nil }
         for run in runs where dropped[run.id] != nil {
@@ -54,10 +64,13 @@ struct RedactionPlan {
         }
         var referenceDigests: [String: String] = [:]
         for item in items where item.role == .dataRef && item.path.hasSuffix(".json") {
-            if let reference = try? JSONText.decode(DataReference.self, from: try bytes(item.path)) { referenceDigests[reference.name] = reference.digest }
+            if let reference = try? JSONText.decode(DataReference.self, from: try bytes(item.path)) {
+                referenceDigests[reference.name] = reference.digest
+            }
         }
         try withholdWhatOnlyDroppedRunsUsed(
-            items: items, runs: runs, kept: keptRuns, card: card, dropped: dropped, references: referenceDigests, withhold: withhold)
+            items: items, runs: runs, kept: keptRuns, card: card, dropped: dropped, references: referenceDigests,
+            withhold: withhold)
 
         if reasons[Layout.card] != nil {
             throw MLPackError.usage("the card (data/pack.json) cannot be withheld: every pack has one")
@@ -71,12 +84,17 @@ struct RedactionPlan {
                 let record = try JSONText.decode(RunRecord.self, from: original)
                 let clean = try JSONText.encode(scrubber.scrub(record))
                 if clean != original {
-                    rewritten.append(Rewrite(
-                        change: .init(path: item.path, role: item.role, reason: "absolute paths and home folders replaced"), bytes: clean))
+                    rewritten.append(
+                        Rewrite(
+                            change: .init(
+                                path: item.path, role: item.role, reason: "absolute paths and home folders replaced"),
+                            bytes: clean))
                 }
             }
         }
-        let withheld = items.filter { reasons[$0.path] != nil }.map { RedactReport.Change(path: $0.path, role: $0.role, reason: reasons[$0.path]!) }
+        let withheld = items.filter { reasons[$0.path] != nil }.map {
+            RedactReport.Change(path: $0.path, role: $0.role, reason: reasons[$0.path]!)
+        }
         return RedactionPlan(kept: kept, withheld: withheld, rewritten: rewritten)
     }
 
@@ -86,7 +104,8 @@ struct RedactionPlan {
         for output in card.outputs {
             guard let item = contents.item(output.path) else { continue }
             guard runs.contains(where: { $0.outputs.contains { $0.sha256 == item.sha256 } }) else { continue }
-            let lineage = try Lineage.of(sha256: item.sha256, named: output.path, among: runs.sorted { $0.started < $1.started })
+            let lineage = try Lineage.of(
+                sha256: item.sha256, named: output.path, among: runs.sorted { $0.started < $1.started })
             ids.formUnion(lineage.runs.map(\.id))
         }
         return ids
@@ -107,7 +126,9 @@ struct RedactionPlan {
             let reason = "used only by withheld run \(run.id)"
             let snapshot = "code/" + run.code.treeDigest.prefix(12)
             if !keptSnapshots.contains(snapshot) {
-                for item in items where item.path.hasPrefix(snapshot + "/") || item.path == snapshot + ".json" { withhold(item.path, reason) }
+                for item in items where item.path.hasPrefix(snapshot + "/") || item.path == snapshot + ".json" {
+                    withhold(item.path, reason)
+                }
             }
             if !keptEnvironments.contains(run.environment) {
                 for item in items where item.path.hasPrefix("env/\(run.environment)/") { withhold(item.path, reason) }
@@ -119,7 +140,9 @@ struct RedactionPlan {
             let read = Set(run.inputs.map(\.sha256)).subtracting(keptContent)
             // A reference is known by its digest; its listing and local record follow it.
             for (name, digest) in referenceDigests where read.contains(digest) {
-                for path in [DataReference.itemPath(name), DataReference.listingPath(name), DataReference.localPath(name)]
+                for path in [
+                    DataReference.itemPath(name), DataReference.listingPath(name), DataReference.localPath(name),
+                ]
                 where items.contains(where: { $0.path == path }) {
                     withhold(path, reason)
                 }

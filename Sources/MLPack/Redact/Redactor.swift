@@ -40,7 +40,9 @@ public struct RedactReport: Sendable, Codable {
 /// in run records) makes a new manifest, signed by the redactor, that keeps the author's
 /// manifest and signature inside. Items are copied stream to stream, never to disk.
 public enum Redactor {
-    public static func redact(_ input: String, options: RedactOptions, progress: ProgressHandler? = nil) throws -> RedactReport {
+    public static func redact(
+        _ input: String, options: RedactOptions, progress: ProgressHandler? = nil
+    ) throws -> RedactReport {
         let pack = try PackFile(path: input, limits: options.limits)
         guard pack.size != nil else { throw MLPackError.usage("redact needs a pack file, not standard input") }
         // Everything is checked before anything is copied.
@@ -51,7 +53,8 @@ public enum Redactor {
         let top = scanned.topDirectory
         func bytes(_ itemPath: String) throws -> [UInt8] {
             if let kept = scanned.metadata[Layout.payloadPath(itemPath)] { return kept }
-            guard let entry = loaded.index.entries.first(where: { $0.path == top + "/" + Layout.payloadPath(itemPath) }) else {
+            guard let entry = loaded.index.entries.first(where: { $0.path == top + "/" + Layout.payloadPath(itemPath) })
+            else {
                 throw MLPackError.integrity(entry: Layout.payloadPath(itemPath), problem: "missing from the seek index")
             }
             let read = try pack.read(entry)
@@ -65,12 +68,15 @@ public enum Redactor {
         let rewriting = !plan.rewritten.isEmpty
         if rewriting && options.signingKey == nil && !options.dryRun {
             throw MLPackError.usage(
-                "\(plan.rewritten.count) item(s) must be rewritten (\(plan.rewritten.map { $0.change.path }.joined(separator: ", "))): give --key to sign the redacted pack")
+                "\(plan.rewritten.count) item(s) must be rewritten (\(plan.rewritten.map { $0.change.path }.joined(separator: ", "))): give --key to sign the redacted pack"
+            )
         }
         var report = RedactReport(
             input: input, output: options.output, kept: plan.kept.count,
             withheld: plan.withheld, rewritten: plan.rewritten.map(\.change),
-            manifest: rewriting ? "re-signed by key \(options.signingKey?.publicKey.id ?? "(none)")" : "kept (the author's signature still verifies)",
+            manifest: rewriting
+                ? "re-signed by key \(options.signingKey?.publicKey.id ?? "(none)")"
+                : "kept (the author's signature still verifies)",
             dryRun: options.dryRun)
         guard !options.dryRun else { return report }
 
@@ -87,7 +93,9 @@ public enum Redactor {
         do {
             let manifest = contents.manifest
             let counter = ProgressCounter(progress, phase: "redacting", total: plan.kept.reduce(0) { $0 + $1.size })
-            let writer = try PackWriter(output: file, topDirectory: top, mtime: Timestamp.unixSeconds(Timestamp.parse(manifest.created)!), progress: counter)
+            let writer = try PackWriter(
+                output: file, topDirectory: top, mtime: Timestamp.unixSeconds(Timestamp.parse(manifest.created)!),
+                progress: counter)
             var items: [Item] = []
             var firstWithContent: [String: String] = [:]
             let rewrites = Dictionary(uniqueKeysWithValues: plan.rewritten.map { ($0.change.path, $0.bytes) })
@@ -95,7 +103,10 @@ public enum Redactor {
                 let payloadPath = Layout.payloadPath(original.path)
                 if let newBytes = rewrites[original.path] {
                     let written = try writer.add(path: payloadPath, source: .bytes(newBytes), mode: original.mode)
-                    items.append(Item(path: original.path, role: original.role, size: written.size, sha256: Hex.encode(written.sha256), mode: original.mode))
+                    items.append(
+                        Item(
+                            path: original.path, role: original.role, size: written.size,
+                            sha256: Hex.encode(written.sha256), mode: original.mode))
                     continue
                 }
                 // Identical content and mode is stored once, as before (its target may be gone).
@@ -106,9 +117,13 @@ public enum Redactor {
                     guard let entry = loaded.index.entries.first(where: { $0.path == top + "/" + payloadPath }) else {
                         throw MLPackError.integrity(entry: payloadPath, problem: "missing from the seek index")
                     }
-                    let written = try writer.add(path: payloadPath, source: .reader(try EntryReader(pack: pack, entry: entry), size: original.size), mode: original.mode)
+                    let written = try writer.add(
+                        path: payloadPath,
+                        source: .reader(try EntryReader(pack: pack, entry: entry), size: original.size),
+                        mode: original.mode)
                     guard Hex.encode(written.sha256) == original.sha256 else {
-                        throw MLPackError.integrity(entry: payloadPath, problem: "copied bytes differ from the disclosure")
+                        throw MLPackError.integrity(
+                            entry: payloadPath, problem: "copied bytes differ from the disclosure")
                     }
                     if original.size > 0 { firstWithContent[key] = original.path }
                 }
@@ -118,11 +133,14 @@ public enum Redactor {
             if rewriting, let key = options.signingKey {
                 // The author's manifest stays inside: it still vouches for every item kept unchanged.
                 let original = PackSealer.OriginalPack(
-                    manifest: contents.provenance == nil ? contents.manifestBytes : try originalBytes(scanned, Layout.originalManifest),
-                    signature: contents.provenance == nil ? scanned.metadata[Layout.signature] : scanned.metadata[Layout.originalSignature],
+                    manifest: contents.provenance == nil
+                        ? contents.manifestBytes : try originalBytes(scanned, Layout.originalManifest),
+                    signature: contents.provenance == nil
+                        ? scanned.metadata[Layout.signature] : scanned.metadata[Layout.originalSignature],
                     disclosures: try authorDisclosures(contents, scanned, keeping: items))
-                _ = try PackSealer.seal(writer, items: items, name: top, created: manifest.created,
-                                        manifesting: .new(key: key, original: original), itemBytes: sourceBytes)
+                _ = try PackSealer.seal(
+                    writer, items: items, name: top, created: manifest.created,
+                    manifesting: .new(key: key, original: original), itemBytes: sourceBytes)
             } else {
                 let kept = Set(items.map(\.path))
                 _ = try PackSealer.seal(
@@ -148,11 +166,14 @@ public enum Redactor {
 
     /// The author's disclosures of the items kept unchanged: from the pack itself, or from
     /// its own original/ when it was re-signed already.
-    private static func authorDisclosures(_ contents: PackContents, _ scanned: ScannedPack, keeping items: [Item]) throws -> [String] {
+    private static func authorDisclosures(
+        _ contents: PackContents, _ scanned: ScannedPack, keeping items: [Item]
+    ) throws -> [String] {
         let kept = Dictionary(uniqueKeysWithValues: items.map { ($0.path, $0) })
         let candidates: [Disclosure]
         if contents.provenance != nil {
-            let file = try JSONText.decode(DisclosureFile.self, from: try originalBytes(scanned, Layout.originalDisclosures))
+            let file = try JSONText.decode(
+                DisclosureFile.self, from: try originalBytes(scanned, Layout.originalDisclosures))
             candidates = try file.disclosures.map { try Disclosure(decoding: $0) }
         } else {
             candidates = contents.disclosures

@@ -12,8 +12,11 @@ enum CodeCapture {
             // copies nothing). The copy is hashed as it is written: if the file changed since
             // it was hashed, the record names what was actually kept.
             let stored = try store.storeObject(copying: file.absolutePath, expected: hash.sha256)
-            let size = stored == hash.sha256 ? hash.size : FileSystem.status(store.objectPath(stored))?.size ?? hash.size
-            files.append(RunRecord.Code.File(path: file.relativePath, sha256: stored, size: size, mode: file.executable ? 0o755 : 0o644))
+            let size =
+                stored == hash.sha256 ? hash.size : FileSystem.status(store.objectPath(stored))?.size ?? hash.size
+            files.append(
+                RunRecord.Code.File(
+                    path: file.relativePath, sha256: stored, size: size, mode: file.executable ? 0o755 : 0o644))
         }
         // The same listing and digest as a pack's code snapshot of these files.
         let listing = Listing.sha256sum(files.map { ($0.path, $0.sha256) })

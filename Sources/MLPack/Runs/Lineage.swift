@@ -23,7 +23,9 @@ public struct Lineage: Sendable {
         guard let last = writers.last(where: { $0.status == .succeeded }) ?? writers.last,
             let final = last.outputs.last(where: { $0.sha256 == sha256 })
         else {
-            throw MLPackError.usage("no recorded run wrote \(path) (sha256 \(sha256.prefix(16))…): record the training with `mlpack run -- …`")
+            throw MLPackError.usage(
+                "no recorded run wrote \(path) (sha256 \(sha256.prefix(16))…): record the training with `mlpack run -- …`"
+            )
         }
         var chosen: [String: RunRecord] = [last.id: last]
         var producers: [String: String] = [:]
@@ -35,13 +37,16 @@ public struct Lineage: Sendable {
                 if chosen.updateValue(producer, forKey: producer.id) == nil { pending.append(producer) }
             }
         }
-        return Lineage(runs: chosen.values.sorted { $0.started < $1.started || ($0.started == $1.started && $0.id < $1.id) },
-                       final: final, producers: producers)
+        return Lineage(
+            runs: chosen.values.sorted { $0.started < $1.started || ($0.started == $1.started && $0.id < $1.id) },
+            final: final, producers: producers)
     }
 
     /// The run that wrote `input`: the one recorded at run time if it is still known, else
     /// the newest earlier run whose output has the same content.
-    private static func producer(of input: RunRecord.FileRecord, for run: RunRecord, among all: [RunRecord]) -> RunRecord? {
+    private static func producer(
+        of input: RunRecord.FileRecord, for run: RunRecord, among all: [RunRecord]
+    ) -> RunRecord? {
         if let id = input.producedBy, let recorded = all.first(where: { $0.id == id }) { return recorded }
         return all.last { $0.started < run.started && $0.outputs.contains { $0.sha256 == input.sha256 } }
     }
@@ -54,7 +59,8 @@ public struct Lineage: Sendable {
 
     /// Outputs of lineage runs that a later lineage run read: the intermediate checkpoints.
     public var checkpoints: [(run: RunRecord, output: RunRecord.FileRecord)] {
-        let consumed = Set(runs.flatMap { run in run.inputs.filter { producer(ofInput: $0, of: run) != nil }.map(\.sha256) })
+        let consumed = Set(
+            runs.flatMap { run in run.inputs.filter { producer(ofInput: $0, of: run) != nil }.map(\.sha256) })
         return runs.flatMap { run in
             run.outputs.filter { consumed.contains($0.sha256) && $0.sha256 != final.sha256 }.map { (run, $0) }
         }

@@ -14,7 +14,10 @@ struct ReadTrace {
     /// cannot trace here (ptrace is forbidden in some containers).
     static func prepare() -> (trace: ReadTrace?, problem: String?) {
         guard let strace = ChildProcess.locate("strace") else { return (nil, "strace is not installed") }
-        guard ChildProcess.run([strace, "-f", "-qq", "-e", "trace=openat", "-o", "/dev/null", "--", "/bin/true"], timeout: 10) != nil else {
+        guard
+            ChildProcess.run(
+                [strace, "-f", "-qq", "-e", "trace=openat", "-o", "/dev/null", "--", "/bin/true"], timeout: 10) != nil
+        else {
             return (nil, "strace cannot trace here (ptrace not permitted?)")
         }
         let log = FileSystem.temporaryName(in: FileManager.default.temporaryDirectory.path, prefix: "mlpack-trace-")
@@ -43,14 +46,18 @@ struct ReadTrace {
     }
 
     /// Folders whose files are never a run's data: the system's.
-    static let systemPrefixes = ["/proc/", "/sys/", "/dev/", "/usr/", "/etc/", "/bin/", "/sbin/", "/opt/", "/var/", "/run/", "/snap/", "/nix/"]
+    static let systemPrefixes = [
+        "/proc/", "/sys/", "/dev/", "/usr/", "/etc/", "/bin/", "/sbin/", "/opt/", "/var/", "/run/", "/snap/", "/nix/",
+    ]
 
     /// Whether a file outside the project belongs to the system rather than to the run's data.
     static func isSystemFile(_ path: String) -> Bool {
         if systemPrefixes.contains(where: { path.hasPrefix($0) }) { return true }
         // /lib, /lib32, /lib64, /libx32 (not /library).
         let top = path.dropFirst().prefix { $0 != "/" }
-        if top == "lib" || (top.hasPrefix("lib") && top.dropFirst(3).allSatisfy { $0.isNumber || $0 == "x" }) { return true }
+        if top == "lib" || (top.hasPrefix("lib") && top.dropFirst(3).allSatisfy { $0.isNumber || $0 == "x" }) {
+            return true
+        }
         // Packages pip or a build tool unpacked into a temporary folder.
         return path.hasPrefix("/tmp/") && path.contains("/site-packages/")
     }
@@ -58,7 +65,8 @@ struct ReadTrace {
     /// Where `python` keeps its installation and packages (prefixes, site-packages, the user
     /// site), plus pyenv's root: whatever the interpreter and its shims read on the side.
     static func pythonPrefixes(python: String?) -> [String] {
-        let script = "import json, site, sys\n"
+        let script =
+            "import json, site, sys\n"
             + "paths = [sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix]\n"
             + "try: paths += site.getsitepackages()\nexcept Exception: pass\n"
             + "try: paths.append(site.getusersitepackages())\nexcept Exception: pass\n"
@@ -70,7 +78,9 @@ struct ReadTrace {
             prefixes = paths
         }
         let environment = ProcessInfo.processInfo.environment
-        if let pyenv = environment["PYENV_ROOT"] ?? environment["HOME"].map({ $0 + "/.pyenv" }) { prefixes.append(pyenv) }
+        if let pyenv = environment["PYENV_ROOT"] ?? environment["HOME"].map({ $0 + "/.pyenv" }) {
+            prefixes.append(pyenv)
+        }
         return prefixes.filter { $0.hasPrefix("/") && $0 != "/" }.flatMap { prefix -> [String] in
             let folder = prefix.hasSuffix("/") ? prefix : prefix + "/"
             guard let resolved = RunFiles.realPath(prefix), resolved + "/" != folder else { return [folder] }
@@ -103,11 +113,17 @@ struct ReadTrace {
                 continue
             }
             if line.hasPrefix("<... ") {
-                guard let start = unfinished.removeValue(forKey: pid), let marker = line.range(of: "resumed>") else { continue }
+                guard let start = unfinished.removeValue(forKey: pid), let marker = line.range(of: "resumed>") else {
+                    continue
+                }
                 line = Substring(String(start) + line[marker.upperBound...])
             }
             if let path = openedForReading(line) {
-                paths.append(path.hasPrefix("/") ? path : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path)
+                paths.append(
+                    path.hasPrefix("/")
+                        ? path
+                        : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true))
+                            .standardizedFileURL.path)
             }
         }
         return paths

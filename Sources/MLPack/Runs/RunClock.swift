@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Run ids and times, always in UTC: `20261128T003512Z-a1b2c3` sorts by start time, and
@@ -30,7 +30,8 @@ enum RunClock {
         var parts = tm()
         gmtime_r(&seconds, &parts)
         return String(
-            format: pattern, Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour), Int(parts.tm_min),
+            format: pattern, Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday), Int(parts.tm_hour),
+            Int(parts.tm_min),
             Int(parts.tm_sec))
     }
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A run's inputs and outputs as records: named relative to the project when inside it
@@ -10,7 +10,8 @@ enum RunFiles {
     /// `path` (relative to `cwd`) made absolute, with symbolic links resolved as far as the
     /// path exists, so that the same file always gets the same name.
     static func canonical(_ path: String, cwd: String) -> String {
-        let absolute = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true)).standardizedFileURL.path
+        let absolute = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true))
+            .standardizedFileURL.path
         if let resolved = realPath(absolute) { return resolved }
         let parent = (absolute as NSString).deletingLastPathComponent
         guard let resolvedParent = realPath(parent) else { return absolute }
@@ -38,7 +39,8 @@ enum RunFiles {
         for (index, result) in results.enumerated() {
             switch result {
             case .success(let hash):
-                records.append(RunRecord.FileRecord(path: recorded[index], kind: .file, sha256: hash.sha256, size: hash.size))
+                records.append(
+                    RunRecord.FileRecord(path: recorded[index], kind: .file, sha256: hash.sha256, size: hash.size))
             case .failure(let error):
                 warn("\(recorded[index]): not recorded (\(error))")
             }
@@ -48,7 +50,9 @@ enum RunFiles {
 
     /// A folder as a record: its `sha256sum` listing (paths relative to the folder, links to
     /// files followed) is kept in the store's objects, and its digest is the record's.
-    static func directoryRecord(_ absolute: String, recorded: String, store: RunStore, warn: (String) -> Void) throws -> RunRecord.FileRecord {
+    static func directoryRecord(
+        _ absolute: String, recorded: String, store: RunStore, warn: (String) -> Void
+    ) throws -> RunRecord.FileRecord {
         var relatives: [String] = []
         var notUTF8: [String] = []
         let walked = try CodeSelection.walk(absolute, skipDefaults: false, skipping: { notUTF8.append($0) })
@@ -67,11 +71,14 @@ enum RunFiles {
         let listing = Listing.sha256sum(zip(relatives, hashes).map { ($0, $1.sha256) })
         let digest = try store.storeObject(bytes: listing)
         return RunRecord.FileRecord(
-            path: recorded, kind: .directory, sha256: digest, size: hashes.reduce(0) { $0 + $1.size }, fileCount: relatives.count)
+            path: recorded, kind: .directory, sha256: digest, size: hashes.reduce(0) { $0 + $1.size },
+            fileCount: relatives.count)
     }
 
     /// A file or folder named on the command line (`-i`, `-o`).
-    static func record(_ absolute: String, projectRoot: String, store: RunStore, warn: (String) -> Void) throws -> RunRecord.FileRecord? {
+    static func record(
+        _ absolute: String, projectRoot: String, store: RunStore, warn: (String) -> Void
+    ) throws -> RunRecord.FileRecord? {
         let recorded = recordedPath(absolute, projectRoot: projectRoot)
         guard let status = FileSystem.status(absolute, followLinks: true) else { return nil }
         if status.isDirectory { return try directoryRecord(absolute, recorded: recorded, store: store, warn: warn) }

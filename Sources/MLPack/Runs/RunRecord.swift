@@ -25,7 +25,10 @@ public struct RunRecord: Codable, Sendable, Equatable {
         /// For inputs: the run whose output had this content (lineage by content).
         public var producedBy: String?
 
-        public init(path: String, kind: DataReference.Kind, sha256: String, size: UInt64, fileCount: Int? = nil, producedBy: String? = nil) {
+        public init(
+            path: String, kind: DataReference.Kind, sha256: String, size: UInt64, fileCount: Int? = nil,
+            producedBy: String? = nil
+        ) {
             self.path = path
             self.kind = kind
             self.sha256 = sha256
@@ -114,12 +117,19 @@ public indirect enum JSONValue: Codable, Sendable, Equatable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
+        if container.decodeNil() {
+            self = .null
+        } else if let value = try? container.decode(Bool.self) {
+            self = .bool(value)
+        } else if let value = try? container.decode(Double.self) {
+            self = .number(value)
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
+        } else if let value = try? container.decode([JSONValue].self) {
+            self = .array(value)
+        } else {
+            self = .object(try container.decode([String: JSONValue].self))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

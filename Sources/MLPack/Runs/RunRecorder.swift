@@ -18,7 +18,8 @@ public struct RunRequest: Sendable {
 
     public init(
         command: [String], inputs: [String] = [], outputs: [String] = [], metrics: String? = nil, name: String? = nil,
-        deterministic: Bool = false, trace: Bool = false, workingDirectory: String = FileManager.default.currentDirectoryPath
+        deterministic: Bool = false, trace: Bool = false,
+        workingDirectory: String = FileManager.default.currentDirectoryPath
     ) {
         self.command = command
         self.inputs = inputs
@@ -61,7 +62,8 @@ public enum RunRecorder {
         let inputPaths = try request.inputs.map { path in
             let absolute = RunFiles.canonical(path, cwd: cwd)
             guard FileSystem.status(absolute, followLinks: true) != nil else {
-                throw MLPackError.io(path: path, reason: "no such file or directory (an input must exist before the run)")
+                throw MLPackError.io(
+                    path: path, reason: "no such file or directory (an input must exist before the run)")
             }
             return absolute
         }
@@ -134,7 +136,9 @@ public enum RunRecorder {
             let environmentId = try store.storeEnvironment(platform, host: host)
 
             var id = RunClock.id(started: started)
-            while FileSystem.status(store.runsDirectory + "/" + id + ".json") != nil { id = RunClock.id(started: started) }
+            while FileSystem.status(store.runsDirectory + "/" + id + ".json") != nil {
+                id = RunClock.id(started: started)
+            }
             let (status, exitCode, signal): (RunRecord.Status, Int32?, Int32?) =
                 switch termination {
                 case .exited(0): (.succeeded, 0, nil)
@@ -142,12 +146,16 @@ public enum RunRecorder {
                 case .signaled(let signal): (.killed, nil, signal)
                 }
             var run = RunRecord(
-                id: id, name: request.name, argv: request.command, workingDirectory: RunFiles.recordedPath(cwd, projectRoot: root),
-                started: RunClock.timestamp(started), ended: RunClock.timestamp(ended), status: status, exitCode: exitCode,
+                id: id, name: request.name, argv: request.command,
+                workingDirectory: RunFiles.recordedPath(cwd, projectRoot: root),
+                started: RunClock.timestamp(started), ended: RunClock.timestamp(ended), status: status,
+                exitCode: exitCode,
                 signal: signal, code: code, environment: environmentId, setVariables: setVariables, inputs: inputs,
                 outputs: outputs, metrics: metrics)
             if metrics != nil {
-                run.metricsPath = request.metrics.map { RunFiles.recordedPath(RunFiles.canonical($0, cwd: cwd), projectRoot: root) }
+                run.metricsPath = request.metrics.map {
+                    RunFiles.recordedPath(RunFiles.canonical($0, cwd: cwd), projectRoot: root)
+                }
             }
             try store.save(run)
             record = .success(run)
@@ -186,7 +194,9 @@ public enum RunRecorder {
                 continue
             }
             if status.isDirectory {
-                do { folders.append(try RunFiles.directoryRecord(absolute, recorded: recorded, store: store, warn: warn)) } catch {
+                do {
+                    folders.append(try RunFiles.directoryRecord(absolute, recorded: recorded, store: store, warn: warn))
+                } catch {
                     warn("-o \(path): not recorded (\(error))")
                 }
             } else if status.isRegular {

@@ -27,7 +27,9 @@ public struct RunStore: Sendable {
         }
         var candidate = absolute
         while candidate != "/" && !candidate.isEmpty {
-            if FileSystem.status(candidate + "/" + directoryName)?.isDirectory == true { return RunStore(projectRoot: candidate) }
+            if FileSystem.status(candidate + "/" + directoryName)?.isDirectory == true {
+                return RunStore(projectRoot: candidate)
+            }
             candidate = (candidate as NSString).deletingLastPathComponent
         }
         return RunStore(projectRoot: absolute)
@@ -39,7 +41,9 @@ public struct RunStore: Sendable {
 
     /// Creates the store's folders and its `.gitignore` (`*`: the store is never committed).
     func prepare() throws {
-        for folder in [runsDirectory, objectsDirectory, environmentsDirectory] { try FileSystem.makeDirectories(folder) }
+        for folder in [runsDirectory, objectsDirectory, environmentsDirectory] {
+            try FileSystem.makeDirectories(folder)
+        }
         let ignore = root + "/.gitignore"
         if FileSystem.status(ignore) == nil {
             do { try "*\n".write(toFile: ignore, atomically: true, encoding: .utf8) } catch {
@@ -63,7 +67,9 @@ public struct RunStore: Sendable {
         guard FileSystem.status(runsDirectory)?.isDirectory == true else { return [] }
         return try FileSystem.directoryEntries(runsDirectory).filter { $0.hasSuffix(".json") }.map { name in
             let path = runsDirectory + "/" + name
-            guard let bytes = FileManager.default.contents(atPath: path), let run = try? JSONText.decode(RunRecord.self, from: Array(bytes)) else {
+            guard let bytes = FileManager.default.contents(atPath: path),
+                let run = try? JSONText.decode(RunRecord.self, from: Array(bytes))
+            else {
                 throw MLPackError.io(path: path, reason: "not a valid run record")
             }
             return run
@@ -75,7 +81,10 @@ public struct RunStore: Sendable {
         let matches = try runs().filter { $0.id == id || $0.id.hasPrefix(id) }
         if let exact = matches.first(where: { $0.id == id }) { return exact }
         guard matches.count == 1 else {
-            throw MLPackError.usage(matches.isEmpty ? "no run \(id) in \(root)" : "run id \(id) is ambiguous: \(matches.map(\.id).joined(separator: ", "))")
+            throw MLPackError.usage(
+                matches.isEmpty
+                    ? "no run \(id) in \(root)"
+                    : "run id \(id) is ambiguous: \(matches.map(\.id).joined(separator: ", "))")
         }
         return matches[0]
     }
@@ -94,7 +103,8 @@ public struct RunStore: Sendable {
         if let sha256, hasObject(sha256) { return sha256 }
         try prepare()
         let temporary = FileSystem.temporaryName(in: objectsDirectory, prefix: ".incoming-")
-        let copy = try Downloader.fetch(URL(fileURLWithPath: path).absoluteString, to: temporary, maxBytes: .max, progress: nil)
+        let copy = try Downloader.fetch(
+            URL(fileURLWithPath: path).absoluteString, to: temporary, maxBytes: .max, progress: nil)
         if hasObject(copy.sha256) {
             unlink(temporary)
         } else {
@@ -134,7 +144,9 @@ public struct RunStore: Sendable {
         if FileSystem.status(folder + "/platform.json") == nil {
             try FileSystem.makeDirectories(folder)
             for file in platform.packFiles(host: host) {
-                do { try Data(file.bytes).write(to: URL(fileURLWithPath: folder + "/" + file.name), options: .atomic) } catch {
+                do {
+                    try Data(file.bytes).write(to: URL(fileURLWithPath: folder + "/" + file.name), options: .atomic)
+                } catch {
                     throw MLPackError.io(path: folder + "/" + file.name, reason: "cannot write")
                 }
             }

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the project's files looked like, by `lstat` alone (no reading): taken before and
@@ -43,8 +43,10 @@ struct TreeSnapshot {
                 case S_IFREG:
                     if isSkippedFile(name) { continue }
                     files[child] = Entry(
-                        size: UInt64(st.st_size), modified: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
-                        inode: UInt64(st.st_ino), changed: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec))
+                        size: UInt64(st.st_size),
+                        modified: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+                        inode: UInt64(st.st_ino),
+                        changed: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec))
                 default:
                     continue
                 }

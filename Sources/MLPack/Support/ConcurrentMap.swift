@@ -8,7 +8,9 @@ func concurrentMap<T>(count: Int, _ body: @Sendable (Int) -> T) -> [T] {
 /// `concurrentMap` where each worker thread keeps a `scratch` value (a read buffer) across
 /// the indices it takes: at most one per core, not one per index. Workers take the next index as
 /// they finish one, so a few large items do not leave a core idle.
-func concurrentMap<T, Scratch>(count: Int, scratch: @Sendable () -> Scratch, _ body: @Sendable (Int, inout Scratch) -> T) -> [T] {
+func concurrentMap<T, Scratch>(
+    count: Int, scratch: @Sendable () -> Scratch, _ body: @Sendable (Int, inout Scratch) -> T
+) -> [T] {
     let slots = Slots<T>(count: count)
     let workers = min(count, ProcessInfo.processInfo.activeProcessorCount)
     DispatchQueue.concurrentPerform(iterations: workers) { _ in

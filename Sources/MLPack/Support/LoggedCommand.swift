@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Runs a program with its output going to a log file and an optional time limit: the
@@ -20,28 +20,17 @@ enum LoggedCommand {
     /// runs, stops it by returning why (a workspace grown past its limit).
     static func run(
         _ arguments: [String], log: String, environment: [String: String], timeout: Double?,
-        check: (() -> String?)? = nil, checkEvery: Double = 2
+        check: (() -> String?)? = nil, checkEvery: Double = 1
     ) throws -> Outcome {
         let logFile = try PosixFile(path: log, mode: .createTruncate)
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, logFile.fd, 1)
-        posix_spawn_file_actions_adddup2(&actions, logFile.fd, 2)
-        var attributes = ChildProcess.spawnAttributes(newProcessGroup: true)
-        defer { posix_spawnattr_destroy(&attributes) }
-
-        let envp = environment.map { "\($0.key)=\($0.value)" }.sorted()
         let started = Date()
-        var pid: pid_t = 0
-        ChildProcess.spawning.lock()
-        let spawned = ChildProcess.withCStrings(arguments) { argv in
-            ChildProcess.withCStrings(envp) { envp in posix_spawn(&pid, arguments[0], &actions, &attributes, argv, envp) }
-        }
-        ChildProcess.spawning.unlock()
-        guard spawned == 0 else {
-            throw MLPackError.io(path: arguments[0], reason: String(cString: strerror(spawned)).lowercased())
+        let pid: pid_t
+        do {
+            pid = try ChildProcess.spawn(
+                arguments[0], arguments, environment: environment, stdout: .descriptor(logFile.fd),
+                stderr: .descriptor(logFile.fd), newProcessGroup: true)
+        } catch {
+            throw MLPackError.io(path: arguments[0], reason: error.description)
         }
         var status: Int32 = 0
         var timedOut = false
@@ -65,7 +54,9 @@ enum LoggedCommand {
             }
             usleep(20_000)
         }
-        let termination: CommandTermination = status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
-        return Outcome(termination: termination, timedOut: timedOut, stopped: stopped, seconds: Date().timeIntervalSince(started))
+        let termination: CommandTermination =
+            status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
+        return Outcome(
+            termination: termination, timedOut: timedOut, stopped: stopped, seconds: Date().timeIntervalSince(started))
     }
 }

@@ -1,9 +1,9 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 import Foundation
 
@@ -72,7 +72,9 @@ final class PosixFile: ByteReader, @unchecked Sendable {
         for component in components.dropLast() {
             let next = openat(directory, component, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
             close(directory)
-            guard next >= 0 else { return (nil, errno == ENOENT ? "no such file" : "\(component) is a link or not a folder") }
+            guard next >= 0 else {
+                return (nil, errno == ENOENT ? "no such file" : "\(component) is a link or not a folder")
+            }
             directory = next
         }
         // O_NONBLOCK: a FIFO left in the workspace must not hang the open.
@@ -166,7 +168,9 @@ final class PosixFile: ByteReader, @unchecked Sendable {
 
     /// Writes `pieces` back to back with as few system calls as the kernel allows (writev).
     func write(pieces: [UnsafeRawBufferPointer]) throws {
-        var vectors = pieces.filter { !$0.isEmpty }.map { iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count) }
+        var vectors = pieces.filter { !$0.isEmpty }.map {
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+        }
         var next = 0
         while next < vectors.count {
             let count = min(vectors.count - next, 1024)  // Linux's IOV_MAX
@@ -229,7 +233,9 @@ enum FileSystem {
     /// entry that vanished meanwhile is left out. Names that are not UTF-8 cannot be named in
     /// a pack: they come apart, shown with `?` for the bad bytes.
     static func listing(_ path: String) throws -> (entries: [(name: String, status: Status)], notUTF8: [String]) {
-        guard let directory = opendir(path) else { throw MLPackError.io(path: path, reason: "cannot list directory: \(PosixFile.lastError())") }
+        guard let directory = opendir(path) else {
+            throw MLPackError.io(path: path, reason: "cannot list directory: \(PosixFile.lastError())")
+        }
         defer { closedir(directory) }
         let descriptor = dirfd(directory)
         var entries: [(name: String, status: Status)] = []
@@ -237,7 +243,9 @@ enum FileSystem {
         while true {
             errno = 0  // readdir's NULL means the end only when errno is still 0
             guard let entry = readdir(directory) else {
-                if errno != 0 { throw MLPackError.io(path: path, reason: "cannot list directory: \(PosixFile.lastError())") }
+                if errno != 0 {
+                    throw MLPackError.io(path: path, reason: "cannot list directory: \(PosixFile.lastError())")
+                }
                 break
             }
             withUnsafePointer(to: &entry.pointee.d_name) { field in
@@ -248,7 +256,8 @@ enum FileSystem {
                     if let text = String(validatingCString: name) {
                         entries.append((text, Status(st)))
                     } else {
-                        notUTF8.append(String(String(cString: name).unicodeScalars.map { $0 == "\u{FFFD}" ? "?" : Character($0) }))
+                        notUTF8.append(
+                            String(String(cString: name).unicodeScalars.map { $0 == "\u{FFFD}" ? "?" : Character($0) }))
                     }
                 }
             }
@@ -317,7 +326,9 @@ enum FileSystem {
     static func makeTemporaryDirectory(prefix: String) throws -> String {
         let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         var template = Array(((base.hasSuffix("/") ? base : base + "/") + prefix + ".XXXXXX").utf8CString)
-        guard mkdtemp(&template) != nil else { throw MLPackError.io(path: base, reason: "cannot make a temporary folder: " + PosixFile.lastError()) }
+        guard mkdtemp(&template) != nil else {
+            throw MLPackError.io(path: base, reason: "cannot make a temporary folder: " + PosixFile.lastError())
+        }
         return String(decoding: template.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Read by the signal handler, which as a C function cannot capture anything. The pipe is
@@ -153,7 +153,8 @@ final class SignalForwarder: @unchecked Sendable {
         }
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return [] }
         return names.compactMap { name -> pid_t? in
-            guard let child = pid_t(name), let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
+            guard let child = pid_t(name),
+                let stat = try? String(contentsOfFile: "/proc/\(name)/stat", encoding: .utf8),
                 let close = stat.lastIndex(of: ")")
             else { return nil }
             // "pid (comm) state ppid …": the name may hold spaces and parentheses.
@@ -163,7 +164,9 @@ final class SignalForwarder: @unchecked Sendable {
     }
 
     private static func isIgnored(_ action: sigaction) -> Bool {
-        guard action.sa_flags & SA_SIGINFO == 0, let handler = action.__sigaction_handler.sa_handler else { return false }
+        guard action.sa_flags & SA_SIGINFO == 0, let handler = action.__sigaction_handler.sa_handler else {
+            return false
+        }
         return unsafeBitCast(handler, to: Int.self) == 1  // SIG_IGN
     }
 }

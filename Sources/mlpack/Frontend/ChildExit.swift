@@ -2,7 +2,7 @@ import Foundation
 import MLPack
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// `mlpack run` ends the way its command ended, so scripts and shells cannot tell the

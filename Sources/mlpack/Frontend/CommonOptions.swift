@@ -17,7 +17,9 @@ struct LimitOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Most bytes the pack may expand to.", valueName: "BYTES"))
     var maxTotalSize = ReaderLimits().maxTotalBytes
 
-    @Option(help: ArgumentHelp("Largest metadata file (manifest, disclosures, index) read into memory.", valueName: "BYTES"))
+    @Option(
+        help: ArgumentHelp("Largest metadata file (manifest, disclosures, index) read into memory.", valueName: "BYTES")
+    )
     var maxMetadataSize = ReaderLimits().maxMetadataBytes
 
     @Option(help: ArgumentHelp("Largest ratio of expanded to compressed size.", valueName: "RATIO"))
@@ -36,13 +38,20 @@ struct LimitOptions: ParsableArguments {
 /// --atol, --rtol and --metric-tolerance: one rule set for `create` (the card's tolerance),
 /// `compare`, `diff` and `verify --rebuild` (the reviewer's, on top of the card's).
 struct ToleranceOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Absolute tolerance for float tensors and numeric metrics (default 0: exact, or the card's on rebuild).", valueName: "X"))
+    @Option(
+        help: ArgumentHelp(
+            "Absolute tolerance for float tensors and numeric metrics (default 0: exact, or the card's on rebuild).",
+            valueName: "X"))
     var atol: Double?
 
-    @Option(help: ArgumentHelp("Relative tolerance for float tensors and numeric metrics (default 0: exact, or the card's on rebuild).", valueName: "Y"))
+    @Option(
+        help: ArgumentHelp(
+            "Relative tolerance for float tensors and numeric metrics (default 0: exact, or the card's on rebuild).",
+            valueName: "Y"))
     var rtol: Double?
 
-    @Option(help: ArgumentHelp("Absolute tolerance for one metric, e.g. accuracy=0.01 (repeatable).", valueName: "NAME=X"))
+    @Option(
+        help: ArgumentHelp("Absolute tolerance for one metric, e.g. accuracy=0.01 (repeatable).", valueName: "NAME=X"))
     var metricTolerance: [String] = []
 
     var given: Bool { atol != nil || rtol != nil || !metricTolerance.isEmpty }

@@ -19,20 +19,27 @@ enum ComparisonText {
         let tensors = comparison.tensors.filter { allTensors || $0.verdict != .identical }
         if !tensors.isEmpty {
             let width = min(40, tensors.map(\.name.count).max() ?? 0)
-            out.append(indent + pad("tensor", width) + "  " + pad("dtype", 6) + " " + pad("shape", 14) + " " + pad("verdict", 17)
-                + " " + pad("max abs", 10) + " " + pad("max rel", 10) + " changed")
+            out.append(
+                indent + pad("tensor", width) + "  " + pad("dtype", 6) + " " + pad("shape", 14) + " "
+                    + pad("verdict", 17)
+                    + " " + pad("max abs", 10) + " " + pad("max rel", 10) + " changed")
             for row in tensors.prefix(allTensors ? .max : 20) {
                 let shape = "[" + row.shape.map(String.init).joined(separator: ",") + "]"
                 let changed = row.elements > 0 ? "\(row.changedElements)/\(row.elements)" : ""
-                out.append(indent + pad(row.name, width) + "  " + pad(row.dtype, 6) + " " + pad(shape, 14) + " " + pad(row.verdict.rawValue, 17)
-                    + " " + pad(row.maxAbs.map(number) ?? "", 10) + " " + pad(row.maxRel.map(number) ?? "", 10) + " " + changed)
+                out.append(
+                    indent + pad(row.name, width) + "  " + pad(row.dtype, 6) + " " + pad(shape, 14) + " "
+                        + pad(row.verdict.rawValue, 17)
+                        + " " + pad(row.maxAbs.map(number) ?? "", 10) + " " + pad(row.maxRel.map(number) ?? "", 10)
+                        + " " + changed)
             }
             if !allTensors && tensors.count > 20 { out.append("\(indent)… and \(tensors.count - 20) more tensors") }
         }
         for metric in comparison.metrics where metric.verdict != .identical {
             let difference = metric.difference.map { ", difference \(number($0))" } ?? ""
             let tolerance = metric.tolerance.map { ", allowed \(number($0))" } ?? ""
-            out.append("\(indent)metric \(metric.name): \(value(metric.expected)) → \(value(metric.actual)) (\(metric.verdict.rawValue)\(difference)\(tolerance)\(metric.counted ? "" : ", timing: not counted"))")
+            out.append(
+                "\(indent)metric \(metric.name): \(value(metric.expected)) → \(value(metric.actual)) (\(metric.verdict.rawValue)\(difference)\(tolerance)\(metric.counted ? "" : ", timing: not counted"))"
+            )
         }
         out += comparison.notes.map { "\(indent)note: \($0)" }
         return out

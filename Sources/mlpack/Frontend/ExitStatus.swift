@@ -38,4 +38,3 @@ enum ExitStatus {
         return usage
     }
 }
-

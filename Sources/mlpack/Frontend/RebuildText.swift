@@ -14,7 +14,9 @@ enum RebuildText {
         for (number, run) in report.runs.enumerated() {
             let time = run.seconds.map { String(format: "%.1f s", $0) } ?? ""
             let exit = run.exitCode.map { "exit \($0)" } ?? run.signal.map { "signal \($0)" } ?? ""
-            out.append("  \(number + 1). \(pad(run.status, 10)) \(pad(time, 9)) \(pad(exit, 8)) \(run.name.map { "\"\($0)\" " } ?? "")\(run.id)")
+            out.append(
+                "  \(number + 1). \(pad(run.status, 10)) \(pad(time, 9)) \(pad(exit, 8)) \(run.name.map { "\"\($0)\" " } ?? "")\(run.id)"
+            )
             out.append("     $ \(run.command.joined(separator: " "))")
             run.ignoredVariables.forEach { out.append("     ! ignored variable \($0) from the pack") }
             run.limitsHit.forEach { out.append("     ! \($0)") }
@@ -28,22 +30,27 @@ enum RebuildText {
         for output in report.outputs {
             let numbers = output.comparison.map(ComparisonText.summary) ?? ""
             let marker = output.decisive ? " " : "·"
-            out.append("  \(marker)\(pad(output.verdict.rawValue, 17)) \(pad(output.item ?? output.path, 48)) \(numbers)")
+            out.append(
+                "  \(marker)\(pad(output.verdict.rawValue, 17)) \(pad(output.item ?? output.path, 48)) \(numbers)")
             if let note = output.note { out.append("      \(note)") }
-            if let comparison = output.comparison, !comparison.verdict.passes || comparison.verdict == .withinTolerance {
+            if let comparison = output.comparison, !comparison.verdict.passes || comparison.verdict == .withinTolerance
+            {
                 out += ComparisonText.details(comparison, indent: "      ")
             }
         }
-        if report.outputs.contains(where: { !$0.decisive }) { out.append("  (· not in the pack: for information, not part of the verdict)") }
+        if report.outputs.contains(where: { !$0.decisive }) {
+            out.append("  (· not in the pack: for information, not part of the verdict)")
+        }
         if let drift = report.drift {
             out.append("environment drift (pack → this machine): \(drift.majorCount) major, \(drift.minorCount) minor")
             for entry in drift.entries.filter({ $0.severity == .major }).prefix(12) {
                 out.append("  major  \(pad(entry.field, 28)) \(entry.a) → \(entry.b)")
             }
         }
-        out.append(report.verdict == .reproduced
-            ? "result: REPRODUCED — every output identical, equivalent or within tolerance"
-            : "result: NOT REPRODUCED")
+        out.append(
+            report.verdict == .reproduced
+                ? "result: REPRODUCED — every output identical, equivalent or within tolerance"
+                : "result: NOT REPRODUCED")
         if let workdir = report.workdir { out.append("workspaces and logs kept in \(workdir)") }
         return out.map(printable)
     }
@@ -51,11 +58,14 @@ enum RebuildText {
     /// A line with the control characters a run or record may have put in it (terminal
     /// escapes that could repaint the verdict) shown as `?`.
     static func printable(_ line: String) -> String {
-        String(String.UnicodeScalarView(line.unicodeScalars.map { $0.properties.generalCategory == .control && $0 != "\t" ? "?" : $0 }))
+        String(
+            String.UnicodeScalarView(
+                line.unicodeScalars.map { $0.properties.generalCategory == .control && $0 != "\t" ? "?" : $0 }))
     }
 
     static func limits(_ limits: RebuildLimits) -> String {
-        return "\(limits.timeoutText), \(ByteCount.text(limits.maxWorkspaceBytes)) of disk, \(limits.maxProcesses) processes, \(ByteCount.text(limits.maxMemory)) of memory"
+        return
+            "\(limits.timeoutText), \(ByteCount.text(limits.maxWorkspaceBytes)) of disk, \(limits.maxProcesses) processes, \(ByteCount.text(limits.maxMemory)) of memory"
     }
 
     /// `--report FILE`: JSON for a `.json` file, else Markdown.
@@ -81,15 +91,20 @@ enum RebuildText {
         out += "- Signature: \(verification.signature); \(verification.items) items, every SHA-256 checked\n"
         out += "- Sandbox: \(report.sandbox); limits per run: \(limits(report.limits))\n"
         report.limits.notEnforced.forEach { out += "- Not enforced here: \($0)\n" }
-        out += "- Tolerance: \(ComparisonText.tolerance(report.tolerance)) (the card's, or the reviewer's --atol/--rtol)\n\n"
+        out +=
+            "- Tolerance: \(ComparisonText.tolerance(report.tolerance)) (the card's, or the reviewer's --atol/--rtol)\n\n"
         out += "## Runs\n\n| # | run | command | status | time |\n|---|---|---|---|---|\n"
         for (number, run) in report.runs.enumerated() {
             let time = run.seconds.map { String(format: "%.1f s", $0) } ?? ""
-            out += "| \(number + 1) | \(run.name ?? "") `\(run.id)` | `\(run.command.joined(separator: " "))` | \(run.status) | \(time) |\n"
+            out +=
+                "| \(number + 1) | \(run.name ?? "") `\(run.id)` | `\(run.command.joined(separator: " "))` | \(run.status) | \(time) |\n"
         }
         for (number, run) in report.runs.enumerated()
-        where !run.sandboxRefusals.isEmpty || !run.logTail.isEmpty || !run.ignoredVariables.isEmpty || !run.limitsHit.isEmpty {
-            out += "\n### Run \(number + 1) \(run.status)\(run.exitCode.map { " (exit \($0))" } ?? run.signal.map { " (signal \($0))" } ?? "")\n\n"
+        where !run.sandboxRefusals.isEmpty || !run.logTail.isEmpty || !run.ignoredVariables.isEmpty
+            || !run.limitsHit.isEmpty
+        {
+            out +=
+                "\n### Run \(number + 1) \(run.status)\(run.exitCode.map { " (exit \($0))" } ?? run.signal.map { " (signal \($0))" } ?? "")\n\n"
             run.ignoredVariables.forEach { out += "- **Ignored variable** `\($0)` from the pack\n" }
             run.limitsHit.forEach { out += "- **Limit:** \($0)\n" }
             run.sandboxRefusals.forEach { out += "- **Sandbox:** \($0)\n" }
@@ -102,23 +117,29 @@ enum RebuildText {
             let comparison = output.comparison
             let abs = comparison?.maxAbsoluteDifference.flatMap { $0 > 0 ? ComparisonText.number($0) : nil } ?? ""
             let rel = comparison?.maxRelativeDifference.flatMap { $0 > 0 ? ComparisonText.number($0) : nil } ?? ""
-            out += "| \(output.verdict.rawValue)\(output.decisive ? "" : " (info)") | `\(output.item ?? output.path)` | \(abs) | \(rel) | \(comparison?.worst ?? "") |\n"
+            out +=
+                "| \(output.verdict.rawValue)\(output.decisive ? "" : " (info)") | `\(output.item ?? output.path)` | \(abs) | \(rel) | \(comparison?.worst ?? "") |\n"
         }
-        for output in report.outputs where output.decisive && output.verdict != .identical && output.verdict != .equivalent {
+        for output in report.outputs
+        where output.decisive && output.verdict != .identical && output.verdict != .equivalent {
             var lines = output.note.map { [$0] } ?? []
             if let comparison = output.comparison {
                 lines.append("tolerance: \(ComparisonText.tolerance(comparison.tolerance))")
                 lines += ComparisonText.details(comparison, indent: "")
             }
-            out += "\n### `\(output.item ?? output.path)`: \(output.verdict.rawValue)\n\n```\n" + lines.joined(separator: "\n") + "\n```\n"
+            out +=
+                "\n### `\(output.item ?? output.path)`: \(output.verdict.rawValue)\n\n```\n"
+                + lines.joined(separator: "\n") + "\n```\n"
         }
         if let drift = report.drift {
-            out += "\n## Environment drift (pack → this machine)\n\n\(drift.majorCount) major, \(drift.minorCount) minor.\n\n"
+            out +=
+                "\n## Environment drift (pack → this machine)\n\n\(drift.majorCount) major, \(drift.minorCount) minor.\n\n"
             if !drift.entries.isEmpty { out += "| severity | field | pack | here |\n|---|---|---|---|\n" }
             for entry in drift.entries.prefix(40) {
                 out += "| \(entry.severity.rawValue) | \(entry.field) | \(entry.a) | \(entry.b) |\n"
             }
         }
-        return out.split(separator: "\n", omittingEmptySubsequences: false).map { printable(String($0)) }.joined(separator: "\n")
+        return out.split(separator: "\n", omittingEmptySubsequences: false).map { printable(String($0)) }.joined(
+            separator: "\n")
     }
 }

@@ -46,8 +46,9 @@ final class ProgressBar: @unchecked Sendable {
         let width = 30
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = String(format: "\r%@ [%@] %3.0f%% %@ / %@", progress.phase, bar, fraction * 100,
-                          Terminal.bytes(progress.completed), Terminal.bytes(progress.total))
+        let line = String(
+            format: "\r%@ [%@] %3.0f%% %@ / %@", progress.phase, bar, fraction * 100,
+            Terminal.bytes(progress.completed), Terminal.bytes(progress.total))
         FileHandle.standardError.write(Data((line + "\u{1B}[K").utf8))
         drawn = true
     }
@@ -62,4 +63,6 @@ final class ProgressBar: @unchecked Sendable {
 
 /// Column padding for the commands' tables.
 func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
-func padLeft(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+func padLeft(_ text: String, _ width: Int) -> String {
+    String(repeating: " ", count: max(0, width - text.count)) + text
+}

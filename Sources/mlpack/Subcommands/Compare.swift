@@ -42,7 +42,9 @@ struct Compare: ParsableCommand {
             try Terminal.printJSON(result)
         } else {
             let summary = ComparisonText.summary(result)
-            print("\(result.verdict.rawValue): \(expected) → \(actual) (\(result.kind.rawValue), tolerance \(ComparisonText.tolerance(result.tolerance)))")
+            print(
+                "\(result.verdict.rawValue): \(expected) → \(actual) (\(result.kind.rawValue), tolerance \(ComparisonText.tolerance(result.tolerance)))"
+            )
             if !summary.isEmpty { print("  \(summary)") }
             ComparisonText.details(result, indent: "  ", allTensors: all).forEach { print($0) }
         }

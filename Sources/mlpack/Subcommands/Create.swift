@@ -18,14 +18,17 @@ struct Create: ParsableCommand {
     @Option(name: .shortAndLong, help: ArgumentHelp("The pack to write.", valueName: "P.mlpack"))
     var output: String
 
-    @Option(help: ArgumentHelp(
-        "Pack the lineage of this file: the runs recorded with `mlpack run` that produced it, their code, environments, checkpoints and data references.",
-        valueName: "PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "Pack the lineage of this file: the runs recorded with `mlpack run` that produced it, their code, environments, checkpoints and data references.",
+            valueName: "PATH"))
     var outputOf: String?
 
-    @Option(name: .customLong("run"), help: ArgumentHelp(
-        "Also pack this recorded run as history (its record, code and environment); redact --public withholds it unless it is in the outputs' lineage (repeatable; an id prefix).",
-        valueName: "ID"))
+    @Option(
+        name: .customLong("run"),
+        help: ArgumentHelp(
+            "Also pack this recorded run as history (its record, code and environment); redact --public withholds it unless it is in the outputs' lineage (repeatable; an id prefix).",
+            valueName: "ID"))
     var runs: [String] = []
 
     @Flag(help: "With --output-of: leave intermediate checkpoints out; a rebuild regenerates them.")
@@ -46,29 +49,41 @@ struct Create: ParsableCommand {
     @Option(help: ArgumentHelp("A weights file or folder, stored under artifacts/ (repeatable).", valueName: "PATH"))
     var weights: [String] = []
 
-    @Option(help: ArgumentHelp("A free-form note to carry along, private by default: redact --public withholds it (repeatable).", valueName: "PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "A free-form note to carry along, private by default: redact --public withholds it (repeatable).",
+            valueName: "PATH"))
     var note: [String] = []
 
-    @Option(help: ArgumentHelp(
-        "Data the pack names by hash, not by copy: a file or folder (repeatable). Folders get a sha256sum listing.",
-        valueName: "NAME=PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "Data the pack names by hash, not by copy: a file or folder (repeatable). Folders get a sha256sum listing.",
+            valueName: "NAME=PATH"))
     var data: [String] = []
 
-    @Option(help: ArgumentHelp("A public place to fetch data NAME from, https://… (repeatable).", valueName: "NAME=URI"))
+    @Option(
+        help: ArgumentHelp("A public place to fetch data NAME from, https://… (repeatable).", valueName: "NAME=URI"))
     var dataUri: [String] = []
 
-    @Option(help: ArgumentHelp("Where a rebuild puts data NAME, relative to the run's folder (default: PATH's name).", valueName: "NAME=RELPATH"))
+    @Option(
+        help: ArgumentHelp(
+            "Where a rebuild puts data NAME, relative to the run's folder (default: PATH's name).",
+            valueName: "NAME=RELPATH"))
     var dataMount: [String] = []
 
     @Option(help: ArgumentHelp("Store data NAME inside the pack too (for small data).", valueName: "NAME"))
     var inlineData: [String] = []
 
-    @Option(help: ArgumentHelp("The Python whose version and packages are recorded (default: python3 on PATH).", valueName: "PATH"))
+    @Option(
+        help: ArgumentHelp(
+            "The Python whose version and packages are recorded (default: python3 on PATH).", valueName: "PATH"))
     var python: String?
 
-    @Option(name: .customLong("env"), help: ArgumentHelp(
-        "Record this saved environment instead of probing the machine now: a JSON file from `mlpack env --json` (made where the result was trained), or a pack (PACK#ID picks one of its captures); `current`, the default, probes. Lock files are taken from this pack's code; no host record is stored.",
-        valueName: "SOURCE"))
+    @Option(
+        name: .customLong("env"),
+        help: ArgumentHelp(
+            "Record this saved environment instead of probing the machine now: a JSON file from `mlpack env --json` (made where the result was trained), or a pack (PACK#ID picks one of its captures); `current`, the default, probes. Lock files are taken from this pack's code; no host record is stored.",
+            valueName: "SOURCE"))
     var environment: String?
 
     @Option(help: "The pack's name: its top-level folder (default: the output file's name).")
@@ -77,12 +92,14 @@ struct Create: ParsableCommand {
     @Option(help: ArgumentHelp("A human title, shown by inspect.", valueName: "TEXT"))
     var title: String?
 
-    @Option(help: ArgumentHelp(
-        "Creation time recorded in the pack (default: $SOURCE_DATE_EPOCH, else now).", valueName: "ISO8601"))
+    @Option(
+        help: ArgumentHelp(
+            "Creation time recorded in the pack (default: $SOURCE_DATE_EPOCH, else now).", valueName: "ISO8601"))
     var created: String?
 
-    @Option(help: ArgumentHelp(
-        "Sign with this minisign secret key (password from $MLPACK_PASSWORD or a prompt).", valueName: "BASE.key"))
+    @Option(
+        help: ArgumentHelp(
+            "Sign with this minisign secret key (password from $MLPACK_PASSWORD or a prompt).", valueName: "BASE.key"))
     var key: String?
 
     @Flag(help: "Write an unsigned pack (verify then needs --allow-unsigned).")
@@ -99,7 +116,9 @@ struct Create: ParsableCommand {
         }
         if noCheckpoints && outputOf == nil { throw ValidationError("--no-checkpoints goes with --output-of") }
         _ = try dataInputs()
-        if let contradiction = CreateOptions.environmentContradiction(environment: environment, outputOf: outputOf, python: python) {
+        if let contradiction = CreateOptions.environmentContradiction(
+            environment: environment, outputOf: outputOf, python: python)
+        {
             throw ValidationError(contradiction)
         }
         if key == nil && !unsigned { throw ValidationError("give --key BASE.key to sign the pack, or --unsigned") }
@@ -126,7 +145,9 @@ struct Create: ParsableCommand {
     /// Joins `--data`, `--data-uri`, `--data-mount` and `--inline-data` by name.
     private func dataInputs() throws -> [DataInput] {
         func split(_ value: String, _ flag: String) throws -> (String, String) {
-            guard let equals = value.firstIndex(of: "="), equals != value.startIndex, value.index(after: equals) != value.endIndex else {
+            guard let equals = value.firstIndex(of: "="), equals != value.startIndex,
+                value.index(after: equals) != value.endIndex
+            else {
                 throw ValidationError("\(flag) \(value): expected NAME=VALUE")
             }
             return (String(value[..<equals]), String(value[value.index(after: equals)...]))
@@ -134,11 +155,15 @@ struct Create: ParsableCommand {
         var inputs: [DataInput] = []
         for value in data {
             let (name, path) = try split(value, "--data")
-            guard !inputs.contains(where: { $0.name == name }) else { throw ValidationError("--data \(name) given twice") }
+            guard !inputs.contains(where: { $0.name == name }) else {
+                throw ValidationError("--data \(name) given twice")
+            }
             inputs.append(DataInput(name: name, path: path))
         }
         func index(_ name: String, _ flag: String) throws -> Int {
-            guard let i = inputs.firstIndex(where: { $0.name == name }) else { throw ValidationError("\(flag) \(name): no --data \(name)=PATH") }
+            guard let i = inputs.firstIndex(where: { $0.name == name }) else {
+                throw ValidationError("\(flag) \(name): no --data \(name)=PATH")
+            }
             return i
         }
         for value in dataUri {
@@ -171,12 +196,16 @@ struct Create: ParsableCommand {
         options.title = title
         options.force = force
         if let key {
-            options.signingKey = try SecretKey.load(path: key) { try Password.read(prompt: "Password for \(key): ", confirm: false) }
+            options.signingKey = try SecretKey.load(path: key) {
+                try Password.read(prompt: "Password for \(key): ", confirm: false)
+            }
         }
         let result = try ProgressBar.drawing(unless: format.quiet) { try PackCreator.create(options, progress: $0) }
         if !format.quiet { result.warnings.forEach(Terminal.warning) }
         if format.json { return try Terminal.printJSON(result) }
-        print("created \(result.output) (\(Terminal.bytes(result.packBytes))): \(result.items) items, \(Terminal.bytes(result.payloadBytes)) of payload, \(result.signer.map { "signed by key \($0)" } ?? "unsigned")")
+        print(
+            "created \(result.output) (\(Terminal.bytes(result.packBytes))): \(result.items) items, \(Terminal.bytes(result.payloadBytes)) of payload, \(result.signer.map { "signed by key \($0)" } ?? "unsigned")"
+        )
         print("  name \(result.name), created \(result.created), pack id \(result.packId)")
     }
 }

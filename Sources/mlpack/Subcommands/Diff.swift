@@ -38,7 +38,9 @@ struct Diff: ParsableCommand {
             for entry in environment.entries.prefix(20) {
                 print("  \(pad(entry.severity.rawValue, 6)) \(pad(entry.field, 28)) \(entry.a) → \(entry.b)")
             }
-            if environment.entries.count > 20 { print("  … and \(environment.entries.count - 20) more (see `mlpack env diff`)") }
+            if environment.entries.count > 20 {
+                print("  … and \(environment.entries.count - 20) more (see `mlpack env diff`)")
+            }
         } else if let note = diff.environmentNote {
             print("environment: \(note)")
         }
@@ -57,13 +59,16 @@ struct Diff: ParsableCommand {
     }
 
     private func section(_ title: String, _ changes: [PackDiff.Change], unchanged: String?) {
-        print("\(title): \(changes.isEmpty ? "no changes" : "\(changes.count) changed")\(unchanged.map { " (\($0))" } ?? "")")
+        print(
+            "\(title): \(changes.isEmpty ? "no changes" : "\(changes.count) changed")\(unchanged.map { " (\($0))" } ?? "")"
+        )
         for change in changes.prefix(50) {
-            let values = switch change.change {
-            case .added: change.b.map(short) ?? ""
-            case .removed: change.a.map(short) ?? ""
-            case .changed: "\(change.a.map(short) ?? "") → \(change.b.map(short) ?? "")"
-            }
+            let values =
+                switch change.change {
+                case .added: change.b.map(short) ?? ""
+                case .removed: change.a.map(short) ?? ""
+                case .changed: "\(change.a.map(short) ?? "") → \(change.b.map(short) ?? "")"
+                }
             print("  \(pad(change.change.rawValue, 8)) \(change.name)  \(values)")
         }
         if changes.count > 50 { print("  … and \(changes.count - 50) more (--json lists all)") }

@@ -21,17 +21,23 @@ struct Env: ParsableCommand {
     @Flag(help: "Print the platform record as JSON (with --private: {platform, host}).")
     var json = false
 
-    @Flag(name: .customLong("private"), help: "Also show the private host record: host name, user, home, interpreter path.")
+    @Flag(
+        name: .customLong("private"),
+        help: "Also show the private host record: host name, user, home, interpreter path.")
     var showPrivate = false
 
-    @Option(help: ArgumentHelp(
-        "Build the record from a folder of saved command outputs (os-release.txt, lscpu.txt, nvidia-smi-query.csv, python.txt, pip-list.json, …) instead of probing.",
-        valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "Build the record from a folder of saved command outputs (os-release.txt, lscpu.txt, nvidia-smi-query.csv, python.txt, pip-list.json, …) instead of probing.",
+            valueName: "DIR"))
     var rawCaptures: String?
 
     func run() throws {
-        if rawCaptures != nil && python != nil { throw MLPackError.usage("--python and --raw-captures cannot be combined") }
-        let (platform, host) = try rawCaptures.map { try RawCaptures(folder: $0).build() } ?? EnvironmentCapture.capture(python: python)
+        if rawCaptures != nil && python != nil {
+            throw MLPackError.usage("--python and --raw-captures cannot be combined")
+        }
+        let (platform, host) =
+            try rawCaptures.map { try RawCaptures(folder: $0).build() } ?? EnvironmentCapture.capture(python: python)
         if let python, platform.python == nil {
             throw MLPackError.io(path: python, reason: "did not answer as a Python interpreter")
         }
@@ -85,15 +91,18 @@ struct Env: ParsableCommand {
         @OptionGroup(title: "Limits") var limits: LimitOptions
 
         func run() throws {
-            if env.showPrivate || env.rawCaptures != nil { throw MLPackError.usage("env diff takes neither --private nor --raw-captures") }
+            if env.showPrivate || env.rawCaptures != nil {
+                throw MLPackError.usage("env diff takes neither --private nor --raw-captures")
+            }
             let (python, json) = (env.python, env.json)
             let first = try EnvironmentSource.load(a, python: python, limits: limits.limits)
             let second = try EnvironmentSource.load(b, python: python, limits: limits.limits)
             let diff = EnvironmentDiff(first, second)
             if json {
-                return try Terminal.printJSON(Report(
-                    a: .init(source: a, id: first.id), b: .init(source: b, id: second.id), entries: diff.entries,
-                    major: diff.majorCount, minor: diff.minorCount))
+                return try Terminal.printJSON(
+                    Report(
+                        a: .init(source: a, id: first.id), b: .init(source: b, id: second.id), entries: diff.entries,
+                        major: diff.majorCount, minor: diff.minorCount))
             }
             print("a  \(a) (env \(first.id))")
             print("b  \(b) (env \(second.id))")
@@ -104,7 +113,9 @@ struct Env: ParsableCommand {
                 print(pad(entry.severity.rawValue, 7) + pad(entry.field, width + 2) + "\(entry.a)  →  \(entry.b)")
             }
             print("")
-            print("\(diff.entries.count) difference\(diff.entries.count == 1 ? "" : "s"): \(diff.majorCount) major, \(diff.minorCount) minor")
+            print(
+                "\(diff.entries.count) difference\(diff.entries.count == 1 ? "" : "s"): \(diff.majorCount) major, \(diff.minorCount) minor"
+            )
         }
 
         struct Report: Encodable {
@@ -136,18 +147,26 @@ enum EnvironmentSummary {
         row("memory", env.memoryBytes.map { Terminal.bytes($0) } ?? "unknown")
         if env.gpus.isEmpty { row("gpu", "none") }
         for gpu in env.gpus {
-            let details = [gpu.memoryMiB.map { "\($0) MiB" }, gpu.computeCapability.map { "compute \($0)" }, gpu.driverVersion.map { "driver \($0)" }]
-                .compactMap { $0 }
+            let details = [
+                gpu.memoryMiB.map { "\($0) MiB" }, gpu.computeCapability.map { "compute \($0)" },
+                gpu.driverVersion.map { "driver \($0)" },
+            ]
+            .compactMap { $0 }
             row("gpu", gpu.name + (details.isEmpty ? "" : " (" + details.joined(separator: ", ") + ")"))
         }
         if let cuda = env.cuda {
             row("cuda", [cuda.version, cuda.toolkit.map { "toolkit \($0)" }].compactMap { $0 }.joined(separator: ", "))
         }
         if let python = env.python {
-            row("python", "\(python.version) (\(python.implementation ?? "unknown")), \(python.packages.count) packages")
-            let frameworks = python.packages.filter { ["torch", "jax", "tensorflow", "numpy", "scipy", "scikit-learn"].contains($0.name.lowercased()) }
+            row(
+                "python", "\(python.version) (\(python.implementation ?? "unknown")), \(python.packages.count) packages"
+            )
+            let frameworks = python.packages.filter {
+                ["torch", "jax", "tensorflow", "numpy", "scipy", "scikit-learn"].contains($0.name.lowercased())
+            }
             for package in frameworks {
-                let version = package.name.lowercased() == "torch" ? python.torch?.version ?? package.version : package.version
+                let version =
+                    package.name.lowercased() == "torch" ? python.torch?.version ?? package.version : package.version
                 row("", "\(package.name) \(version)")
             }
         } else {

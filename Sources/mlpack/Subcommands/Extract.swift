@@ -16,7 +16,9 @@ struct Extract: ParsableCommand {
     @Option(help: ArgumentHelp("The folder to extract into (created if missing).", valueName: "DIR"))
     var to: String
 
-    @Option(help: ArgumentHelp("Extract only items matching GLOB, e.g. 'code/*' or '*.safetensors' (repeatable).", valueName: "GLOB"))
+    @Option(
+        help: ArgumentHelp(
+            "Extract only items matching GLOB, e.g. 'code/*' or '*.safetensors' (repeatable).", valueName: "GLOB"))
     var only: [String] = []
 
     @Flag(help: "Extract into a folder that is not empty, replacing files of the same name.")
@@ -32,10 +34,14 @@ struct Extract: ParsableCommand {
         options.only = only
         options.force = force
         options.limits = limits.limits
-        let result = try ProgressBar.drawing(unless: format.quiet) { try PackExtractor.extract(pack, options: options, progress: $0) }
+        let result = try ProgressBar.drawing(unless: format.quiet) {
+            try PackExtractor.extract(pack, options: options, progress: $0)
+        }
         if !format.quiet {
             result.warnings.forEach(Terminal.warning)
-            if !result.trusted { Terminal.warning("\(pack): \(result.signature): nobody you trust vouches for its content") }
+            if !result.trusted {
+                Terminal.warning("\(pack): \(result.signature): nobody you trust vouches for its content")
+            }
         }
         if format.json { return try Terminal.printJSON(result) }
         print("extracted \(result.files) files (\(Terminal.bytes(result.bytes))) to \(result.destination)")

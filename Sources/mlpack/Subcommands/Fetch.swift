@@ -36,6 +36,7 @@ enum DataLines {
     static func line(_ reference: DataReport.Reference) -> String {
         let what = reference.kind == .file ? "file" : "\(reference.files) files"
         let from = reference.sources.isEmpty ? "" : " from \(reference.sources.joined(separator: ", "))"
-        return "  \(pad(reference.name, 16)) \(pad(reference.status, 12)) \(what), \(Terminal.bytes(reference.size)), sha256 \(reference.digest.prefix(16))…\(from)"
+        return
+            "  \(pad(reference.name, 16)) \(pad(reference.status, 12)) \(what), \(Terminal.bytes(reference.size)), sha256 \(reference.digest.prefix(16))…\(from)"
     }
 }

@@ -24,18 +24,24 @@ struct Inspect: ParsableCommand {
         print("  created   \(report.created)")
         print("  signer    \(report.signer)\(report.signature == "unsigned" ? "" : " (signature \(report.signature))")")
         print("  pack id   \(report.packId)")
-        print("  items     \(report.items) (\(Terminal.bytes(report.payloadBytes)))\(report.packBytes.map { ", \(Terminal.bytes($0)) compressed" } ?? "")")
+        print(
+            "  items     \(report.items) (\(Terminal.bytes(report.payloadBytes)))\(report.packBytes.map { ", \(Terminal.bytes($0)) compressed" } ?? "")"
+        )
         print("  withheld  \(report.withheld) items")
         for output in report.outputs { print("  output    \(output.path) (\(output.role.rawValue))") }
         if !report.lineage.isEmpty {
             print("")
-            print("lineage (\(report.lineage.count) run\(report.lineage.count == 1 ? "" : "s"), oldest first; ← read, → wrote)")
+            print(
+                "lineage (\(report.lineage.count) run\(report.lineage.count == 1 ? "" : "s"), oldest first; ← read, → wrote)"
+            )
             for line in LineageText.lines(report.lineage) { print("  " + line) }
         }
         print("")
         print("  role            items        size")
         for role in report.roles {
-            print("  " + pad(role.role.rawValue, 14) + padLeft("\(role.items)", 7) + padLeft(Terminal.bytes(role.bytes), 12))
+            print(
+                "  " + pad(role.role.rawValue, 14) + padLeft("\(role.items)", 7)
+                    + padLeft(Terminal.bytes(role.bytes), 12))
         }
         print("")
         print("files (under data/)")
@@ -73,14 +79,17 @@ struct FileTree {
 
     func lines(limit: Int) -> [String] {
         guard root.depth >= 1 else { return render(root, level: 0, collapseAt: Int.max) }
-        let collapseAt = stride(from: root.depth, to: 1, by: -1).first { lineCount(root, level: 0, collapseAt: $0) <= limit } ?? 1
+        let collapseAt =
+            stride(from: root.depth, to: 1, by: -1).first { lineCount(root, level: 0, collapseAt: $0) <= limit } ?? 1
         return render(root, level: 0, collapseAt: collapseAt)
     }
 
     /// How many lines `render` would return.
     private func lineCount(_ node: Node, level: Int, collapseAt: Int) -> Int {
         node.children.values.reduce(0) { count, child in
-            count + 1 + (child.file == nil && level + 1 < collapseAt ? lineCount(child, level: level + 1, collapseAt: collapseAt) : 0)
+            count + 1
+                + (child.file == nil && level + 1 < collapseAt
+                    ? lineCount(child, level: level + 1, collapseAt: collapseAt) : 0)
         }
     }
 
@@ -89,9 +98,12 @@ struct FileTree {
         for child in node.children.values.sorted(by: { $0.name < $1.name }) {
             let indent = String(repeating: "  ", count: level)
             if let file = child.file {
-                out.append(pad(indent + child.name, 52) + padLeft(Terminal.bytes(file.size), 10) + "  " + file.role.rawValue)
+                out.append(
+                    pad(indent + child.name, 52) + padLeft(Terminal.bytes(file.size), 10) + "  " + file.role.rawValue)
             } else if level + 1 >= collapseAt {
-                out.append(pad(indent + child.name + "/", 52) + padLeft(Terminal.bytes(child.bytes), 10) + "  (\(child.fileCount) files)")
+                out.append(
+                    pad(indent + child.name + "/", 52) + padLeft(Terminal.bytes(child.bytes), 10)
+                        + "  (\(child.fileCount) files)")
             } else {
                 out.append(indent + child.name + "/")
                 out += render(child, level: level + 1, collapseAt: collapseAt)
@@ -107,23 +119,30 @@ enum LineageText {
         var out: [String] = []
         for step in steps {
             let exit = step.exitCode.map { " (exit \($0))" } ?? ""
-            out.append("run \(step.run)\(step.name.map { "  \"\($0)\"" } ?? "")  \(step.status.rawValue)\(exit)  code \(step.codeSnapshot)  env \(step.environment)")
+            out.append(
+                "run \(step.run)\(step.name.map { "  \"\($0)\"" } ?? "")  \(step.status.rawValue)\(exit)  code \(step.codeSnapshot)  env \(step.environment)"
+            )
             let directory = step.workingDirectory == "." ? "" : "(in \(step.workingDirectory)) "
             out.append("  $ \(directory)\(step.command.map(quoted).joined(separator: " "))")
             let width = min(40, (step.inputs + step.outputs).map(\.path.count).max() ?? 0)
             for input in step.inputs {
-                let source = input.producedBy.map { "from run \($0)" }
-                    ?? input.reference.map { "data reference \($0)" } ?? input.item.map { "in the pack: \($0)" } ?? "not in the pack"
+                let source =
+                    input.producedBy.map { "from run \($0)" }
+                    ?? input.reference.map { "data reference \($0)" } ?? input.item.map { "in the pack: \($0)" }
+                    ?? "not in the pack"
                 out.append("  ← " + pad(input.path, width) + "  " + source)
             }
             for output in step.outputs {
-                out.append("  → " + pad(output.path, width) + "  " + (output.item.map { "in the pack: \($0)" } ?? "not in the pack"))
+                out.append(
+                    "  → " + pad(output.path, width) + "  "
+                        + (output.item.map { "in the pack: \($0)" } ?? "not in the pack"))
             }
         }
         return out
     }
 
     private static func quoted(_ argument: String) -> String {
-        argument.contains(where: { " \"'$\\".contains($0) }) || argument.isEmpty ? "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'" : argument
+        argument.contains(where: { " \"'$\\".contains($0) }) || argument.isEmpty
+            ? "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'" : argument
     }
 }

@@ -41,7 +41,8 @@ struct Key: ParsableCommand {
             if !unencrypted {
                 let entered = try Password.read(prompt: "Password for the new key: ", confirm: true)
                 guard entered.count > 0 else {
-                    throw MLPackError.usage("an empty password would leave the key unprotected: pass --unencrypted to mean it")
+                    throw MLPackError.usage(
+                        "an empty password would leave the key unprotected: pass --unencrypted to mean it")
                 }
                 password = entered
             }
@@ -49,7 +50,10 @@ struct Key: ParsableCommand {
             try KeyFiles.write(try key.fileText(password: password, comment: comment), to: secretPath, mode: 0o600)
             try KeyFiles.write(key.publicKey.fileText, to: publicPath, mode: 0o644)
             if format.json {
-                return try Terminal.printJSON(["keyId": key.publicKey.id, "publicKey": key.publicKey.base64, "secretKeyFile": secretPath, "publicKeyFile": publicPath])
+                return try Terminal.printJSON([
+                    "keyId": key.publicKey.id, "publicKey": key.publicKey.base64, "secretKeyFile": secretPath,
+                    "publicKeyFile": publicPath,
+                ])
             }
             print("wrote \(secretPath) (secret: keep it private) and \(publicPath) (public)")
             print("key id      \(key.publicKey.id)")
@@ -75,7 +79,9 @@ struct Key: ParsableCommand {
             if let publicKey = try? PublicKey(fileText: text) {
                 key = publicKey
             } else {
-                key = try SecretKey.load(path: file) { try Password.read(prompt: "Password for \(file): ", confirm: false) }.publicKey
+                key = try SecretKey.load(path: file) {
+                    try Password.read(prompt: "Password for \(file): ", confirm: false)
+                }.publicKey
             }
             if format.json { return try Terminal.printJSON(["keyId": key.id, "publicKey": key.base64]) }
             print("key id      \(key.id)")
@@ -118,10 +124,13 @@ enum KeyFiles {
 
 /// `--key` and `--keyring`, for the commands that decide whether to trust a pack.
 struct TrustOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Trust this public key: a .pub file or a public-key line (repeatable).", valueName: "PUB"))
+    @Option(
+        help: ArgumentHelp("Trust this public key: a .pub file or a public-key line (repeatable).", valueName: "PUB"))
     var key: [String] = []
 
-    @Option(help: ArgumentHelp("Folder of trusted .pub files (default: $XDG_CONFIG_HOME/mlpack/trusted).", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp("Folder of trusted .pub files (default: $XDG_CONFIG_HOME/mlpack/trusted).", valueName: "DIR")
+    )
     var keyring: String?
 
     func load() throws -> TrustedKeys { try TrustedKeys.load(keyArguments: key, keyring: keyring) }

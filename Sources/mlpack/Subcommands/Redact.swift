@@ -26,7 +26,10 @@ struct Redact: ParsableCommand {
     @Option(help: ArgumentHelp("Withhold items whose path (below data/) matches GLOB (repeatable).", valueName: "GLOB"))
     var drop: [String] = []
 
-    @Option(help: ArgumentHelp("Withhold every item of this role (repeatable): \(Role.allCases.map(\.rawValue).joined(separator: ", ")).", valueName: "ROLE"))
+    @Option(
+        help: ArgumentHelp(
+            "Withhold every item of this role (repeatable): \(Role.allCases.map(\.rawValue).joined(separator: ", ")).",
+            valueName: "ROLE"))
     var dropRole: [String] = []
 
     @Option(help: ArgumentHelp("Withhold this run and what only it used (repeatable; an id prefix).", valueName: "ID"))
@@ -49,7 +52,8 @@ struct Redact: ParsableCommand {
 
     func validate() throws {
         for role in dropRole where Role(rawValue: role) == nil {
-            throw ValidationError("--drop-role \(role): not a role (\(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw ValidationError(
+                "--drop-role \(role): not a role (\(Role.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         if drop.isEmpty && dropRole.isEmpty && dropRun.isEmpty && !`public` {
             throw ValidationError("nothing to withhold: give --public, --drop, --drop-role or --drop-run")
@@ -66,13 +70,21 @@ struct Redact: ParsableCommand {
         options.force = force
         options.limits = limits.limits
         if let key, !dryRun {
-            options.signingKey = try SecretKey.load(path: key) { try Password.read(prompt: "Password for \(key): ", confirm: false) }
+            options.signingKey = try SecretKey.load(path: key) {
+                try Password.read(prompt: "Password for \(key): ", confirm: false)
+            }
         }
-        let report = try ProgressBar.drawing(unless: format.quiet) { try Redactor.redact(input, options: options, progress: $0) }
+        let report = try ProgressBar.drawing(unless: format.quiet) {
+            try Redactor.redact(input, options: options, progress: $0)
+        }
         if format.json { return try Terminal.printJSON(report) }
         let verb = report.dryRun ? "would withhold" : "withheld"
-        print("\(report.dryRun ? "dry run: " : "")\(input) → \(output): kept \(report.kept) items, \(verb) \(report.withheld.count), \(report.dryRun ? "would rewrite" : "rewrote") \(report.rewritten.count)")
-        print("  manifest  \(report.rewritten.isEmpty ? report.manifest : (report.dryRun ? "needs re-signing (--key)" : report.manifest))")
+        print(
+            "\(report.dryRun ? "dry run: " : "")\(input) → \(output): kept \(report.kept) items, \(verb) \(report.withheld.count), \(report.dryRun ? "would rewrite" : "rewrote") \(report.rewritten.count)"
+        )
+        print(
+            "  manifest  \(report.rewritten.isEmpty ? report.manifest : (report.dryRun ? "needs re-signing (--key)" : report.manifest))"
+        )
         for change in report.withheld { print("  − " + pad(change.path, 56) + " " + change.reason) }
         for change in report.rewritten { print("  ~ " + pad(change.path, 56) + " " + change.reason) }
     }

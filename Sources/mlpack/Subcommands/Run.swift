@@ -5,7 +5,8 @@ import MLPack
 struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command and record the run in the project's .mlpack/ folder.",
-        usage: "mlpack run [-i <PATH>]... [-o <PATH>]... [--metrics <FILE>] [--name <NAME>] [--deterministic] [--trace] [--quiet] -- <CMD> [<ARGS>...]",
+        usage:
+            "mlpack run [-i <PATH>]... [-o <PATH>]... [--metrics <FILE>] [--name <NAME>] [--deterministic] [--trace] [--quiet] -- <CMD> [<ARGS>...]",
         discussion: """
             The command runs in the foreground, with this terminal, and mlpack exits with its \
             status (or dies by the same signal). The record holds the command line, working \
@@ -19,21 +20,30 @@ struct Run: ParsableCommand {
             and no run is recorded.
             """)
 
-    @Option(name: [.customShort("i"), .customLong("input")], help: ArgumentHelp(
-        "A file or folder the command reads (repeatable); hashed before the command starts.", valueName: "PATH"))
+    @Option(
+        name: [.customShort("i"), .customLong("input")],
+        help: ArgumentHelp(
+            "A file or folder the command reads (repeatable); hashed before the command starts.", valueName: "PATH"))
     var inputs: [String] = []
 
-    @Option(name: [.customShort("o"), .customLong("output")], help: ArgumentHelp(
-        "A file or folder the command writes (repeatable), also outside the project.", valueName: "PATH"))
+    @Option(
+        name: [.customShort("o"), .customLong("output")],
+        help: ArgumentHelp(
+            "A file or folder the command writes (repeatable), also outside the project.", valueName: "PATH"))
     var outputs: [String] = []
 
-    @Option(help: ArgumentHelp("A JSON object file of metrics the command writes; recorded, and an output.", valueName: "FILE"))
+    @Option(
+        help: ArgumentHelp(
+            "A JSON object file of metrics the command writes; recorded, and an output.", valueName: "FILE"))
     var metrics: String?
 
     @Option(help: ArgumentHelp("A name for the run.", valueName: "NAME"))
     var name: String?
 
-    @Flag(help: "Set and record PYTHONHASHSEED=0, CUBLAS_WORKSPACE_CONFIG=:4096:8, TF_DETERMINISTIC_OPS=1, TF_CUDNN_DETERMINISTIC=1 and TF_ENABLE_ONEDNN_OPTS=0 (a value already set is kept).")
+    @Flag(
+        help:
+            "Set and record PYTHONHASHSEED=0, CUBLAS_WORKSPACE_CONFIG=:4096:8, TF_DETERMINISTIC_OPS=1, TF_CUDNN_DETERMINISTIC=1 and TF_ENABLE_ONEDNN_OPTS=0 (a value already set is kept)."
+    )
     var deterministic = false
 
     @Flag(help: "Also record the data files the command opened for reading, traced with strace.")
@@ -42,19 +52,23 @@ struct Run: ParsableCommand {
     @Flag(name: .shortAndLong, help: "No warnings and no summary line on standard error.")
     var quiet = false
 
-    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD"))
+    @Argument(
+        parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD"))
     var command: [String] = []
 
     func run() throws {
         let request = RunRequest(
-            command: command, inputs: inputs, outputs: outputs, metrics: metrics, name: name, deterministic: deterministic,
+            command: command, inputs: inputs, outputs: outputs, metrics: metrics, name: name,
+            deterministic: deterministic,
             trace: trace)
         let outcome = try RunRecorder.run(request) { if !quiet { Terminal.warning($0) } }
         switch outcome.record {
         case .success(let record):
             if !quiet {
                 let count = record.outputs.count
-                Terminal.standardError("mlpack: recorded run \(record.id) (\(record.status.rawValue), \(count) output\(count == 1 ? "" : "s")) in \(RunStore.directoryName)/")
+                Terminal.standardError(
+                    "mlpack: recorded run \(record.id) (\(record.status.rawValue), \(count) output\(count == 1 ? "" : "s")) in \(RunStore.directoryName)/"
+                )
             }
         case .failure(let error):
             Terminal.error(error.description)

@@ -21,8 +21,10 @@ struct Runs: ParsableCommand {
             if json { return try Terminal.printJSON(Listing(store: store.root, runs: runs.map(Summary.init))) }
             guard !runs.isEmpty else { return print("no runs recorded in \(store.root)") }
             let rows = runs.map { run in
-                [run.id, run.name ?? "-", RunText.status(run), RunText.exit(run), RunText.shortTime(run.started),
-                 RunText.duration(run), "\(run.outputs.count)", RunText.command(run.argv)]
+                [
+                    run.id, run.name ?? "-", RunText.status(run), RunText.exit(run), RunText.shortTime(run.started),
+                    RunText.duration(run), "\(run.outputs.count)", RunText.command(run.argv),
+                ]
             }
             let header = ["ID", "NAME", "STATUS", "EXIT", "STARTED (UTC)", "DURATION", "OUTPUTS", "COMMAND"]
             let widths = (0..<header.count - 1).map { column in ([header] + rows).map { $0[column].count }.max()! }
@@ -84,9 +86,13 @@ struct Runs: ParsableCommand {
             row("started", run.started)
             row("ended", run.ended + " (" + RunText.duration(run) + ")")
             row("status", RunText.status(run) + (run.exitCode.map { " (exit \($0))" } ?? ""))
-            var code = "tree \(run.code.treeDigest.prefix(12)), \(run.code.files.count) file\(run.code.files.count == 1 ? "" : "s")"
+            var code =
+                "tree \(run.code.treeDigest.prefix(12)), \(run.code.files.count) file\(run.code.files.count == 1 ? "" : "s")"
             code += " (\(Terminal.bytes(run.code.files.reduce(0) { $0 + $1.size })))"
-            if let git = run.code.git { code += ", git \(git.commit.map { String($0.prefix(12)) } ?? "(no commit)")\(git.dirty ? " with uncommitted edits" : "")" }
+            if let git = run.code.git {
+                code +=
+                    ", git \(git.commit.map { String($0.prefix(12)) } ?? "(no commit)")\(git.dirty ? " with uncommitted edits" : "")"
+            }
             row("code", code)
             row("environment", run.environment)
             for (index, name) in run.setVariables.keys.sorted().enumerated() {
@@ -107,7 +113,8 @@ struct Runs: ParsableCommand {
             print("\(title) (\(files.count))")
             let width = min(48, files.map(\.path.count).max() ?? 0)
             for file in files {
-                let what = file.kind == .directory
+                let what =
+                    file.kind == .directory
                     ? "folder, \(file.fileCount ?? 0) files, \(Terminal.bytes(file.size)), tree \(file.sha256.prefix(12))"
                     : "\(Terminal.bytes(file.size)), sha256 \(file.sha256.prefix(12))"
                 print("  " + pad(file.path, width + 2) + what + (file.producedBy.map { ", from run \($0)" } ?? ""))
@@ -128,9 +135,11 @@ enum RunText {
     }
 
     static func signalName(_ signal: Int32) -> String {
-        let names: [Int32: String] = [SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGABRT: "SIGABRT",
-                                      SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM",
-                                      SIGTERM: "SIGTERM", SIGBUS: "SIGBUS", SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2", SIGXCPU: "SIGXCPU"]
+        let names: [Int32: String] = [
+            SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGABRT: "SIGABRT",
+            SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM",
+            SIGTERM: "SIGTERM", SIGBUS: "SIGBUS", SIGUSR1: "SIGUSR1", SIGUSR2: "SIGUSR2", SIGXCPU: "SIGXCPU",
+        ]
         return names[signal] ?? "signal \(signal)"
     }
 
@@ -152,9 +161,11 @@ enum RunText {
     /// The command line as a shell would take it back.
     static func command(_ argv: [String]) -> String {
         argv.map { argument in
-            let safe = !argument.isEmpty && argument.unicodeScalars.allSatisfy {
-                CharacterSet.alphanumerics.contains($0) || "-_./=:,+@%".unicodeScalars.contains($0)
-            }
+            let safe =
+                !argument.isEmpty
+                && argument.unicodeScalars.allSatisfy {
+                    CharacterSet.alphanumerics.contains($0) || "-_./=:,+@%".unicodeScalars.contains($0)
+                }
             return safe ? argument : "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
         }.joined(separator: " ")
     }

@@ -28,7 +28,9 @@ struct Verify: ParsableCommand {
     @Flag(help: "Also check the data references: fetch what the cache lacks, re-hash the rest.")
     var data = false
 
-    @Option(help: ArgumentHelp("The data cache for --data and --rebuild (default: $XDG_CACHE_HOME/mlpack).", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "The data cache for --data and --rebuild (default: $XDG_CACHE_HOME/mlpack).", valueName: "DIR"))
     var cache: String?
 
     @OptionGroup(title: "Rebuild") var rebuild: RebuildFlags
@@ -46,10 +48,13 @@ struct Verify: ParsableCommand {
         options.limits = limits.limits
         let report: VerifyReport
         do {
-            report = try ProgressBar.drawing(unless: format.quiet) { try PackVerifier.verify(pack, options: options, progress: $0) }
+            report = try ProgressBar.drawing(unless: format.quiet) {
+                try PackVerifier.verify(pack, options: options, progress: $0)
+            }
         } catch let error as MLPackError {
             if format.json {
-                let verdict = error.category == .invalid ? "invalid" : error.category == .untrusted ? "untrusted" : "error"
+                let verdict =
+                    error.category == .invalid ? "invalid" : error.category == .untrusted ? "untrusted" : "error"
                 try Terminal.printJSON(Failure(pack: pack, verdict: verdict, error: error.description))
             }
             throw error
@@ -64,23 +69,32 @@ struct Verify: ParsableCommand {
             print("  items       \(report.items) (\(Terminal.bytes(report.payloadBytes))), every sha256 checked")
             if report.withheld > 0 { print("  withheld    \(report.withheld) items withheld") }
             if let provenance = report.provenance {
-                print("  redacted    from the pack whose manifest has sha256 \(provenance.derivedFrom.prefix(16))…, \(provenance.withheldFromOriginal) of its items withheld or rewritten")
-                print("  covered by  the author's signature (\(provenance.author)): \(provenance.authorItems.count) items")
-                print("              the redactor's signature only (\(provenance.redactor)): \(provenance.redactorItems.count) items")
+                print(
+                    "  redacted    from the pack whose manifest has sha256 \(provenance.derivedFrom.prefix(16))…, \(provenance.withheldFromOriginal) of its items withheld or rewritten"
+                )
+                print(
+                    "  covered by  the author's signature (\(provenance.author)): \(provenance.authorItems.count) items"
+                )
+                print(
+                    "              the redactor's signature only (\(provenance.redactor)): \(provenance.redactorItems.count) items"
+                )
                 for path in provenance.redactorItems { print("                \(path)") }
             }
             print("  signature   \(report.signature)")
             print("  bagit       valid")
             print("  seek index  \(report.seekIndex)")
             if !report.data.isEmpty {
-                print("  data        \(report.data.count) references\(data ? "" : " (not checked: pass --data to fetch and verify them)")")
+                print(
+                    "  data        \(report.data.count) references\(data ? "" : " (not checked: pass --data to fetch and verify them)")"
+                )
                 report.data.forEach { print("  " + DataLines.line($0)) }
             }
         }
         if report.verdict == .untrusted {
             if let signer = report.signer, let publicKey = report.signerPublicKey {
                 Terminal.error("\(pack) is signed by key \(signer), which you do not trust yet")
-                Terminal.standardError("""
+                Terminal.standardError(
+                    """
                     Check this public key with the pack's author, then trust it with:
                       mlpack key trust \(publicKey)
                     or accept it for one run with: --key \(publicKey)
@@ -135,7 +149,9 @@ struct RebuildFlags: ParsableArguments {
     @Flag(help: "Replay the lineage in a sandbox and compare the outputs (exit 4 when not reproduced).")
     var rebuild = false
 
-    @Option(help: ArgumentHelp("Where the runs' workspaces go (default: a temporary folder, removed unless --keep).", valueName: "DIR"))
+    @Option(
+        help: ArgumentHelp(
+            "Where the runs' workspaces go (default: a temporary folder, removed unless --keep).", valueName: "DIR"))
     var workdir: String?
 
     @Flag(help: "Keep the workspaces and logs.")
@@ -153,13 +169,19 @@ struct RebuildFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Seconds each run may take (default: 21600, six hours).", valueName: "SECONDS"))
     var timeout: Double?
 
-    @Option(help: ArgumentHelp("Disk a run's workspace (and any one file) may take, e.g. 500M, 20G (default: 32G).", valueName: "SIZE"))
+    @Option(
+        help: ArgumentHelp(
+            "Disk a run's workspace (and any one file) may take, e.g. 500M, 20G (default: 32G).", valueName: "SIZE"))
     var maxWorkspaceSize: ByteSize?
 
-    @Option(help: ArgumentHelp("Processes a run may have at once (default: 4096; needs a control group).", valueName: "N"))
+    @Option(
+        help: ArgumentHelp("Processes a run may have at once (default: 4096; needs a control group).", valueName: "N"))
     var maxProcesses: Int?
 
-    @Option(help: ArgumentHelp("Memory a run may use, e.g. 8G (default: three quarters of this machine's; needs a control group).", valueName: "SIZE"))
+    @Option(
+        help: ArgumentHelp(
+            "Memory a run may use, e.g. 8G (default: three quarters of this machine's; needs a control group).",
+            valueName: "SIZE"))
     var maxMemory: ByteSize?
 
     @OptionGroup(title: "Tolerance (on top of the card's)")
@@ -167,10 +189,16 @@ struct RebuildFlags: ParsableArguments {
 
     func validate() throws {
         let limits = timeout != nil || maxWorkspaceSize != nil || maxProcesses != nil || maxMemory != nil
-        if !rebuild && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || limits || tolerance.given) {
-            throw ValidationError("--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol and --metric-tolerance go with --rebuild")
+        if !rebuild
+            && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || limits || tolerance.given)
+        {
+            throw ValidationError(
+                "--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol and --metric-tolerance go with --rebuild"
+            )
         }
-        if let timeout, timeout <= 0 || !timeout.isFinite { throw ValidationError("--timeout must be a finite number of seconds > 0") }
+        if let timeout, timeout <= 0 || !timeout.isFinite {
+            throw ValidationError("--timeout must be a finite number of seconds > 0")
+        }
         if let maxProcesses, maxProcesses < 1 { throw ValidationError("--max-processes must be at least 1") }
     }
 }

@@ -1,18 +1,13 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // Helpers for the end-to-end tests: they run the real `mlpack` binary (and tar, zstd,
 // sha256sum, python3, git) as child processes, each test in its own temporary folder.
-
-/// A failure of the test harness itself (a program missing, a helper command failing).
-struct HarnessError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
-}
 
 // MARK: - Locations
 
@@ -21,25 +16,29 @@ enum Repo {
     static let root: String = {
         var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         while url.path != "/" {
-            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) { return url.path }
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                return url.path
+            }
             url = url.deletingLastPathComponent()
         }
         // Tests/EndToEndTests/Support/Harness.swift → the repository is three levels up.
         return URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
     }()
 
     /// The binary `swift build` makes: <repo>/.build/debug/mlpack (MLPACK_BINARY overrides it).
     static func mlpackBinary() throws -> String {
         if let override = ProcessInfo.processInfo.environment["MLPACK_BINARY"], !override.isEmpty {
             guard FileManager.default.isExecutableFile(atPath: override) else {
-                throw HarnessError("MLPACK_BINARY=\(override) is not an executable file")
+                throw TestError("MLPACK_BINARY=\(override) is not an executable file")
             }
             return override
         }
         let path = root + "/.build/debug/mlpack"
         guard FileManager.default.isExecutableFile(atPath: path) else {
-            throw HarnessError("the mlpack binary is missing at \(path): run `swift build` first (or set MLPACK_BINARY)")
+            throw TestError(
+                "the mlpack binary is missing at \(path): run `swift build` first (or set MLPACK_BINARY)")
         }
         return path
     }
@@ -69,7 +68,8 @@ struct ProcessResult: CustomStringConvertible {
 
     var description: String {
         let shown = command.map { $0.contains(" ") || $0.isEmpty ? "'\($0)'" : $0 }.joined(separator: " ")
-        return "`\(shown)` exited \(status)\(timedOut ? " (killed: timed out)" : "")\n--- stdout:\n\(out.prefix(4000))\n--- stderr:\n\(err.prefix(4000))"
+        return
+            "`\(shown)` exited \(status)\(timedOut ? " (killed: timed out)" : "")\n--- stdout:\n\(out.prefix(4000))\n--- stderr:\n\(err.prefix(4000))"
     }
 }
 
@@ -78,7 +78,10 @@ struct ProcessResult: CustomStringConvertible {
 /// keyring, a git repository above the sandbox).
 private func childEnvironment(_ overrides: [String: String]) -> [String: String] {
     var env = ProcessInfo.processInfo.environment
-    for key in ["SOURCE_DATE_EPOCH", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG", "MLPACK_BINARY", "MLPACK_PASSWORD"] {
+    for key in [
+        "SOURCE_DATE_EPOCH", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG", "MLPACK_BINARY",
+        "MLPACK_PASSWORD",
+    ] {
         env.removeValue(forKey: key)
     }
     env["LC_ALL"] = "C.UTF-8"
@@ -134,7 +137,7 @@ func run(
         process.terminationHandler = { _ in continuation.resume() }
         do { try process.run() } catch {
             process.terminationHandler = nil
-            continuation.resume(throwing: HarnessError("cannot start \(executable): \(error)"))
+            continuation.resume(throwing: TestError("cannot start \(executable): \(error)"))
             return
         }
         let pid = process.processIdentifier
@@ -168,7 +171,9 @@ private final class RunState: @unchecked Sendable {
 }
 
 /// Runs the mlpack binary.
-func mlpack(_ arguments: [String], cwd: String? = nil, environment: [String: String] = [:], stdinFile: String? = nil) async throws -> ProcessResult {
+func mlpack(
+    _ arguments: [String], cwd: String? = nil, environment: [String: String] = [:], stdinFile: String? = nil
+) async throws -> ProcessResult {
     try await run(try Repo.mlpackBinary(), arguments, cwd: cwd, environment: environment, stdinFile: stdinFile)
 }
 
@@ -179,15 +184,19 @@ func mlpackFromPipe(_ pack: String, _ arguments: [String], cwd: String? = nil) a
 }
 
 /// Runs a /bin/sh script; `arguments` are its $1, $2, ... (so paths need no quoting).
-func sh(_ script: String, _ arguments: [String] = [], cwd: String? = nil, environment: [String: String] = [:]) async throws -> ProcessResult {
+func sh(
+    _ script: String, _ arguments: [String] = [], cwd: String? = nil, environment: [String: String] = [:]
+) async throws -> ProcessResult {
     try await run("/bin/sh", ["-c", script, "sh"] + arguments, cwd: cwd, environment: environment)
 }
 
 /// Runs a helper program that must succeed; throws with its output otherwise.
 @discardableResult
-func must(_ executable: String, _ arguments: [String], cwd: String? = nil, environment: [String: String] = [:]) async throws -> ProcessResult {
+func must(
+    _ executable: String, _ arguments: [String], cwd: String? = nil, environment: [String: String] = [:]
+) async throws -> ProcessResult {
     let result = try await run(executable, arguments, cwd: cwd, environment: environment)
-    guard result.status == 0 else { throw HarnessError("helper command failed: \(result)") }
+    guard result.status == 0 else { throw TestError("helper command failed: \(result)") }
     return result
 }
 
@@ -211,7 +220,7 @@ final class Sandbox: Sendable {
         try FileManager.default.createDirectory(
             atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
         try writeBytes(full, bytes)
-        guard chmod(full, mode_t(mode)) == 0 else { throw HarnessError("chmod \(full) failed") }
+        guard chmod(full, mode_t(mode)) == 0 else { throw TestError("chmod \(full) failed") }
         return full
     }
 
@@ -239,30 +248,6 @@ func withSandbox<T>(_ body: (Sandbox) async throws -> T) async throws -> T {
 }
 
 // MARK: - Files
-
-func readBytes(_ path: String) throws -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else { throw HarnessError("cannot read \(path)") }
-    return Array(data)
-}
-
-/// Creates or truncates `path` and writes `bytes` with plain POSIX calls (Foundation's atomic
-/// writes leave empty TemporaryDirectory.* folders behind in /tmp on Linux).
-func writeBytes(_ path: String, _ bytes: [UInt8]) throws {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    guard fd >= 0 else { throw HarnessError("cannot create \(path): errno \(errno)") }
-    defer { close(fd) }
-    var offset = 0
-    while offset < bytes.count {
-        let n = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { throw HarnessError("cannot write \(path): errno \(errno)") }
-        offset += n
-    }
-}
-
-func exists(_ path: String) -> Bool {
-    var st = stat()
-    return lstat(path, &st) == 0
-}
 
 struct FileInfo: Equatable {
     enum Kind: String { case file, directory, symlink, other }
@@ -314,7 +299,8 @@ func treeListing(_ directory: String) -> [String: String] {
                 walk(child)
             case .file: out[child] = "f \(String(info.mode, radix: 8)) \(info.size)"
             case .symlink:
-                let target = (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + child)) ?? "?"
+                let target =
+                    (try? FileManager.default.destinationOfSymbolicLink(atPath: directory + "/" + child)) ?? "?"
                 out[child] = "l -> \(target)"
             case .other: out[child] = "o"
             }
@@ -342,7 +328,7 @@ func pseudoRandomBytes(_ count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [U
 func sha256sum(_ path: String) async throws -> String {
     let result = try await must("sha256sum", [path])
     guard let digest = result.out.split(separator: " ").first, digest.count == 64 else {
-        throw HarnessError("unexpected sha256sum output: \(result)")
+        throw TestError("unexpected sha256sum output: \(result)")
     }
     return String(digest)
 }
@@ -381,7 +367,8 @@ enum Fixture {
     /// A tiny training project: an executable script, modules, a config, an empty file and
     /// two files with identical content (stored once, as a tar hard link).
     static let defaultFiles: [SourceFile] = [
-        SourceFile("train.py", "#!/usr/bin/env python3\nfrom model.net import forward\nprint(forward(0.5))\n", mode: 0o755),
+        SourceFile(
+            "train.py", "#!/usr/bin/env python3\nfrom model.net import forward\nprint(forward(0.5))\n", mode: 0o755),
         SourceFile("model/__init__.py", ""),
         SourceFile("model/net.py", netPy),
         SourceFile("utils/net_copy.py", netPy),
@@ -395,7 +382,9 @@ enum Fixture {
 
 /// Writes a project folder into the sandbox.
 @discardableResult
-func makeProject(in sandbox: Sandbox, at relative: String = "project", files: [SourceFile] = Fixture.defaultFiles) throws -> Project {
+func makeProject(
+    in sandbox: Sandbox, at relative: String = "project", files: [SourceFile] = Fixture.defaultFiles
+) throws -> Project {
     try sandbox.mkdir(relative)
     for file in files { try sandbox.write(relative + "/" + file.path, file.bytes, mode: file.mode) }
     return Project(directory: sandbox.path(relative), files: files)
@@ -403,7 +392,9 @@ func makeProject(in sandbox: Sandbox, at relative: String = "project", files: [S
 
 /// Writes a small weights file (4 KiB of pseudo-random bytes by default) and returns its path.
 @discardableResult
-func makeWeights(in sandbox: Sandbox, at relative: String = "weights.safetensors", size: Int = 4096, seed: UInt64 = 42) throws -> String {
+func makeWeights(
+    in sandbox: Sandbox, at relative: String = "weights.safetensors", size: Int = 4096, seed: UInt64 = 42
+) throws -> String {
     try sandbox.write(relative, pseudoRandomBytes(size, seed: seed))
 }
 
@@ -423,91 +414,30 @@ func makePack(
     if let title { arguments += ["--title", title] }
     arguments += extra
     let result = try await mlpack(arguments, cwd: sandbox.root, environment: environment)
-    guard result.status == 0, exists(path) else { throw HarnessError("mlpack create failed: \(result)") }
+    guard result.status == 0, exists(path) else { throw TestError("mlpack create failed: \(result)") }
     return path
 }
 
 /// The default project plus a 4 KiB weights file, packed as `demo.mlpack` named "demo":
 /// 9 items (6 code files, the snapshot descriptor, the card, the weights), plus the
 /// environment capture every pack holds (`EnvironmentItems.count` more, below `env/`).
-func makeStandardPack(in sandbox: Sandbox, output: String = "demo.mlpack", title: String? = "Tiny demo") async throws -> (pack: String, project: Project, weights: String) {
+func makeStandardPack(
+    in sandbox: Sandbox, output: String = "demo.mlpack", title: String? = "Tiny demo"
+) async throws -> (pack: String, project: Project, weights: String) {
     let project = try makeProject(in: sandbox)
     let weights = try makeWeights(in: sandbox)
-    let pack = try await makePack(in: sandbox, output: output, code: project.directory, weights: [weights], title: title)
+    let pack = try await makePack(
+        in: sandbox, output: output, code: project.directory, weights: [weights], title: title)
     return (pack, project, weights)
 }
 
 // MARK: - The environment capture in every pack
 
-/// `mlpack create` stores the capture of the machine it runs on in every pack, below
-/// `env/<12 hex>/`: `platform.json` (role env), `python-packages.txt` (role env, when a
-/// Python interpreter answered) and `host.json` (role host). Tests about the other items
-/// drop these paths before comparing (`isEnvironmentPath`, `withoutEnvironment`) or add
-/// `EnvironmentItems.count` to counts mlpack reports; `expectEnvironmentItems` checks the
-/// items themselves exactly.
-enum EnvironmentItems {
-    /// Whether `python3` is an executable on PATH: mlpack (our child, with our PATH) then
-    /// records the interpreter's packages.
-    static let python3OnPath: Bool = {
-        let path = ProcessInfo.processInfo.environment["PATH"] ?? ""
-        return path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: $0 + "/python3") }
-    }()
-
-    /// The files below `env/<id>/` of a pack made on this machine, with their roles.
-    static let expected: [String: String] = {
-        var files = ["platform.json": "env", "host.json": "host"]
-        if python3OnPath { files["python-packages.txt"] = "env" }
-        return files
-    }()
-
-    /// How many items the environment capture adds to a pack made on this machine.
-    static var count: Int { expected.count }
-}
-
-/// Whether `path` belongs to the environment capture, in any of the forms tests meet:
-/// an item path (`env/…`, also the extracted `env` folder itself), a BagIt path
-/// (`data/env/…`), a tar member (`demo/data/env/…`) or a whole manifest-sha256.txt line
-/// (`<sha256>  data/env/…`).
-func isEnvironmentPath(_ path: some StringProtocol) -> Bool {
-    var rest = Substring(path)
-    if let gap = rest.range(of: "  "), rest[..<gap.lowerBound].count == 64,
-        rest[..<gap.lowerBound].allSatisfy({ "0123456789abcdef".contains($0) })
-    {
-        rest = rest[gap.upperBound...]
-    }
-    let components = rest.split(separator: "/", omittingEmptySubsequences: false)
-    // "data/env/…" or "<top>/data/env/…": the item path starts after the last "data" of the first two.
-    let start = components.prefix(2).lastIndex(of: "data").map { $0 + 1 } ?? 0
-    return components.count > start && components[start] == "env"
-}
-
-/// `paths` without the environment capture's.
-func withoutEnvironment<S: Sequence>(_ paths: S) -> [S.Element] where S.Element: StringProtocol {
-    paths.filter { !isEnvironmentPath($0) }
-}
-
-/// `files` (keyed by path, e.g. from `filesBelow`) without the environment capture's.
-func withoutEnvironment<Value>(_ files: [String: Value]) -> [String: Value] {
-    files.filter { !isEnvironmentPath($0.key) }
-}
-
 /// Checks that a pack lists exactly the environment items a pack made on this machine
 /// holds: one `env/<12 hex>/` folder, named after the first 12 hex digits of its
 /// platform.json's SHA-256, with `EnvironmentItems.expected`'s files and roles.
 func expectEnvironmentItems(_ report: InspectJSON, sourceLocation: SourceLocation = #_sourceLocation) {
-    let items = report.files.filter { isEnvironmentPath($0.path) }
-    let folders = Set(items.map { $0.path.split(separator: "/").prefix(2).joined(separator: "/") })
-    guard folders.count == 1, let folder = folders.first else {
-        Issue.record("expected one env/<id>/ folder, found \(folders.sorted())", sourceLocation: sourceLocation)
-        return
-    }
-    let id = folder.dropFirst("env/".count)
-    #expect(id.count == 12 && id.allSatisfy { "0123456789abcdef".contains($0) }, "\(folder)", sourceLocation: sourceLocation)
-    var found: [String: String] = [:]
-    for item in items { found[String(item.path.dropFirst(folder.count + 1))] = item.role }
-    #expect(found == EnvironmentItems.expected, "the items below \(folder)/", sourceLocation: sourceLocation)
-    let platform = items.first { $0.path == folder + "/platform.json" }
-    #expect(platform?.sha256.prefix(12) == id, "the folder is named after platform.json's digest", sourceLocation: sourceLocation)
+    expectEnvironmentItems(report.files.map { ($0.path, $0.role, $0.sha256) }, sourceLocation: sourceLocation)
 }
 
 // MARK: - Looking inside packs with standard tools
@@ -533,19 +463,19 @@ struct TarMember: Decodable, Equatable {
 }
 
 private let tarDumpScript = #"""
-import hashlib, io, json, subprocess, sys, tarfile
-data = subprocess.run(["zstd", "-q", "-dc", sys.argv[1]], check=True, stdout=subprocess.PIPE).stdout
-members = []
-with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-    for m in tar.getmembers():
-        payload = tar.extractfile(m).read() if m.isreg() else None
-        members.append(dict(
-            name=m.name, type=m.type.decode("latin-1"), mode=m.mode, uid=m.uid, gid=m.gid,
-            uname=m.uname, gname=m.gname, mtime=m.mtime, size=m.size, linkname=m.linkname,
-            sha256=hashlib.sha256(payload).hexdigest() if payload is not None else "",
-            offset=m.offset))
-json.dump(members, sys.stdout)
-"""#
+    import hashlib, io, json, subprocess, sys, tarfile
+    data = subprocess.run(["zstd", "-q", "-dc", sys.argv[1]], check=True, stdout=subprocess.PIPE).stdout
+    members = []
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+        for m in tar.getmembers():
+            payload = tar.extractfile(m).read() if m.isreg() else None
+            members.append(dict(
+                name=m.name, type=m.type.decode("latin-1"), mode=m.mode, uid=m.uid, gid=m.gid,
+                uname=m.uname, gname=m.gname, mtime=m.mtime, size=m.size, linkname=m.linkname,
+                sha256=hashlib.sha256(payload).hexdigest() if payload is not None else "",
+                offset=m.offset))
+    json.dump(members, sys.stdout)
+    """#
 
 /// The tar members of a pack, read with `zstd -dc` and Python's tarfile.
 func tarMembers(_ pack: String) async throws -> [TarMember] {
@@ -555,7 +485,7 @@ func tarMembers(_ pack: String) async throws -> [TarMember] {
 
 /// Runs fixtures/tools/tamper.py: `tamper(["flip", "--name", "{top}/data/pack.json"], pack: p, output: q)`.
 func tamper(_ arguments: [String], pack: String, output: String) async throws {
-    guard let command = arguments.first else { throw HarnessError("tamper: no subcommand") }
+    guard let command = arguments.first else { throw TestError("tamper: no subcommand") }
     try await must("python3", [Repo.tamperScript, command, pack, output] + arguments.dropFirst())
 }
 
@@ -563,7 +493,7 @@ func tamper(_ arguments: [String], pack: String, output: String) async throws {
 /// the seek index (mlpack's footer is `u32 json length, u32 version, "MLPKINDX"`).
 func dataFramesEnd(of pack: [UInt8]) throws -> Int {
     guard pack.count > 24, Array(pack.suffix(8)) == Array("MLPKINDX".utf8) else {
-        throw HarnessError("the pack has no mlpack seek-index footer")
+        throw TestError("the pack has no mlpack seek-index footer")
     }
     let footer = pack.count - 16
     let jsonLength = (0..<4).reduce(0) { $0 | Int(pack[footer + $1]) << (8 * $1) }
@@ -582,7 +512,7 @@ struct DisclosedItem {
 /// Reads `mlpack/disclosures.json` as a standard tool would: base64url, then JSON.
 func readDisclosures(_ path: String) throws -> [String: DisclosedItem] {
     let object = try JSONSerialization.jsonObject(with: Data(readBytes(path))) as? [String: Any]
-    guard let encoded = object?["disclosures"] as? [String] else { throw HarnessError("\(path): no disclosures array") }
+    guard let encoded = object?["disclosures"] as? [String] else { throw TestError("\(path): no disclosures array") }
     var out: [String: DisclosedItem] = [:]
     for text in encoded {
         var base64 = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
@@ -591,8 +521,9 @@ func readDisclosures(_ path: String) throws -> [String: DisclosedItem] {
             let fields = try JSONSerialization.jsonObject(with: data) as? [Any], fields.count == 6,
             let itemPath = fields[1] as? String, let role = fields[2] as? String, let size = fields[3] as? Int,
             let sha256 = fields[4] as? String, let mode = fields[5] as? Int
-        else { throw HarnessError("\(path): undecodable disclosure \(text)") }
-        out[itemPath] = DisclosedItem(path: itemPath, role: role, size: UInt64(size), sha256: sha256, mode: UInt32(mode))
+        else { throw TestError("\(path): undecodable disclosure \(text)") }
+        out[itemPath] = DisclosedItem(
+            path: itemPath, role: role, size: UInt64(size), sha256: sha256, mode: UInt32(mode))
     }
     return out
 }
@@ -638,22 +569,23 @@ struct ExtractJSON: Decodable {
 
 func decodeJSON<T: Decodable>(_ type: T.Type, _ result: ProcessResult) throws -> T {
     do { return try JSONDecoder().decode(type, from: result.stdout) } catch {
-        throw HarnessError("cannot decode \(T.self) from the output of \(result): \(error)")
+        throw TestError("cannot decode \(T.self) from the output of \(result): \(error)")
     }
 }
 
 /// `mlpack inspect --json`, required to succeed.
 func inspectJSON(_ pack: String, cwd: String? = nil) async throws -> InspectJSON {
     let result = try await mlpack(["inspect", pack, "--json"], cwd: cwd)
-    guard result.status == 0 else { throw HarnessError("mlpack inspect failed: \(result)") }
+    guard result.status == 0 else { throw TestError("mlpack inspect failed: \(result)") }
     return try decodeJSON(InspectJSON.self, result)
 }
 
 /// The code snapshot folder of a pack, e.g. "code/3f2a9c1b0e4d", from `inspect --json`.
 func codeSnapshot(of report: InspectJSON) throws -> String {
-    let snapshots = Set(report.files.filter { $0.role == "code-snapshot" }.map { String($0.path.dropLast(".json".count)) })
+    let snapshots = Set(
+        report.files.filter { $0.role == "code-snapshot" }.map { String($0.path.dropLast(".json".count)) })
     guard snapshots.count == 1, let snapshot = snapshots.first else {
-        throw HarnessError("expected one code snapshot, found \(snapshots.sorted())")
+        throw TestError("expected one code snapshot, found \(snapshots.sorted())")
     }
     return snapshot
 }

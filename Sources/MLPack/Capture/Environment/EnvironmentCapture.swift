@@ -46,7 +46,8 @@ public struct EnvironmentCapture: Codable, Sendable, Equatable {
         /// "9.0" for an H100.
         public var computeCapability: String?
 
-        public init(name: String, driverVersion: String? = nil, memoryMiB: Int? = nil, computeCapability: String? = nil) {
+        public init(name: String, driverVersion: String? = nil, memoryMiB: Int? = nil, computeCapability: String? = nil)
+        {
             self.name = name
             self.driverVersion = driverVersion
             self.memoryMiB = memoryMiB
@@ -109,7 +110,8 @@ public struct EnvironmentCapture: Codable, Sendable, Equatable {
         public var packages: [Package]
         public var torch: TorchBuild?
 
-        public init(version: String, implementation: String? = nil, packages: [Package] = [], torch: TorchBuild? = nil) {
+        public init(version: String, implementation: String? = nil, packages: [Package] = [], torch: TorchBuild? = nil)
+        {
             self.version = version
             self.implementation = implementation
             self.packages = packages
@@ -268,18 +270,27 @@ extension EnvironmentCapture {
     func packable(source: String, homes: [String]) throws -> EnvironmentCapture {
         var record = self
         let homes = homes.filter { $0.count > 1 }
-        record.environment = EnvironmentVariables.filter(environment).filter { _, value in !homes.contains(where: value.contains) }
+        record.environment = EnvironmentVariables.filter(environment).filter { _, value in
+            !homes.contains(where: value.contains)
+        }
         record.conda = conda.flatMap { RawCaptures.condaEnvironment(["CONDA_DEFAULT_ENV": $0]) }
         record.cpu.flags = SystemParsers.sortedFlags(cpu.flags)
         for package in python?.packages ?? [] where !package.isPlain {
-            throw MLPackError.io(path: source, reason: "package \(String(reflecting: package.name)) \(String(reflecting: package.version)) is not a plain name and version")
+            throw MLPackError.io(
+                path: source,
+                reason:
+                    "package \(String(reflecting: package.name)) \(String(reflecting: package.version)) is not a plain name and version"
+            )
         }
         record.python?.packages = PythonParsers.sortedPackages(python?.packages ?? [])
         for (field, value) in record.strings() {
             let problem =
-                value.unicodeScalars.contains { $0.properties.generalCategory == .control } ? "a control character"
+                value.unicodeScalars.contains { $0.properties.generalCategory == .control }
+                ? "a control character"
                 : value.hasPrefix("/") || value.hasPrefix("~") || homes.contains(where: value.contains) ? "a path" : nil
-            if let problem { throw MLPackError.io(path: source, reason: "\(field) holds \(problem), which a pack must not record") }
+            if let problem {
+                throw MLPackError.io(path: source, reason: "\(field) holds \(problem), which a pack must not record")
+            }
         }
         return record
     }
@@ -291,7 +302,8 @@ extension EnvironmentCapture {
             switch value {
             case let text as String: out.append((field, text))
             case let array as [Any]: array.forEach { visit($0, field) }
-            case let object as [String: Any]: object.forEach { visit($0.value, field.isEmpty ? $0.key : field + "." + $0.key) }
+            case let object as [String: Any]:
+                object.forEach { visit($0.value, field.isEmpty ? $0.key : field + "." + $0.key) }
             default: break
             }
         }

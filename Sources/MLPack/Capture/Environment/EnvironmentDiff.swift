@@ -67,14 +67,21 @@ public struct EnvironmentDiff: Codable, Sendable, Equatable {
         }
         add(.minor, "kernel", a.kernel, b.kernel)
         add(.minor, "libc", a.libc, b.libc)
-        add(.minor, "memory", a.memoryBytes.map { "\($0 / (1 << 20)) MiB" }, b.memoryBytes.map { "\($0 / (1 << 20)) MiB" })
+        add(
+            .minor, "memory", a.memoryBytes.map { "\($0 / (1 << 20)) MiB" },
+            b.memoryBytes.map { "\($0 / (1 << 20)) MiB" })
         add(.minor, "cpu.vendor", a.cpu.vendor, b.cpu.vendor)
         add(.minor, "cpu.model", a.cpu.model, b.cpu.model)
         add(.minor, "cpu.cores", a.cpu.cores.map(String.init), b.cpu.cores.map(String.init))
         let flagsA = Set(a.cpu.flags), flagsB = Set(b.cpu.flags)
         if flagsA != flagsB {
-            func list(_ flags: Set<String>) -> String { flags.isEmpty ? "none" : "only here: " + flags.sorted().joined(separator: " ") }
-            entries.append(Entry(severity: .minor, field: "cpu.flags", a: list(flagsA.subtracting(flagsB)), b: list(flagsB.subtracting(flagsA))))
+            func list(_ flags: Set<String>) -> String {
+                flags.isEmpty ? "none" : "only here: " + flags.sorted().joined(separator: " ")
+            }
+            entries.append(
+                Entry(
+                    severity: .minor, field: "cpu.flags", a: list(flagsA.subtracting(flagsB)),
+                    b: list(flagsB.subtracting(flagsA))))
         }
 
         // Accelerators.
@@ -82,7 +89,9 @@ public struct EnvironmentDiff: Codable, Sendable, Equatable {
         // With GPUs on one side only, gpu.model says it all.
         if !a.gpus.isEmpty && !b.gpus.isEmpty {
             add(.major, "gpu.count", "\(a.gpus.count)", "\(b.gpus.count)")
-            add(.minor, "gpu.driver", Self.joined(a.gpus.compactMap(\.driverVersion)), Self.joined(b.gpus.compactMap(\.driverVersion)))
+            add(
+                .minor, "gpu.driver", Self.joined(a.gpus.compactMap(\.driverVersion)),
+                Self.joined(b.gpus.compactMap(\.driverVersion)))
         }
         add(.major, "cuda.version", a.cuda?.version, b.cuda?.version)
         add(.major, "cuda.toolkit", a.cuda?.toolkit, b.cuda?.toolkit)
@@ -98,11 +107,14 @@ public struct EnvironmentDiff: Codable, Sendable, Equatable {
         let locksA = Dictionary(a.lockFiles.map { ($0.path, $0.sha256) }, uniquingKeysWith: { x, _ in x })
         let locksB = Dictionary(b.lockFiles.map { ($0.path, $0.sha256) }, uniquingKeysWith: { x, _ in x })
         for path in Set(locksA.keys).union(locksB.keys) {
-            add(.minor, "lockfile " + path, locksA[path].map { "sha256 " + $0.prefix(12) }, locksB[path].map { "sha256 " + $0.prefix(12) })
+            add(
+                .minor, "lockfile " + path, locksA[path].map { "sha256 " + $0.prefix(12) },
+                locksB[path].map { "sha256 " + $0.prefix(12) })
         }
 
         self.entries = entries.sorted {
-            $0.severity != $1.severity ? $0.severity < $1.severity
+            $0.severity != $1.severity
+                ? $0.severity < $1.severity
                 : Manifest.bytewise($0.field, $1.field)
         }
     }
@@ -115,7 +127,9 @@ public struct EnvironmentDiff: Codable, Sendable, Equatable {
         add(sameMinor && a != nil ? .minor : .major, "python.version", a?.version, b?.version)
         if let a, let b {
             add(.major, "python.implementation", a.implementation, b.implementation)
-            if a.torch != nil && b.torch != nil { add(.major, "torch.cuda", a.torch?.cuda ?? "cpu", b.torch?.cuda ?? "cpu") }
+            if a.torch != nil && b.torch != nil {
+                add(.major, "torch.cuda", a.torch?.cuda ?? "cpu", b.torch?.cuda ?? "cpu")
+            }
         }
         let packagesA = packageVersions(a), packagesB = packageVersions(b)
         let oneSideOnly = (a == nil) != (b == nil)
@@ -127,7 +141,9 @@ public struct EnvironmentDiff: Codable, Sendable, Equatable {
             add(major ? .major : .minor, "package " + name, packagesA[name], packagesB[name])
         }
         if oneSideOnly {
-            add(.minor, "python.packages", a.map { "\($0.packages.count) packages" }, b.map { "\($0.packages.count) packages" })
+            add(
+                .minor, "python.packages", a.map { "\($0.packages.count) packages" },
+                b.map { "\($0.packages.count) packages" })
         }
     }
 
@@ -161,7 +177,8 @@ public struct EnvironmentDiff: Codable, Sendable, Equatable {
         guard !gpus.isEmpty else { return nil }
         var counts: [String: Int] = [:]
         for gpu in gpus { counts[gpu.name, default: 0] += 1 }
-        return counts.keys.sorted().map { counts[$0]! > 1 && counts.count > 1 ? "\(counts[$0]!) × \($0)" : $0 }.joined(separator: ", ")
+        return counts.keys.sorted().map { counts[$0]! > 1 && counts.count > 1 ? "\(counts[$0]!) × \($0)" : $0 }.joined(
+            separator: ", ")
     }
 
     static func joined(_ values: [String]) -> String? {

@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Collects the raw captures of this machine: files under /proc and /etc, `uname(2)`, and a
@@ -32,13 +32,20 @@ enum EnvironmentProbe {
         let jobs: [(WritableKeyPath<RawCaptures, String?>, @Sendable () -> String?)] = [
             (\.lscpu, { ChildProcess.run(["lscpu"], timeout: timeout, environment: cLocale) }),
             (\.pythonProbe, { ChildProcess.run([interpreter, "-c", PythonParsers.probeScript], timeout: timeout) }),
-            (\.nvidiaSMIQuery, {
-                guard hasGPU else { return nil }
-                let query = ["nvidia-smi", "--format=csv"]
-                // compute_cap needs driver 510 or later; older ones refuse the whole query.
-                return ChildProcess.run(query + ["--query-gpu=index,name,driver_version,memory.total,compute_cap"], timeout: timeout, environment: cLocale)
-                    ?? ChildProcess.run(query + ["--query-gpu=index,name,driver_version,memory.total"], timeout: timeout, environment: cLocale)
-            }),
+            (
+                \.nvidiaSMIQuery,
+                {
+                    guard hasGPU else { return nil }
+                    let query = ["nvidia-smi", "--format=csv"]
+                    // compute_cap needs driver 510 or later; older ones refuse the whole query.
+                    return ChildProcess.run(
+                        query + ["--query-gpu=index,name,driver_version,memory.total,compute_cap"], timeout: timeout,
+                        environment: cLocale)
+                        ?? ChildProcess.run(
+                            query + ["--query-gpu=index,name,driver_version,memory.total"], timeout: timeout,
+                            environment: cLocale)
+                }
+            ),
             (\.nvidiaSMI, { hasGPU ? ChildProcess.run(["nvidia-smi"], timeout: timeout, environment: cLocale) : nil }),
             (\.nvccVersion, { ChildProcess.run(["nvcc", "--version"], timeout: timeout, environment: cLocale) }),
         ]

@@ -40,7 +40,9 @@ public enum EnvironmentVariables {
     static let deniedSuffixes = ["_HOME", "_DIR", "_PATH", "_FILE", "_ROOT", "_DEST", "_DBG_DEST", "_URL", "_URI"]
 
     /// Value prefixes of well-known token formats, dropped even under an innocent name.
-    static let tokenPrefixes = ["hf_", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza"]
+    static let tokenPrefixes = [
+        "hf_", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza",
+    ]
 
     /// The variables of `env` worth recording: allow-listed names, minus every name or value
     /// the deny rules catch. `home` (default: `env["HOME"]`) is never recorded in a value.
@@ -73,7 +75,9 @@ public enum EnvironmentVariables {
     static func hasURLCredentials(_ value: String) -> Bool {
         var rest = Substring(value)
         while let separator = rest.range(of: "://") {
-            let authority = rest[separator.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" && !$0.isWhitespace }
+            let authority = rest[separator.upperBound...].prefix {
+                $0 != "/" && $0 != "?" && $0 != "#" && !$0.isWhitespace
+            }
             if authority.contains("@") { return true }
             rest = rest[separator.upperBound...]
         }

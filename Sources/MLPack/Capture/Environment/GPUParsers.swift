@@ -7,10 +7,14 @@ enum GPUParsers {
     /// identify a card, not a platform). Columns are found by their header names, so
     /// `nounits` and any column order work; without a header, the order above is assumed.
     static func queryCSV(_ text: String) -> [EnvironmentCapture.GPU] {
-        var lines = text.split(whereSeparator: \.isNewline).map(String.init).filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        var lines = text.split(whereSeparator: \.isNewline).map(String.init).filter {
+            !$0.trimmingCharacters(in: .whitespaces).isEmpty
+        }
         guard !lines.isEmpty else { return [] }
         var columns = ["index", "name", "driver_version", "memory.total", "compute_cap"]
-        if lines[0].contains("name") && (lines[0].contains("driver_version") || lines[0].contains("memory.total") || lines[0].contains("index")) {
+        if lines[0].contains("name")
+            && (lines[0].contains("driver_version") || lines[0].contains("memory.total") || lines[0].contains("index"))
+        {
             columns = cells(lines.removeFirst()).map { header in
                 // "memory.total [MiB]" → "memory.total"
                 String(header.split(separator: " ").first ?? "")
@@ -65,7 +69,9 @@ enum GPUParsers {
         let driver = element("driver_version", in: text)
         return text.components(separatedBy: "<gpu id=").dropFirst().compactMap { block in
             guard let name = element("product_name", in: block) else { return nil }
-            let memory = block.range(of: "<fb_memory_usage>").flatMap { element("total", in: String(block[$0.upperBound...])) }
+            let memory = block.range(of: "<fb_memory_usage>").flatMap {
+                element("total", in: String(block[$0.upperBound...]))
+            }
             return .init(name: name, driverVersion: driver, memoryMiB: memory.flatMap(mebibytes))
         }
     }

@@ -19,7 +19,9 @@ public enum LockFiles {
     static func isLockFile(_ path: String) -> Bool {
         let components = path.split(separator: "/")
         guard let name = components.last.map(String.init) else { return false }
-        if exactNames.contains(name) || name.hasSuffix(".conda-lock.yml") || name.hasSuffix(".conda-lock.yaml") { return true }
+        if exactNames.contains(name) || name.hasSuffix(".conda-lock.yml") || name.hasSuffix(".conda-lock.yaml") {
+            return true
+        }
         if name.hasPrefix("requirements") && name.hasSuffix(".txt") { return true }
         return name.hasSuffix(".txt") && components.dropLast().last == "requirements"
     }

@@ -11,58 +11,58 @@ enum PythonParsers {
     /// is left off sys.path so the capture does not depend on where it runs. Written for
     /// every Python 3 (and not to crash on 2).
     static let probeScript = #"""
-    import json, os, platform, re, sys
-    sys.path = [p for p in sys.path if p not in ("", ".")]
-    out = {"version": platform.python_version(), "implementation": platform.python_implementation(),
-           "executable": sys.executable, "packages": []}
-    try:
+        import json, os, platform, re, sys
+        sys.path = [p for p in sys.path if p not in ("", ".")]
+        out = {"version": platform.python_version(), "implementation": platform.python_implementation(),
+               "executable": sys.executable, "packages": []}
         try:
-            from importlib import metadata
-        except ImportError:
-            import importlib_metadata as metadata
-        seen = {}
-        for dist in metadata.distributions():
-            # The Name and Version headers, read as dist.metadata would but without the
-            # email parser, which took most of the probe's time with a few hundred packages.
-            name = version = None
             try:
-                text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+                from importlib import metadata
+            except ImportError:
+                import importlib_metadata as metadata
+            seen = {}
+            for dist in metadata.distributions():
+                # The Name and Version headers, read as dist.metadata would but without the
+                # email parser, which took most of the probe's time with a few hundred packages.
+                name = version = None
+                try:
+                    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+                except Exception:
+                    continue
+                for line in text.splitlines():
+                    if not line.strip():
+                        break
+                    key, _, value = line.partition(":")
+                    key = key.strip().lower()
+                    if key == "name" and name is None:
+                        name = value.strip()
+                    elif key == "version" and version is None:
+                        version = value.strip()
+                if name and version:
+                    seen.setdefault(re.sub(r"[-_.]+", "-", name).lower(), [name, version])
+            out["packages"] = [{"name": n, "version": v} for n, v in seen.values()]
+        except Exception:
+            try:
+                import pkg_resources
+                out["packages"] = [{"name": d.project_name, "version": d.version} for d in pkg_resources.working_set]
             except Exception:
-                continue
-            for line in text.splitlines():
-                if not line.strip():
-                    break
-                key, _, value = line.partition(":")
-                key = key.strip().lower()
-                if key == "name" and name is None:
-                    name = value.strip()
-                elif key == "version" and version is None:
-                    version = value.strip()
-            if name and version:
-                seen.setdefault(re.sub(r"[-_.]+", "-", name).lower(), [name, version])
-        out["packages"] = [{"name": n, "version": v} for n, v in seen.values()]
-    except Exception:
+                pass
         try:
-            import pkg_resources
-            out["packages"] = [{"name": d.project_name, "version": d.version} for d in pkg_resources.working_set]
+            import importlib.util
+            spec = importlib.util.find_spec("torch")
+            if spec is not None and spec.origin:
+                with open(os.path.join(os.path.dirname(spec.origin), "version.py")) as f:
+                    text = f.read()
+                v = re.search(r"^__version__\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", text, re.M)
+                c = re.search(r"^cuda\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", text, re.M)
+                if v:
+                    out["torch"] = {"version": v.group(1)}
+                    if c:
+                        out["torch"]["cuda"] = c.group(1)
         except Exception:
             pass
-    try:
-        import importlib.util
-        spec = importlib.util.find_spec("torch")
-        if spec is not None and spec.origin:
-            with open(os.path.join(os.path.dirname(spec.origin), "version.py")) as f:
-                text = f.read()
-            v = re.search(r"^__version__\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", text, re.M)
-            c = re.search(r"^cuda\s*(?::[^=]*)?=\s*['\"]([^'\"]+)['\"]", text, re.M)
-            if v:
-                out["torch"] = {"version": v.group(1)}
-                if c:
-                    out["torch"]["cuda"] = c.group(1)
-    except Exception:
-        pass
-    sys.stdout.write(json.dumps(out, sort_keys=True))
-    """#
+        sys.stdout.write(json.dumps(out, sort_keys=True))
+        """#
 
     struct Probe: Decodable {
         var version: String
@@ -74,7 +74,9 @@ enum PythonParsers {
 
     /// The probe script's output.
     static func probe(_ text: String) -> (python: EnvironmentCapture.Python, executable: String?)? {
-        guard let probe = try? JSONDecoder().decode(Probe.self, from: Data(text.utf8)), !probe.version.isEmpty else { return nil }
+        guard let probe = try? JSONDecoder().decode(Probe.self, from: Data(text.utf8)), !probe.version.isEmpty else {
+            return nil
+        }
         let python = EnvironmentCapture.Python(
             version: probe.version, implementation: probe.implementation, packages: sortedPackages(probe.packages),
             torch: probe.torch)
@@ -95,7 +97,9 @@ enum PythonParsers {
 
     /// `pip list --format=json`: `[{"name": …, "version": …}, …]`.
     static func pipList(_ text: String) -> [EnvironmentCapture.Package]? {
-        guard let packages = try? JSONDecoder().decode([EnvironmentCapture.Package].self, from: Data(text.utf8)) else { return nil }
+        guard let packages = try? JSONDecoder().decode([EnvironmentCapture.Package].self, from: Data(text.utf8)) else {
+            return nil
+        }
         return sortedPackages(packages)
     }
 

@@ -46,13 +46,15 @@ public struct RawCaptures: Sendable {
     public init() {}
 
     /// The file names a folder of raw captures uses (those of `fixtures/gpu-h100/env/`).
-    static var fileNames: [String: WritableKeyPath<RawCaptures, String?>] {[
-        "os-release.txt": \.osRelease, "uname.txt": \.uname, "lscpu.txt": \.lscpu, "cpuinfo.txt": \.cpuinfo,
-        "cpuinfo-head.txt": \.cpuinfo, "meminfo.txt": \.meminfo, "ldd-version.txt": \.libc,
-        "nvidia-smi-query.csv": \.nvidiaSMIQuery, "nvidia-smi.txt": \.nvidiaSMI, "nvidia-smi-q.xml": \.nvidiaSMIXML,
-        "nvcc-version.txt": \.nvccVersion, "python-probe.json": \.pythonProbe, "python.txt": \.pythonVersion,
-        "pip-list.json": \.pipList, "pip-freeze.txt": \.pipFreeze, "torch.txt": \.torch,
-    ]}
+    static var fileNames: [String: WritableKeyPath<RawCaptures, String?>] {
+        [
+            "os-release.txt": \.osRelease, "uname.txt": \.uname, "lscpu.txt": \.lscpu, "cpuinfo.txt": \.cpuinfo,
+            "cpuinfo-head.txt": \.cpuinfo, "meminfo.txt": \.meminfo, "ldd-version.txt": \.libc,
+            "nvidia-smi-query.csv": \.nvidiaSMIQuery, "nvidia-smi.txt": \.nvidiaSMI, "nvidia-smi-q.xml": \.nvidiaSMIXML,
+            "nvcc-version.txt": \.nvccVersion, "python-probe.json": \.pythonProbe, "python.txt": \.pythonVersion,
+            "pip-list.json": \.pipList, "pip-freeze.txt": \.pipFreeze, "torch.txt": \.torch,
+        ]
+    }
 
     /// Reads a folder of raw captures named as the fixtures name them (`os-release.txt`, `lscpu.txt`,
     /// `nvidia-smi-query.csv`, `python.txt`, `pip-list.json`, `torch.txt`, …), plus `env-allowlisted.txt`

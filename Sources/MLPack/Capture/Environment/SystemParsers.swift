@@ -12,12 +12,16 @@ enum SystemParsers {
             fields[String(trimmed[..<eq])] = unquote(trimmed[trimmed.index(after: eq)...])
         }
         func field(_ name: String) -> String? { fields[name].flatMap { $0.isEmpty ? nil : $0 } }
-        return .init(id: field("ID"), versionId: field("VERSION_ID"), version: field("VERSION"), prettyName: field("PRETTY_NAME"))
+        return .init(
+            id: field("ID"), versionId: field("VERSION_ID"), version: field("VERSION"), prettyName: field("PRETTY_NAME")
+        )
     }
 
     private static func unquote(_ value: Substring) -> String {
         var value = value.trimmingCharacters(in: .whitespaces)
-        guard let quote = value.first, quote == "\"" || quote == "'", value.count >= 2, value.last == quote else { return value }
+        guard let quote = value.first, quote == "\"" || quote == "'", value.count >= 2, value.last == quote else {
+            return value
+        }
         value = String(value.dropFirst().dropLast())
         guard quote == "\"" else { return value }
         var out = ""
@@ -38,7 +42,8 @@ enum SystemParsers {
     /// x86_64 x86_64 GNU/Linux"). In `-a` the kernel version holds spaces, so the machine is
     /// read from the end: the word before the operating system.
     static func uname(_ text: String) -> Uname {
-        let words = text.split(whereSeparator: \.isNewline).first.map { $0.split(separator: " ").map(String.init) } ?? []
+        let words =
+            text.split(whereSeparator: \.isNewline).first.map { $0.split(separator: " ").map(String.init) } ?? []
         switch words.count {
         case 0, 1: return Uname()
         case 2: return Uname(release: words[1])
@@ -55,7 +60,9 @@ enum SystemParsers {
         for line in text.split(whereSeparator: \.isNewline) {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let label = line[..<colon].trimmingCharacters(in: .whitespaces)
-            if fields[label] == nil { fields[label] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+            if fields[label] == nil {
+                fields[label] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
         }
         let cpu = EnvironmentCapture.CPU(
             vendor: nonEmpty(fields["Vendor ID"]), model: nonEmpty(fields["Model name"]),
@@ -72,7 +79,9 @@ enum SystemParsers {
             guard let colon = line.firstIndex(of: ":") else { continue }
             let label = line[..<colon].trimmingCharacters(in: .whitespaces)
             if label == "processor" { processors += 1 }
-            if fields[label] == nil { fields[label] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+            if fields[label] == nil {
+                fields[label] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
         }
         return .init(
             vendor: nonEmpty(fields["vendor_id"] ?? fields["CPU implementer"]),
