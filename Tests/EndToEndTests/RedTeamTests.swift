@@ -22,6 +22,11 @@ struct RedTeamTests: RebuildSuite {
         }
     }
 
+    /// A run's limits hit, as "LIMIT: DETAIL".
+    static func limitsHit(_ run: [String: Any]) -> [String] {
+        (run["limitsHit"] as? [[String: Any]] ?? []).map { "\($0["limit"] ?? ""): \($0["detail"] ?? "")" }
+    }
+
     func report(_ result: ProcessResult) throws -> [String: Any] {
         try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any], "\(result)")
     }
@@ -373,7 +378,7 @@ struct RedTeamTests: RebuildSuite {
             let limits = try #require(report["limits"] as? [String: Any])
             #expect(
                 (limits["notEnforced"] as? [String] ?? []).isEmpty, "this machine should bound processes: \(limits)")
-            let hit = try firstRun(report)["limitsHit"] as? [String] ?? []
+            let hit = Self.limitsHit(try firstRun(report))
             #expect(hit.contains { $0.contains("process limit reached (64 processes") }, "\(hit)")
             #expect(Self.processes(running: marker).isEmpty, "processes of the bomb are left")
         }
@@ -420,7 +425,7 @@ struct RedTeamTests: RebuildSuite {
             let run = try firstRun(try report(filled))
             #expect(run["status"] as? String == "stopped", "\(run)")
             #expect(
-                (run["limitsHit"] as? [String] ?? []).contains { $0.contains("workspace size limit reached (20 MB") },
+                Self.limitsHit(run).contains { $0.contains("workspace size limit reached (20 MB") },
                 "\(run)")
             #expect(
                 (run["logTail"] as? [String] ?? []).contains {
@@ -438,7 +443,7 @@ struct RedTeamTests: RebuildSuite {
             #expect(hog.status == 4, "\(hog)")
             let hogRun = try firstRun(try report(hog))
             #expect(
-                (hogRun["limitsHit"] as? [String] ?? []).contains { $0.contains("memory limit reached (256 MB)") },
+                Self.limitsHit(hogRun).contains { $0.contains("memory limit reached (256 MB)") },
                 "\(hogRun)")
 
             // No flags: every bound is on, at its default.

@@ -170,13 +170,13 @@ struct CodeSelectionTests {
             let error = expectMLPackError {
                 _ = try CodeSelection.select(directory: dir.path("proj"), includes: [], excludes: [])
             }
-            #expect(error == .usage("--code \(dir.path("proj")): no files to pack"))
+            #expect(error == .usage("\(input: .code) \(dir.path("proj")): no files to pack"))
             #expect(error?.category == .usage)
             try dir.write("proj/c.py", "x")
             let allExcluded = expectMLPackError {
                 _ = try CodeSelection.select(directory: dir.path("proj"), includes: [], excludes: ["*.py"])
             }
-            #expect(allExcluded == .usage("--code \(dir.path("proj")): no files to pack"))
+            #expect(allExcluded == .usage("\(input: .code) \(dir.path("proj")): no files to pack"))
             let emptyDir = try dir.makeDirectory("nothing")
             #expect(
                 expectMLPackError { _ = try CodeSelection.select(directory: emptyDir, includes: [], excludes: []) }?
@@ -190,11 +190,11 @@ struct CodeSelectionTests {
             let file = try dir.write("file.py", "x")
             #expect(
                 expectMLPackError { _ = try CodeSelection.select(directory: file, includes: [], excludes: []) }
-                    == .usage("--code \(file): not a directory"))
+                    == .usage("\(input: .code) \(file): not a directory"))
             let missing = dir.path("missing")
             #expect(
                 expectMLPackError { _ = try CodeSelection.select(directory: missing, includes: [], excludes: []) }
-                    == .usage("--code \(missing): not a directory"))
+                    == .usage("\(input: .code) \(missing): not a directory"))
         }
     }
 

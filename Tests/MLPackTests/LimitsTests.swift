@@ -136,11 +136,10 @@ struct LimitsTests {
             var total = ReaderLimits()
             total.maxTotalBytes = 1 << 20
             let size = expectMLPackError { _ = try PackVerifier.verify(pack, options: allowUnsigned(total)) }
-            guard case .limitExceeded(let sizeName, let sizeDetail)? = size else {
+            guard case .limitExceeded(let sizeName, _)? = size else {
                 Issue.record("got \(String(describing: size))"); return
             }
             #expect(sizeName == "total-size")
-            #expect(sizeDetail.contains("--max-total-size"))
 
             var extract = ExtractOptions(destination: dir.path("out"))
             extract.limits = Self.lowRatio

@@ -347,7 +347,11 @@ struct RoundTripTests {
             let nothing = expectMLPackError {
                 _ = try PackCreator.create(createOptions(dir, output: "empty.mlpack", code: nil, weights: []))
             }
-            #expect(nothing == .usage("nothing to pack: give --output-of, --code, --weights and/or --data"))
+            #expect(
+                nothing
+                    == .usage(
+                        "nothing to pack: give \(input: .outputOf), \(input: .code), \(input: .weights) and/or \(input: .data)"
+                    ))
             #expect(!dir.exists("empty.mlpack"))
             // No temporary file is left behind.
             #expect(
@@ -370,7 +374,7 @@ struct RoundTripTests {
             var options = ExtractOptions(destination: dir.path("none"))
             options.only = ["*.nothing"]
             let none = expectMLPackError { _ = try PackExtractor.extract(dir.path("demo.mlpack"), options: options) }
-            #expect(none == .usage("--only *.nothing: matches no item of the pack"))
+            #expect(none == .usage("\(input: .only) *.nothing: matches no item of the pack"))
             #expect(!dir.exists("none"), "a destination it created is removed again")
         }
     }

@@ -24,7 +24,7 @@ struct RunRecorderTests {
             let request = RunRequest(
                 command: ["/bin/sh", "-c", "cat data.csv > copy.csv; exit 3"], inputs: ["data.csv"], name: "first",
                 workingDirectory: project)
-            let outcome = try RunRecorder.run(request) { warnings.append($0) }
+            let outcome = try RunRecorder.run(request) { warnings.append($0.description) }
             #expect(outcome.termination == .exited(3))
             let run = try outcome.record.get()
             #expect(warnings.isEmpty, "\(warnings)")

@@ -155,12 +155,16 @@ struct SavedEnvironmentTests {
             options.python = "/usr/bin/python3"
             #expect(
                 expectMLPackError { _ = try PackCreator.create(options) }
-                    == .usage("--env and --python contradict each other: the saved capture names its Python"))
+                    == .usage(
+                        "\(input: .environment) and \(input: .python) contradict each other: the saved capture names its Python"
+                    ))
             options.python = nil
             options.outputOf = dir.path("project/train.py")
             #expect(
                 expectMLPackError { _ = try PackCreator.create(options) }
-                    == .usage("--env does not go with --output-of: a lineage brings its runs' environments"))
+                    == .usage(
+                        "\(input: .environment) does not go with \(input: .outputOf): a lineage brings its runs' environments"
+                    ))
 
             var current = createOptions(dir, weights: [])
             current.environment = EnvironmentSource.currentMachine

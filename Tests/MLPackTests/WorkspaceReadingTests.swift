@@ -64,6 +64,16 @@ struct WorkspaceReadingTests {
         #expect(ByteCount.parse(text) == bytes)
     }
 
+    @Test("a message names inputs as data: the library words them, a caller spells them its own way")
+    func messageInputs() {
+        let inner: Message = "\(input: .code) /x: not a directory"
+        let outer: Message = "cannot pack: \(inner) (use \(input: .force))"
+        #expect(outer.description == "cannot pack: the code folder /x: not a directory (use the force option)")
+        #expect(outer.rendered { "--\($0)" } == "cannot pack: --code /x: not a directory (use --force)")
+        #expect(outer == "cannot pack: \(input: .code) /x: not a directory (use \(input: .force))", "text parts merge")
+        #expect(MLPackError.usage(inner).message == inner)
+    }
+
     @Test("not sizes", arguments: ["", "G", "-1M", "1X", "nan", "1e30G"])
     func notSizes(text: String) {
         #expect(ByteCount.parse(text) == nil)

@@ -96,7 +96,7 @@ final class FrameReader {
         if uncompressedOffset > limits.maxTotalBytes {
             throw .limit(
                 name: "total-size",
-                detail: "the pack expands past \(limits.maxTotalBytes) bytes (raise it with --max-total-size)")
+                detail: "the pack expands past \(limits.maxTotalBytes) bytes")
         }
         let compressed = max(compressedOffset - startOffset, 1)
         let produced = uncompressedOffset - startUncompressedOffset

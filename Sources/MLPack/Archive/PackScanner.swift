@@ -56,7 +56,7 @@ struct PackScanner {
                 guard entries.count < pack.limits.maxEntries else {
                     throw MLPackError.limitExceeded(
                         limit: "entries",
-                        detail: "the pack has more than \(pack.limits.maxEntries) entries (raise it with --max-entries)"
+                        detail: "the pack has more than \(pack.limits.maxEntries) entries"
                     )
                 }
                 var raw = header.rawPath
@@ -93,7 +93,7 @@ struct PackScanner {
                 if keep && entry.size > UInt64(pack.limits.maxMetadataBytes) {
                     throw MLPackError.limitExceeded(
                         limit: "metadata-size",
-                        detail: "\(relative) is \(entry.size) bytes (raise it with --max-metadata-size)")
+                        detail: "\(relative) is \(entry.size) bytes")
                 }
 
                 let sink = try sinkFor?(entry)

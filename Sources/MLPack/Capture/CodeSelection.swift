@@ -28,7 +28,7 @@ struct CodeSelection {
         allowEmpty: Bool = false
     ) throws -> CodeSelection {
         guard FileSystem.status(directory, followLinks: true)?.isDirectory == true else {
-            throw MLPackError.usage("--code \(directory): not a directory")
+            throw MLPackError.usage("\(input: .code) \(directory): not a directory")
         }
         let root = URL(fileURLWithPath: directory).standardizedFileURL.resolvingSymlinksInPath().path
         var warnings: [String] = []
@@ -87,8 +87,9 @@ struct CodeSelection {
         guard !files.isEmpty || allowEmpty else {
             throw MLPackError.usage(
                 gitState == nil
-                    ? "--code \(directory): no files to pack"
-                    : "--code \(directory): git tracks no files here (add them, or pick files with --include)")
+                    ? "\(input: .code) \(directory): no files to pack"
+                    : "\(input: .code) \(directory): git tracks no files here (add them, or pick files with \(input: .include))"
+            )
         }
         files = files.sortedBytewise(by: \.relativePath)
         return CodeSelection(files: files, git: gitState, warnings: warnings)

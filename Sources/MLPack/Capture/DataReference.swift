@@ -85,7 +85,7 @@ enum DataReferenceCapture {
         name: String, path: String, uris: [String], mount: String?, progress: ProgressHandler?
     ) throws -> Captured {
         guard DataReference.isValidName(name) else {
-            throw MLPackError.usage("--data \(name)=…: a name is letters, digits, '.', '_' or '-'")
+            throw MLPackError.usage("\(input: .data) \(name)=…: a name is letters, digits, '.', '_' or '-'")
         }
         let absolute = URL(fileURLWithPath: path).standardizedFileURL.path
         guard let status = FileSystem.status(absolute, followLinks: true) else {
@@ -93,11 +93,11 @@ enum DataReferenceCapture {
         }
         let mountPath = mount ?? (absolute as NSString).lastPathComponent
         if let problem = PackPath.problem(with: mountPath) {
-            throw MLPackError.usage("--data-mount \(name)=\(mountPath): \(problem)")
+            throw MLPackError.usage("\(input: .dataMount) \(name)=\(mountPath): \(problem)")
         }
         for uri in uris where !(uri.hasPrefix("https://") || uri.hasPrefix("http://")) {
             throw MLPackError.usage(
-                "--data-uri \(name)=\(uri): only https:// (or http:// on loopback) URIs can be public")
+                "\(input: .dataURI) \(name)=\(uri): only https:// (or http:// on loopback) URIs can be public")
         }
         let local = LocalDataLocation(uris: [URL(fileURLWithPath: absolute).absoluteString])
         if status.isRegular {
@@ -110,16 +110,18 @@ enum DataReferenceCapture {
                 reference: reference, listing: nil,
                 files: [(absolute, (absolute as NSString).lastPathComponent, hash.size)], local: local)
         }
-        guard status.isDirectory else { throw MLPackError.usage("--data \(name)=\(path): not a file or directory") }
+        guard status.isDirectory else {
+            throw MLPackError.usage("\(input: .data) \(name)=\(path): not a file or directory")
+        }
         var relatives: [String] = []
         var total: UInt64 = 0
         for (relative, file) in try CodeSelection.walkWithStatus(absolute, skipDefaults: false) {
             guard file.isRegular else {
                 throw MLPackError.usage(
-                    "--data \(name): \(relative) is not a regular file (symbolic links are not followed)")
+                    "\(input: .data) \(name): \(relative) is not a regular file (symbolic links are not followed)")
             }
             if let problem = PackPath.problem(with: relative) {
-                throw MLPackError.usage("--data \(name): cannot name \(relative) in a listing: \(problem)")
+                throw MLPackError.usage("\(input: .data) \(name): cannot name \(relative) in a listing: \(problem)")
             }
             relatives.append(relative)
             total += file.size

@@ -87,7 +87,7 @@ public struct PublicKey: Sendable, Equatable, Hashable {
             do { return try PublicKey(fileText: text) } catch { throw MLPackError.usage("\(argument): \(error)") }
         }
         do { return try PublicKey(base64: argument) } catch {
-            throw MLPackError.usage("--key \(argument): neither a public key file nor a public key (\(error))")
+            throw MLPackError.usage("\(input: .key) \(argument): neither a public key file nor a public key (\(error))")
         }
     }
 }

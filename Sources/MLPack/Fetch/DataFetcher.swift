@@ -147,7 +147,7 @@ public enum DataFetcher {
         guard !uris.isEmpty else {
             throw MLPackError.io(
                 path: "data reference \(reference.name)",
-                reason: "no URI to fetch it from (give the data a public --data-uri)")
+                reason: "no URI to fetch it from (give the data a public URI)")
         }
         let staging = try cache.makeStaging()
         defer { FileSystem.removeTree(staging) }

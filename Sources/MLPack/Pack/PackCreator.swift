@@ -41,10 +41,16 @@ public struct CreateOptions: Sendable {
 
     /// Why a saved environment cannot go with the other options, if it cannot: the CLI asks
     /// before it prompts for a password, `PackCreator` before it reads anything.
-    public static func environmentContradiction(environment: String?, outputOf: String?, python: String?) -> String? {
+    public static func environmentContradiction(environment: String?, outputOf: String?, python: String?) -> Message? {
         guard let environment, environment != EnvironmentSource.currentMachine else { return nil }
-        if outputOf != nil { return "--env does not go with --output-of: a lineage brings its runs' environments" }
-        if python != nil { return "--env and --python contradict each other: the saved capture names its Python" }
+        if outputOf != nil {
+            return
+                "\(input: .environment) does not go with \(input: .outputOf): a lineage brings its runs' environments"
+        }
+        if python != nil {
+            return
+                "\(input: .environment) and \(input: .python) contradict each other: the saved capture names its Python"
+        }
         return nil
     }
 }
@@ -82,7 +88,7 @@ public enum PackCreator {
     public static func create(_ options: CreateOptions, progress: ProgressHandler? = nil) throws -> CreateResult {
         let outputPath = URL(fileURLWithPath: options.output).standardizedFileURL.path
         if FileSystem.status(outputPath) != nil && !options.force {
-            throw MLPackError.usage("\(options.output) already exists (use --force to replace it)")
+            throw MLPackError.usage("\(options.output) already exists (use \(input: .force) to replace it)")
         }
         let name = PackPath.sanitizedName(options.name ?? defaultName(for: outputPath))
         let created = Timestamp.format(options.created)
@@ -92,7 +98,8 @@ public enum PackCreator {
             options.codeDirectory != nil || !options.weights.isEmpty || !options.data.isEmpty || options.outputOf != nil
                 || !options.runs.isEmpty
         else {
-            throw MLPackError.usage("nothing to pack: give --output-of, --code, --weights and/or --data")
+            throw MLPackError.usage(
+                "nothing to pack: give \(input: .outputOf), \(input: .code), \(input: .weights) and/or \(input: .data)")
         }
         let platform = try platformCapture(options)
         var warnings: [String] = []
@@ -300,7 +307,7 @@ private struct Plan {
                 source: .file(path: absolute, size: status.size), mode: Self.mode(status))
             return [absolute]
         }
-        guard status.isDirectory else { throw MLPackError.usage("--weights \(path): not a file or directory") }
+        guard status.isDirectory else { throw MLPackError.usage("\(input: .weights) \(path): not a file or directory") }
         var added: [String] = []
         for (relative, fileStatus) in try CodeSelection.walkWithStatus(absolute, skipDefaults: false).sortedBytewise(
             by: \.path)
@@ -333,7 +340,7 @@ private struct Plan {
             name: input.name, path: input.path, uris: input.uris, mount: input.mountPath, progress: progress)
         let name = input.name
         guard !dataReferences.contains(name) else {
-            throw MLPackError.usage("--data \(name): a data reference of that name exists already")
+            throw MLPackError.usage("\(input: .data) \(name): a data reference of that name exists already")
         }
         dataReferences.append(name)
         if input.inline {
@@ -428,10 +435,8 @@ private struct Plan {
             let path = record.path.hasPrefix("/") ? record.path : store.projectRoot + "/" + record.path
             guard let status = FileSystem.status(path, followLinks: true), status.isRegular, status.size == record.size
             else {
-                throw MLPackError.io(
-                    path: path,
-                    reason:
-                        "the file a recorded run wrote is gone or changed (use --no-checkpoints to leave checkpoints to a rebuild)"
+                throw MLPackError.usage(
+                    "\(path): the file a recorded run wrote is gone or changed (use \(input: .noCheckpoints) to leave checkpoints to a rebuild)"
                 )
             }
             return .file(path: path, size: record.size)
@@ -500,12 +505,13 @@ private struct Plan {
         var folded: [String: String] = [:]
         for item in items {
             if let problem = PackPath.problem(with: item.path) {
-                throw MLPackError.usage("cannot pack \(item.path): \(problem) (rename it or --exclude it)")
+                throw MLPackError.usage(
+                    "cannot pack \(item.path): \(problem) (rename it, or leave it out with \(input: .exclude))")
             }
             if let other = folded.updateValue(item.path, forKey: PackPath.caseFoldKey(item.path)) {
                 throw MLPackError.usage(
                     other == item.path
-                        ? "cannot pack \(item.path) twice (two --weights with the same name?)"
+                        ? "cannot pack \(item.path) twice (two \(input: .weights) with the same name?)"
                         : "cannot pack both \(other) and \(item.path): names differ only by case")
             }
         }

@@ -56,7 +56,8 @@ public enum PackExtractor {
                 ?? stageSequentially(pack, trusting: options.trusted, staging: staging, progress: progress)
             let selected = contents.items.filter { only.isEmpty || only.matches($0.path) }
             if !only.isEmpty && selected.isEmpty {
-                throw MLPackError.usage("--only \(options.only.joined(separator: " ")): matches no item of the pack")
+                throw MLPackError.usage(
+                    "\(input: .only) \(options.only.joined(separator: " ")): matches no item of the pack")
             }
             for item in selected { try place(item, from: staging, into: destination) }
             return ExtractResult(
@@ -77,9 +78,13 @@ public enum PackExtractor {
             try FileSystem.makeDirectories(destination)
             return true
         }
-        guard status.isDirectory else { throw MLPackError.usage("--to \(destination): not a directory") }
+        guard status.isDirectory else {
+            throw MLPackError.usage("\(input: .destination) \(destination): not a directory")
+        }
         if !force, !(try FileSystem.directoryEntries(destination)).isEmpty {
-            throw MLPackError.usage("--to \(destination): folder is not empty (use --force to extract into it anyway)")
+            throw MLPackError.usage(
+                "\(input: .destination) \(destination): folder is not empty (use \(input: .force) to extract into it anyway)"
+            )
         }
         return false
     }

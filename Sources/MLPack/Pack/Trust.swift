@@ -25,7 +25,7 @@ public struct TrustedKeys: Sendable {
         var trusted = TrustedKeys(keys: try keyArguments.map(PublicKey.load))
         let folder = keyring ?? defaultKeyring
         guard FileSystem.status(folder, followLinks: true)?.isDirectory == true else {
-            if keyring != nil { throw MLPackError.usage("--keyring \(folder): not a directory") }
+            if keyring != nil { throw MLPackError.usage("\(input: .keyring) \(folder): not a directory") }
             return trusted
         }
         for name in try FileSystem.directoryEntries(folder).sorted() where name.hasSuffix(".pub") {

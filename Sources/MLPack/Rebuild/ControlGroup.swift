@@ -68,16 +68,24 @@ struct ControlGroup {
     }
 
     /// The bounds the run ran into, in words.
-    func limitsHit() -> [String] {
-        var hit: [String] = []
+    func limitsHit() -> [RebuildLimits.LimitHit] {
+        var hit: [RebuildLimits.LimitHit] = []
         for folder in folders {
             let pids = Self.counter("max", in: folder + "/pids.events")
-            if pids > 0 { hit.append("process limit reached (\(maxProcesses) processes; \(pids) forks refused)") }
+            if pids > 0 {
+                hit.append(
+                    .init(
+                        limit: .processes,
+                        detail: "process limit reached (\(maxProcesses) processes; \(pids) forks refused)"))
+            }
             let ooms = max(
                 Self.counter("oom_kill", in: folder + "/memory.events"),
                 Self.counter("oom_kill", in: folder + "/memory.oom_control"))
             if ooms > 0 {
-                hit.append("memory limit reached (\(ByteCount.text(maxMemory))): \(ooms) process(es) killed")
+                hit.append(
+                    .init(
+                        limit: .memory,
+                        detail: "memory limit reached (\(ByteCount.text(maxMemory))): \(ooms) process(es) killed"))
             }
         }
         return hit

@@ -31,6 +31,18 @@ public struct RebuildLimits: Sendable, Codable {
     /// Memory a run may use (`--max-memory`; default three quarters of this machine's);
     /// needs a control group.
     public var maxMemory: UInt64 = ProcessInfo.processInfo.physicalMemory / 4 * 3
+    /// A bound a run ran into: which, and what happened.
+    public struct LimitHit: Sendable, Codable, Equatable {
+        public enum Limit: String, Sendable, Codable {
+            case time
+            case workspaceSize = "workspace size"
+            case processes, memory
+        }
+
+        public var limit: Limit
+        public var detail: String
+    }
+
     /// Which bounds this machine could not enforce, and why.
     public var notEnforced: [String] = []
 
@@ -67,8 +79,8 @@ public struct RebuildReport: Sendable, Codable {
         public var sandboxRefusals: [String]
         /// Variables the pack set that did not reach the run: all but numerics settings.
         public var ignoredVariables: [String]
-        /// The bounds the run ran into (time, workspace size, processes, memory).
-        public var limitsHit: [String]
+        /// The bounds the run ran into.
+        public var limitsHit: [RebuildLimits.LimitHit]
     }
 
     public struct Output: Sendable, Codable {
@@ -127,7 +139,7 @@ public enum Rebuilder {
         }
         guard !runs.isEmpty else {
             throw MLPackError.usage(
-                "\(path) holds no recorded runs: nothing to rebuild (packs made with `create --output-of` can be rebuilt)"
+                "\(path) holds no recorded runs: nothing to rebuild (packs made of \(input: .outputOf) can be rebuilt)"
             )
         }
         let lineage = try replayOrder(card: card, contents: contents, runs: runs)

@@ -86,7 +86,7 @@ struct Replay {
                 command, log: workspace.log, environment: Sandbox.hostEnvironment, timeout: limits.timeout,
                 check: {
                     FileSystem.diskUsage(workspace.root) > maxBytes
-                        ? "workspace size limit reached (\(ByteCount.text(maxBytes)); --max-workspace-size)" : nil
+                        ? "workspace size limit reached (\(ByteCount.text(maxBytes)))" : nil
                 })
         } catch {
             group?.destroy()
@@ -107,11 +107,13 @@ struct Replay {
         case .exited(let code): exitCode = code
         case .signaled(let number): signal = number
         }
-        if outcome.timedOut { limitsHit.insert("time limit reached (\(limits.timeoutText); --timeout)", at: 0) }
-        if let stopped = outcome.stopped { limitsHit.insert(stopped, at: 0) }
+        if outcome.timedOut {
+            limitsHit.insert(.init(limit: .time, detail: "time limit reached (\(limits.timeoutText))"), at: 0)
+        }
+        if let stopped = outcome.stopped { limitsHit.insert(.init(limit: .workspaceSize, detail: stopped), at: 0) }
         if signal == SIGXFSZ {
-            limitsHit.append(
-                "a file grew past the workspace size limit (\(ByteCount.text(maxBytes)); --max-workspace-size)")
+            let detail = "a file grew past the workspace size limit (\(ByteCount.text(maxBytes)))"
+            limitsHit.append(.init(limit: .workspaceSize, detail: detail))
         }
         let status =
             outcome.timedOut ? "timed out" : outcome.stopped != nil ? "stopped" : exitCode == 0 ? "ok" : "failed"
@@ -222,7 +224,7 @@ struct Replay {
         let filesystem = ["Read-only file system", "Permission denied"]
         for line in log.split(separator: "\n").map(String.init) {
             if sandbox.bubblewrap != nil && !sandbox.allowNetwork, network.contains(where: line.contains) {
-                found.append("network refused (the sandbox has no network; --allow-network allows it): \(line)")
+                found.append("network refused (the sandbox has no network): \(line)")
             } else if sandbox.bubblewrap != nil, filesystem.contains(where: line.contains) {
                 found.append("write outside the workspace refused: \(line)")
             }

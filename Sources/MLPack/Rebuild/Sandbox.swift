@@ -9,7 +9,7 @@ struct Sandbox {
     let allowNetwork: Bool
 
     var description: String {
-        guard bubblewrap != nil else { return "none (--unsafe-no-sandbox)" }
+        guard bubblewrap != nil else { return "none (unconfined, as asked)" }
         return allowNetwork ? "bubblewrap, network allowed" : "bubblewrap, no network"
     }
 
@@ -24,13 +24,13 @@ struct Sandbox {
         if unsafeNoSandbox { return Sandbox(bubblewrap: nil, allowNetwork: true) }
         guard let bwrap = ChildProcess.locate("bwrap") else {
             throw MLPackError.usage(
-                "bubblewrap (bwrap) is not installed, and a pack's code must not run unconfined: install it (apt install bubblewrap) or pass --unsafe-no-sandbox"
+                "bubblewrap (bwrap) is not installed, and a pack's code must not run unconfined: install it (apt install bubblewrap) or pass \(input: .unsafeNoSandbox)"
             )
         }
         let probe = [bwrap, "--ro-bind", "/", "/", "--unshare-all", "--clearenv", "--", "/bin/true"]
         guard ChildProcess.run(probe, timeout: 30, environment: hostEnvironment) != nil else {
             throw MLPackError.usage(
-                "bubblewrap cannot create a sandbox here (user namespaces disabled, or bwrap older than 0.5?): fix that, or pass --unsafe-no-sandbox"
+                "bubblewrap cannot create a sandbox here (user namespaces disabled, or bwrap older than 0.5?): fix that, or pass \(input: .unsafeNoSandbox)"
             )
         }
         return Sandbox(bubblewrap: bwrap, allowNetwork: allowNetwork)

@@ -30,7 +30,7 @@ struct Workspace {
         root = workdir + "/runs/" + run.id
         log = workdir + "/logs/" + run.id + ".log"
         guard FileSystem.status(root) == nil, FileSystem.status(log) == nil else {
-            throw MLPackError.usage("\(root) exists already: give an empty --workdir")
+            throw MLPackError.usage("\(root) exists already: give an empty \(input: .workdir)")
         }
         for folder in [project, home, tmp, shm, workdir + "/logs"] { try FileSystem.makeDirectories(folder) }
         try FileSystem.setPermissions(tmp, 0o1777)

@@ -47,7 +47,7 @@ struct RedactionPlan {
             let matches = runs.filter { $0.id == prefix || $0.id.hasPrefix(prefix) }
             guard matches.count == 1 else {
                 throw MLPackError.usage(
-                    "--drop-run \(prefix): \(matches.isEmpty ? "no such run in the pack" : "ambiguous")")
+                    "\(input: .dropRun) \(prefix): \(matches.isEmpty ? "no such run in the pack" : "ambiguous")")
             }
             dropped[matches[0].id] = "--drop-run"
         }

@@ -68,7 +68,7 @@ public enum Redactor {
         let rewriting = !plan.rewritten.isEmpty
         if rewriting && options.signingKey == nil && !options.dryRun {
             throw MLPackError.usage(
-                "\(plan.rewritten.count) item(s) must be rewritten (\(plan.rewritten.map { $0.change.path }.joined(separator: ", "))): give --key to sign the redacted pack"
+                "\(plan.rewritten.count) item(s) must be rewritten (\(plan.rewritten.map { $0.change.path }.joined(separator: ", "))): give \(input: .key) to sign the redacted pack"
             )
         }
         var report = RedactReport(
@@ -82,10 +82,10 @@ public enum Redactor {
 
         let outputPath = URL(fileURLWithPath: options.output).standardizedFileURL.path
         if FileSystem.status(outputPath) != nil && !options.force {
-            throw MLPackError.usage("\(options.output) already exists (use --force to replace it)")
+            throw MLPackError.usage("\(options.output) already exists (use \(input: .force) to replace it)")
         }
         guard outputPath != URL(fileURLWithPath: input).standardizedFileURL.path else {
-            throw MLPackError.usage("--output must differ from the input pack")
+            throw MLPackError.usage("\(input: .output) must differ from the input pack")
         }
         let directory = (outputPath as NSString).deletingLastPathComponent
         let temporary = FileSystem.temporaryName(in: directory, prefix: ".mlpack-redact-")

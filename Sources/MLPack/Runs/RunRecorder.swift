@@ -48,12 +48,21 @@ public struct RunOutcome: Sendable {
 /// the environment capture, on its own thread. After it ended: the outputs (new or changed
 /// files, `-o`, `--metrics`), the files it read (`--trace`), lineage by content, the record.
 public enum RunRecorder {
-    public static func run(_ request: RunRequest, warning warn: (String) -> Void) throws -> RunOutcome {
+    public static func run(_ request: RunRequest, warning: (Message) -> Void) throws -> RunOutcome {
+        try withoutActuallyEscaping(warning) { warning in
+            try run(request, warning: warning, warn: { warning(Message($0)) })
+        }
+    }
+
+    /// `warn` for the helpers that speak plain text.
+    private static func run(
+        _ request: RunRequest, warning: @escaping (Message) -> Void, warn: @escaping (String) -> Void
+    ) throws -> RunOutcome {
         guard let program = request.command.first else {
             throw MLPackError.usage("no command to run: mlpack run [OPTIONS] -- CMD [ARGS...]")
         }
         if let name = request.name, name.isEmpty || name.contains(where: \.isNewline) {
-            throw MLPackError.usage("--name: one non-empty line")
+            throw MLPackError.usage("\(input: .runName): one non-empty line")
         }
         let cwd = RunFiles.canonical(request.workingDirectory, cwd: FileManager.default.currentDirectoryPath)
         let executable = try ForegroundCommand.resolve(program, in: cwd)
@@ -84,7 +93,7 @@ public enum RunRecorder {
         var pythonPrefixes: BackgroundValue<[String]>?
         if request.trace {
             let prepared = ReadTrace.prepare()
-            if let problem = prepared.problem { warn("--trace: \(problem); recording without tracing") }
+            if let problem = prepared.problem { warning("\(input: .trace): \(problem); recording without tracing") }
             trace = prepared.trace
             if trace != nil { pythonPrefixes = BackgroundValue { ReadTrace.pythonPrefixes(python: python) } }
         }
@@ -118,8 +127,8 @@ public enum RunRecorder {
 
         let record: Result<RunRecord, MLPackError>
         do {
-            var outputs = try findOutputs(request, cwd: cwd, store: store, before: before, warn: warn)
-            let metrics = readMetrics(request.metrics, cwd: cwd, outputs: &outputs, root: root, warn: warn)
+            var outputs = try findOutputs(request, cwd: cwd, store: store, before: before, warn: warning)
+            let metrics = readMetrics(request.metrics, cwd: cwd, outputs: &outputs, root: root, warn: warning)
             if let trace, let pythonPrefixes {
                 inputs += tracedInputs(
                     trace.filesRead(cwd: cwd), root: root, pythonPrefixes: pythonPrefixes.value, code: code,
@@ -179,7 +188,7 @@ public enum RunRecorder {
     /// New or changed files under the project, then `-o` paths (a folder as one record with
     /// its listing), each once, sorted by path.
     static func findOutputs(
-        _ request: RunRequest, cwd: String, store: RunStore, before: TreeSnapshot, warn: (String) -> Void
+        _ request: RunRequest, cwd: String, store: RunStore, before: TreeSnapshot, warn: (Message) -> Void
     ) throws -> [RunRecord.FileRecord] {
         let root = store.projectRoot
         let changed = TreeSnapshot.take(root).changed(since: before)
@@ -190,44 +199,49 @@ public enum RunRecorder {
             let absolute = RunFiles.canonical(path, cwd: cwd)
             let recorded = RunFiles.recordedPath(absolute, projectRoot: root)
             guard let status = FileSystem.status(absolute, followLinks: true) else {
-                warn("-o \(path): does not exist after the run")
+                warn("\(input: .runOutput) \(path): does not exist after the run")
                 continue
             }
             if status.isDirectory {
                 do {
-                    folders.append(try RunFiles.directoryRecord(absolute, recorded: recorded, store: store, warn: warn))
+                    folders.append(
+                        try RunFiles.directoryRecord(
+                            absolute, recorded: recorded, store: store, warn: { warn(Message($0)) }))
                 } catch {
-                    warn("-o \(path): not recorded (\(error))")
+                    warn("\(input: .runOutput) \(path): not recorded (\(error))")
                 }
             } else if status.isRegular {
                 if seen.insert(recorded).inserted { files.append((absolute, recorded)) }
             } else {
-                warn("-o \(path): not a file or directory")
+                warn("\(input: .runOutput) \(path): not a file or directory")
             }
         }
-        let records = RunFiles.fileRecords(absolute: files.map(\.absolute), recorded: files.map(\.recorded), warn: warn)
+        let records = RunFiles.fileRecords(
+            absolute: files.map(\.absolute), recorded: files.map(\.recorded), warn: { warn(Message($0)) })
         return (records + folders).sortedBytewise(by: \.path)
     }
 
     /// The `--metrics` file's JSON object; the file is an output too.
     static func readMetrics(
-        _ path: String?, cwd: String, outputs: inout [RunRecord.FileRecord], root: String, warn: (String) -> Void
+        _ path: String?, cwd: String, outputs: inout [RunRecord.FileRecord], root: String, warn: (Message) -> Void
     ) -> JSONValue? {
         guard let path else { return nil }
         let absolute = RunFiles.canonical(path, cwd: cwd)
         let recorded = RunFiles.recordedPath(absolute, projectRoot: root)
         guard let data = FileManager.default.contents(atPath: absolute) else {
-            warn("--metrics \(path): no such file after the run")
+            warn("\(input: .metrics) \(path): no such file after the run")
             return nil
         }
         if !outputs.contains(where: { $0.path == recorded }) {
             // Inside the project the scan knows whether the run wrote it; outside it cannot.
-            if !recorded.hasPrefix("/") { warn("--metrics \(path): not written by this run (recorded as it is)") }
-            outputs += RunFiles.fileRecords(absolute: [absolute], recorded: [recorded], warn: warn)
+            if !recorded.hasPrefix("/") {
+                warn("\(input: .metrics) \(path): not written by this run (recorded as it is)")
+            }
+            outputs += RunFiles.fileRecords(absolute: [absolute], recorded: [recorded], warn: { warn(Message($0)) })
             outputs = outputs.sortedBytewise(by: \.path)
         }
         guard let value = MetricsJSON.parse(data), case .object = value else {
-            warn("--metrics \(path): not a JSON object; metrics not recorded")
+            warn("\(input: .metrics) \(path): not a JSON object; metrics not recorded")
             return nil
         }
         return value

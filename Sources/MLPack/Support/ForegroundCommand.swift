@@ -35,7 +35,7 @@ enum ForegroundCommand {
                 return try start("/bin/sh", ["sh", executable] + arguments.dropFirst())
             }
         } catch {
-            if error.code == ENOSYS { throw MLPackError.usage(error.description) }
+            if error.code == ENOSYS { throw MLPackError.usage(Message(error.description)) }
             throw MLPackError.cannotRun(program: arguments.first ?? executable, reason: error.description, status: 126)
         }
     }

@@ -1,8 +1,8 @@
 /// Every failure the library reports. Each case renders as one lower-case line that names
 /// the file or entry concerned; the CLI maps `category` to an exit code in one place.
 public enum MLPackError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The command was used wrongly (bad flag values, missing inputs, a non-empty target).
-    case usage(String)
+    /// The command was used wrongly (bad input values, missing inputs, a non-empty target).
+    case usage(Message)
     /// A local file could not be read or written.
     case io(path: String, reason: String)
     /// The input is not an mlpack file at all.
@@ -29,7 +29,16 @@ public enum MLPackError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    public var description: String {
+    public var description: String { message.description }
+
+    /// The reader limit hit, for a `limitExceeded` error.
+    public var limit: String? {
+        if case .limitExceeded(let limit, _) = self { return limit }
+        return nil
+    }
+
+    /// The message, with the inputs it names kept apart for the CLI to spell.
+    public var message: Message {
         switch self {
         case .usage(let message): message
         case .io(let path, let reason): "\(path): \(reason)"
@@ -37,7 +46,7 @@ public enum MLPackError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unsafeEntry(let entry, let rule): "\(entry): rejected: \(rule)"
         case .integrity(let entry, let problem): "\(entry): \(problem)"
         case .limitExceeded(let limit, let detail): "limit \(limit) exceeded: \(detail)"
-        case .untrusted(let message): message
+        case .untrusted(let message): Message(message)
         case .cannotRun(let program, let reason, _): "\(program): \(reason)"
         }
     }

@@ -23,7 +23,7 @@ enum ExitStatus {
     /// Prints `error` the way the user should see it and returns the exit code.
     static func report(_ error: any Error) -> Int32 {
         if let error = error as? MLPackError {
-            Terminal.error(error.description)
+            Terminal.error(Flags.render(error))
             return code(for: error)
         }
         if let exit = error as? ExitCode { return exit.rawValue }

@@ -19,8 +19,8 @@ enum RebuildText {
             )
             out.append("     $ \(run.command.joined(separator: " "))")
             run.ignoredVariables.forEach { out.append("     ! ignored variable \($0) from the pack") }
-            run.limitsHit.forEach { out.append("     ! \($0)") }
-            run.sandboxRefusals.forEach { out.append("     ! \($0)") }
+            run.limitsHit.forEach { out.append("     ! \(limit($0))") }
+            run.sandboxRefusals.forEach { out.append("     ! \(refusal($0))") }
             if !run.logTail.isEmpty {
                 out.append("     log\(run.log.map { " (\($0))" } ?? ""), last lines:")
                 run.logTail.filter { !$0.isEmpty }.suffix(8).forEach { out.append("       | \($0)") }
@@ -61,6 +61,23 @@ enum RebuildText {
         String(
             String.UnicodeScalarView(
                 line.unicodeScalars.map { $0.properties.generalCategory == .control && $0 != "\t" ? "?" : $0 }))
+    }
+
+    /// A bound hit, with the flag that sets it.
+    static func limit(_ hit: RebuildLimits.LimitHit) -> String {
+        let flag: Input =
+            switch hit.limit {
+            case .time: .timeout
+            case .workspaceSize: .maxWorkspaceSize
+            case .processes: .maxProcesses
+            case .memory: .maxMemory
+            }
+        return "\(hit.detail); \(Flags.spelling(flag))"
+    }
+
+    /// A refusal, with how to allow it where a flag does.
+    static func refusal(_ refusal: String) -> String {
+        refusal.hasPrefix("network refused") ? refusal + " (\(Flags.spelling(.allowNetwork)) allows it)" : refusal
     }
 
     static func limits(_ limits: RebuildLimits) -> String {
@@ -106,8 +123,8 @@ enum RebuildText {
             out +=
                 "\n### Run \(number + 1) \(run.status)\(run.exitCode.map { " (exit \($0))" } ?? run.signal.map { " (signal \($0))" } ?? "")\n\n"
             run.ignoredVariables.forEach { out += "- **Ignored variable** `\($0)` from the pack\n" }
-            run.limitsHit.forEach { out += "- **Limit:** \($0)\n" }
-            run.sandboxRefusals.forEach { out += "- **Sandbox:** \($0)\n" }
+            run.limitsHit.forEach { out += "- **Limit:** \(limit($0))\n" }
+            run.sandboxRefusals.forEach { out += "- **Sandbox:** \(refusal($0))\n" }
             if !run.logTail.isEmpty {
                 out += "\nLast lines of its log:\n\n```\n" + run.logTail.joined(separator: "\n") + "\n```\n"
             }

@@ -119,7 +119,7 @@ struct Create: ParsableCommand {
         if let contradiction = CreateOptions.environmentContradiction(
             environment: environment, outputOf: outputOf, python: python)
         {
-            throw ValidationError(contradiction)
+            throw ValidationError(Flags.render(contradiction))
         }
         if key == nil && !unsigned { throw ValidationError("give --key BASE.key to sign the pack, or --unsigned") }
         if key != nil && unsigned { throw ValidationError("--key and --unsigned contradict each other") }

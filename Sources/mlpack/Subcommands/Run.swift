@@ -61,7 +61,7 @@ struct Run: ParsableCommand {
             command: command, inputs: inputs, outputs: outputs, metrics: metrics, name: name,
             deterministic: deterministic,
             trace: trace)
-        let outcome = try RunRecorder.run(request) { if !quiet { Terminal.warning($0) } }
+        let outcome = try RunRecorder.run(request) { if !quiet { Terminal.warning(Flags.render($0)) } }
         switch outcome.record {
         case .success(let record):
             if !quiet {
