@@ -11,10 +11,10 @@ public struct DataCache: Sendable {
     }
 
     public static var defaultRoot: String {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = Host.current.environment
         let base =
             environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.cache"
+            ?? Host.current.home + "/.cache"
         return base + "/mlpack"
     }
 

@@ -114,7 +114,7 @@ public enum PackCreator {
         if !options.runs.isEmpty {
             let store = RunStore.locate(
                 from: options.outputOf.map { ($0 as NSString).deletingLastPathComponent }
-                    ?? FileManager.default.currentDirectoryPath)
+                    ?? Host.current.workingDirectory)
             for id in options.runs { try plan.addRunHistory(try store.run(id), from: store) }
         }
         let weightPaths = try options.weights.map { try plan.addWeights($0) }
@@ -187,7 +187,7 @@ public enum PackCreator {
         if let source = options.environment, source != EnvironmentSource.currentMachine {
             let (platform, host) = try EnvironmentSource.loadWithHost(source)
             let saved = try platform.packable(
-                source: source, homes: [ProcessInfo.processInfo.environment["HOME"], host?.home].compactMap { $0 })
+                source: source, homes: [Host.current.home, host?.home].compactMap { $0 })
             return { codeFiles in
                 var record = saved
                 record.lockFiles = LockFiles.find(in: codeFiles)

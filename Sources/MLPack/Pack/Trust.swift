@@ -12,10 +12,10 @@ public struct TrustedKeys: Sendable {
     }
 
     public static var defaultKeyring: String {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = Host.current.environment
         let config =
             environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.config"
+            ?? Host.current.home + "/.config"
         return config + "/mlpack/trusted"
     }
 

@@ -151,7 +151,7 @@ public enum Rebuilder {
         // Absolute and real: the sandbox binds it at the same path, and binds follow links.
         let workdir = try RunFiles.canonical(
             options.workdir ?? FileSystem.makeTemporaryDirectory(prefix: "mlpack-rebuild"),
-            cwd: FileManager.default.currentDirectoryPath)
+            cwd: Host.current.workingDirectory)
         try FileSystem.makeDirectories(workdir)
         var replay = Replay(
             pack: pack, contents: contents, data: data, sandbox: sandbox, workdir: workdir, limits: options.limits)

@@ -61,7 +61,7 @@ struct Replay {
             !$0.value.unicodeScalars.contains { $0.value < 0x20 }
         }
         let ignored = offered.keys.filter { environment[$0] == nil }.sorted()
-        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        environment["PATH"] = Host.current.path ?? "/usr/local/bin:/usr/bin:/bin"
         environment["HOME"] = workspace.home
         environment["TMPDIR"] = "/tmp"
         if environment["LANG"] == nil { environment["LANG"] = "C.UTF-8" }

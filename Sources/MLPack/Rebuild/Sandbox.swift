@@ -103,12 +103,12 @@ struct Sandbox {
     /// or uv Python) — never the home folder, never a whole `~/.cargo` because it is on PATH.
     private func softwareBinds(program: String?) -> [String] {
         // The user's home, and every home folder: root's, and those below /home.
-        let home = (ProcessInfo.processInfo.environment["HOME"] ?? NSHomeDirectory()).trimmingSuffix("/")
+        let home = Host.current.home.trimmingSuffix("/")
         let homes = Set([home, "/root", "/home"].filter { $0.count > 1 })
         func belowHome(_ path: String) -> Bool { homes.contains { path == $0 || path.hasPrefix($0 + "/") } }
         let system = ["/usr", "/etc", "/opt", "/bin", "/sbin", "/lib", "/proc", "/dev", "/tmp"]
         var software = Set<String>()
-        for entry in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+        for entry in (Host.current.path ?? "").split(separator: ":") {
             let real = URL(fileURLWithPath: String(entry)).resolvingSymlinksInPath().path
             guard FileSystem.status(real)?.isDirectory == true else { continue }
             let folder = Self.installation(real, homes: homes)

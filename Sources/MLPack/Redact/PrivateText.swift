@@ -15,7 +15,7 @@ struct PrivateText {
             if let home = host.home { homes.insert(home) }
             if let name = host.hostname { hosts.insert(name) }
         }
-        if let home = ProcessInfo.processInfo.environment["HOME"] { homes.insert(home) }
+        homes.insert(Host.current.home)
         hosts.insert(ProcessInfo.processInfo.hostName)
         // Longest first, so /home/alice/work is not half-replaced by /home/alice; never "/".
         self.homes = homes.filter { $0.count > 1 }.sorted { $0.count > $1.count }

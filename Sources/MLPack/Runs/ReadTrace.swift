@@ -77,7 +77,7 @@ struct ReadTrace {
         {
             prefixes = paths
         }
-        let environment = ProcessInfo.processInfo.environment
+        let environment = Host.current.environment
         if let pyenv = environment["PYENV_ROOT"] ?? environment["HOME"].map({ $0 + "/.pyenv" }) {
             prefixes.append(pyenv)
         }

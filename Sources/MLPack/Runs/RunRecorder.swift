@@ -19,7 +19,7 @@ public struct RunRequest: Sendable {
     public init(
         command: [String], inputs: [String] = [], outputs: [String] = [], metrics: String? = nil, name: String? = nil,
         deterministic: Bool = false, trace: Bool = false,
-        workingDirectory: String = FileManager.default.currentDirectoryPath
+        workingDirectory: String = Host.current.workingDirectory
     ) {
         self.command = command
         self.inputs = inputs
@@ -64,7 +64,7 @@ public enum RunRecorder {
         if let name = request.name, name.isEmpty || name.contains(where: \.isNewline) {
             throw MLPackError.usage("\(input: .runName): one non-empty line")
         }
-        let cwd = RunFiles.canonical(request.workingDirectory, cwd: FileManager.default.currentDirectoryPath)
+        let cwd = RunFiles.canonical(request.workingDirectory, cwd: Host.current.workingDirectory)
         let executable = try ForegroundCommand.resolve(program, in: cwd)
         let store = RunStore.locate(from: cwd)
         let root = store.projectRoot
@@ -81,7 +81,7 @@ public enum RunRecorder {
         // Before any other thread spawns: the forwarder's pipe must not leak into a child.
         let forwarder = try SignalForwarder()
         defer { forwarder.restore() }
-        var environment = ProcessInfo.processInfo.environment
+        var environment = Host.current.environment
         let setVariables = request.deterministic ? Determinism.apply(to: &environment) : [:]
         let python = interpreter(program: program, executable: executable)
         let probe = BackgroundValue { EnvironmentProbe.collect(python: python) }
@@ -101,7 +101,7 @@ public enum RunRecorder {
 
         // Only a request for another folder changes it: the command keeps mlpack's own
         // working folder (as the shell named it, links and all) otherwise.
-        let directory = RunFiles.canonical(FileManager.default.currentDirectoryPath, cwd: "/") == cwd ? nil : cwd
+        let directory = RunFiles.canonical(Host.current.workingDirectory, cwd: "/") == cwd ? nil : cwd
         let started = Date()
         forwarder.install()
         forwarder.commandStarting()

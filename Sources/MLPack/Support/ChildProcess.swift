@@ -60,7 +60,7 @@ enum ChildProcess {
             }
         }
         for fd in closing where fd >= 0 { posix_spawn_file_actions_addclose(&actions, fd) }
-        if let directory, directory != FileManager.default.currentDirectoryPath {
+        if let directory, directory != Host.current.workingDirectory {
             guard let addChdir = Self.addChdir else { throw SpawnError(code: ENOSYS) }
             _ = addChdir(&actions, directory)
         }
@@ -96,8 +96,8 @@ enum ChildProcess {
     /// runs, which must not be picked up from wherever mlpack was started). Fails as a shell
     /// does: 127 when there is nothing to run, 126 when there is something that cannot be run.
     static func resolve(
-        _ program: String, in directory: String = FileManager.default.currentDirectoryPath,
-        path searchPath: String? = ProcessInfo.processInfo.environment["PATH"], emptyEntryIsCurrentFolder: Bool = true
+        _ program: String, in directory: String = Host.current.workingDirectory,
+        path searchPath: String? = Host.current.path, emptyEntryIsCurrentFolder: Bool = true
     ) throws -> String {
         func absolute(_ path: String) -> String { path.hasPrefix("/") ? path : directory + "/" + path }
         guard !program.isEmpty else {
@@ -171,7 +171,7 @@ enum ChildProcess {
         // child's stdout clears the close-on-exec flag there.
         let pid = try? spawn(
             executable, [executable] + arguments.dropFirst(),
-            environment: environment ?? ProcessInfo.processInfo.environment,
+            environment: environment ?? Host.current.environment,
             stdout: .descriptor(writeEnd), stderr: .null, newProcessGroup: true)
         close(writeEnd)
         spawning.unlock()

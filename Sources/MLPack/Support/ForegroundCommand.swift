@@ -11,7 +11,7 @@ import Foundation
 enum ForegroundCommand {
     /// The file a shell in `directory` would run for `program` (see `ChildProcess.resolve`).
     static func resolve(
-        _ program: String, in directory: String, path searchPath: String? = ProcessInfo.processInfo.environment["PATH"]
+        _ program: String, in directory: String, path searchPath: String? = Host.current.path
     ) throws -> String {
         try ChildProcess.resolve(program, in: directory, path: searchPath)
     }

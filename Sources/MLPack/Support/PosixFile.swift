@@ -93,7 +93,7 @@ final class PosixFile: ByteReader, @unchecked Sendable {
     /// A private copy of everything `input` still holds (a pipe), in an unlinked temporary
     /// file: seekable, gone when closed, never visible to anyone else by name.
     static func spool(_ input: PosixFile) throws -> PosixFile {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let base = Host.current.temporaryDirectory
         var template = Array(((base.hasSuffix("/") ? base : base + "/") + "mlpack-spool.XXXXXX").utf8CString)
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw MLPackError.io(path: base, reason: "cannot make a temporary file: " + lastError()) }
@@ -324,7 +324,7 @@ enum FileSystem {
 
     /// A new private folder under $TMPDIR (or /tmp).
     static func makeTemporaryDirectory(prefix: String) throws -> String {
-        let base = ProcessInfo.processInfo.environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        let base = Host.current.temporaryDirectory
         var template = Array(((base.hasSuffix("/") ? base : base + "/") + prefix + ".XXXXXX").utf8CString)
         guard mkdtemp(&template) != nil else {
             throw MLPackError.io(path: base, reason: "cannot make a temporary folder: " + PosixFile.lastError())

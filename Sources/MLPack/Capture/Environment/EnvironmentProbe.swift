@@ -9,7 +9,7 @@ import Foundation
 /// timeouts. Anything missing stays nil; parsing is `RawCaptures.build()`'s job.
 enum EnvironmentProbe {
     static func collect(python: String?) -> RawCaptures {
-        let environment = ProcessInfo.processInfo.environment
+        let environment = Host.current.environment
         var raw = RawCaptures()
         raw.osRelease = read("/etc/os-release") ?? read("/usr/lib/os-release")
         raw.cpuinfo = read("/proc/cpuinfo")
