@@ -97,8 +97,13 @@ for round in $(seq "$rounds"); do
 done
 # data hashing overhead: create on a 1-byte input (environment capture, pack writing), and
 # the Python probe alone as create runs it (python3 -c, the first python3 on PATH).
-awk '/probeScript = #"""/ {f = 1; next} /^ *"""#/ {f = 0} f' "$root/Sources/MLPack/Capture/Environment/PythonParsers.swift" \
-    | sed 's/^    //' > probe.py
+# The raw string's lines lose the indentation of its closing delimiter, as Swift strips it.
+python3 - "$root/Sources/MLPack/Capture/Environment/PythonParsers.swift" > probe.py <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+body, indent = re.search(r'probeScript = #"""\n(.*?)\n( *)"""#', text, re.S).groups()
+print("\n".join(line[len(indent):] for line in body.split("\n")))
+PY
 echo x > tiny.txt
 for _ in $(seq "$rounds"); do
     measure tiny "$mlpack" create -o tiny.mlpack --data d=tiny.txt --unsigned --force -q

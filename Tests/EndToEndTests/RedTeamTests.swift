@@ -213,6 +213,38 @@ struct RedTeamTests: RebuildSuite {
         }
     }
 
+    @Test(
+        "a run handed its own answer (the shipped weights as its input) does not reproduce them; every card output gets a row"
+    )
+    func handedItsAnswer() async throws {
+        try await withSandbox { box in
+            // "Resume from a checkpoint": when the weights are there already, do nothing.
+            let root = try await project(
+                in: box,
+                [
+                    "train.py": """
+                    import os
+                    if not os.path.exists("model.bin"):
+                        open("model.bin", "wb").write(os.urandom(64))
+
+                    """, ".gitignore": "model.bin\n",
+                ])
+            try await record(["--", "python3", "train.py"], in: root)
+            try editRecord(in: root) { record in
+                let outputs = record["outputs"] as? [[String: Any]] ?? []
+                record["inputs"] = outputs
+            }
+            let pack = box.path("answer.mlpack")
+            try await create(pack, from: root, of: "model.bin")
+            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--json"])
+            #expect(result.status == 4, "a run that was handed its output was accepted: \(result)")
+            let rows = try #require(try report(result)["outputs"] as? [[String: Any]])
+            let weights = try #require(
+                rows.first { $0["item"] as? String == "artifacts/model.bin" && $0["decisive"] as? Bool == true })
+            #expect(weights["verdict"] as? String == "missing", "\(weights)")
+        }
+    }
+
     @Test("software folders on PATH below the home folder stay out of the sandbox; the run's own venv there is bound")
     func homeSoftwareFolders() async throws {
         try await withSandbox { box in
@@ -314,6 +346,8 @@ struct RedTeamTests: RebuildSuite {
                             # The host's canary, not a file of that name in the sandbox's own /tmp.
                             attempt("overwrite the canary", lambda: open(canary).read() == "untouched\\n" and open(canary, "w").write("owned") > 0)
                             attempt("write outside", lambda: open(outside, "w").write("escaped"))
+                            attempt("write /dev (a tmpfs of half the memory)", lambda: open("/dev/mlpack-probe", "w").write("x") > 0)
+                            attempt("read /etc/shadow-", lambda: open("/etc/shadow-").read() != "")
                             attempt("host loopback", lambda: socket.create_connection(("127.0.0.1", int(port)), timeout=3))
                             attempt("host network", lambda: socket.create_connection(("192.0.2.1", 80), timeout=3))
                             subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", marker],

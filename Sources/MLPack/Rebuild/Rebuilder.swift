@@ -190,7 +190,7 @@ public enum Rebuilder {
         let drift = try? platformDrift(read, run: lineage.last!)
 
         var limits = options.limits
-        if sandbox.bubblewrap != nil, replay.controlGroups == false {
+        if replay.controlGroups == false {
             limits.notEnforced.append(
                 "processes and memory: no control group could be made here (cgroup v2 delegation or v1 pids and memory hierarchies)"
             )
@@ -265,6 +265,14 @@ public enum Rebuilder {
                     run: run.id, path: output.path, item: item?.path, verdict: .missing,
                     decisive: cardOutputs.contains(output.sha256) || item != nil || output.path == run.metricsPath,
                     comparison: nil, note: nil)
+                // What the run was given (its code, its inputs) is no evidence that it makes it.
+                let given = Set(run.inputs.map(\.sha256)).union(run.code.files.map(\.sha256))
+                if given.contains(output.sha256) {
+                    result.note =
+                        "the run is given these bytes as code or an input: a rebuild must make them, not copy them"
+                    results.append(result)
+                    continue
+                }
                 let (opened, problem) = replay.rebuiltOutput(run: run, output: output)
                 guard let opened else {
                     result.note =
@@ -301,6 +309,16 @@ public enum Rebuilder {
                 }
                 results.append(result)
             }
+        }
+        // Every card output decides the verdict, written by a replayed run or not.
+        for output in card.outputs {
+            guard let item = contents.item(output.path),
+                !results.contains(where: { $0.decisive && $0.item.flatMap(contents.item)?.sha256 == item.sha256 })
+            else { continue }
+            results.append(
+                RebuildReport.Output(
+                    run: "", path: output.path, item: item.path, verdict: .missing, decisive: true, comparison: nil,
+                    note: "no replayed run records writing it"))
         }
         return results
     }

@@ -33,7 +33,7 @@ struct Replay {
 
     mutating func run(_ run: RunRecord) throws -> RebuildReport.Run {
         try Self.check(run)
-        let workspace = try Workspace(workdir: workdir, run: run)
+        let workspace = try Workspace(workdir: workdir, run: run, maxBytes: limits.maxWorkspaceBytes)
         workspaces[run.id] = workspace
         let snapshot = Layout.codeDirectory + "/" + run.code.treeDigest.prefix(12)
         for file in run.code.files {
@@ -42,7 +42,7 @@ struct Replay {
                     entry: Layout.payloadPath(snapshot + "/" + file.path),
                     problem: "the code run \(run.id) used is not in the pack")
             }
-            try workspace.place(file.path, mode: file.mode) { try extract(item, into: $0) }
+            try workspace.place(file.path, size: item.size, mode: file.mode) { try extract(item, into: $0) }
         }
         var readOnly: [(source: String, target: String)] = []
         for input in run.inputs {
@@ -85,8 +85,15 @@ struct Replay {
             outcome = try LoggedCommand.run(
                 command, log: workspace.log, environment: Sandbox.hostEnvironment, timeout: limits.timeout,
                 check: {
-                    FileSystem.diskUsage(workspace.root) > maxBytes
-                        ? "workspace size limit reached (\(ByteCount.text(maxBytes)))" : nil
+                    if FileSystem.diskUsage(workspace.root) > maxBytes {
+                        return "workspace size limit reached (\(ByteCount.text(maxBytes)))"
+                    }
+                    // What no walk sees (files deleted while open) still takes the disk.
+                    if let free = FileSystem.freeBytes(workspace.root), free < Self.diskReserve {
+                        return
+                            "the disk holding the workspace is nearly full (less than \(ByteCount.text(Self.diskReserve)) free)"
+                    }
+                    return nil
                 })
         } catch {
             group?.destroy()
@@ -127,6 +134,9 @@ struct Replay {
             ignoredVariables: ignored, limitsHit: limitsHit)
     }
 
+    /// Free disk a run must leave on the file system of its workspace.
+    static let diskReserve: UInt64 = 512 << 20
+
     /// The file the rebuild left for a recorded output, opened without following links; nil
     /// and why when the run did not leave a regular file there.
     func rebuiltOutput(run: RunRecord, output: RunRecord.FileRecord) -> (file: PosixFile?, problem: String?) {
@@ -163,7 +173,8 @@ struct Replay {
     }
 
     /// Puts one input in place: an earlier run's rebuilt output, a data reference's files
-    /// from the cache (or the pack, when inline), or an item of the pack with that content.
+    /// from the cache (or the pack, when inline), or an item of the pack with that content
+    /// that is not one of its outputs.
     private func provide(
         _ input: RunRecord.FileRecord, for run: RunRecord, at relative: String, outside: Bool, in workspace: Workspace
     ) throws {
@@ -185,7 +196,9 @@ struct Replay {
                         throw MLPackError.integrity(
                             entry: "data reference \(reference.name)", problem: "its inline copy is missing")
                     }
-                    try workspace.place(target, outside: outside, mode: 0o644) { try extract(item, into: $0) }
+                    try workspace.place(target, outside: outside, size: item.size, mode: 0o644) {
+                        try extract(item, into: $0)
+                    }
                 } else {
                     guard data.cache.contains(file.sha256) else {
                         throw MLPackError.io(
@@ -200,8 +213,14 @@ struct Replay {
             }
             return
         }
-        if input.kind == .file, let item = contents.items.first(where: { $0.sha256 == input.sha256 }) {
-            return try workspace.place(relative, outside: outside, mode: 0o644) { try extract(item, into: $0) }
+        // Never an output the pack ships (weights, checkpoints, metrics): the run would be handed
+        // what it is to be compared against.
+        if input.kind == .file,
+            let item = contents.items.first(where: { $0.sha256 == input.sha256 && !$0.role.isOutput })
+        {
+            return try workspace.place(relative, outside: outside, size: item.size, mode: 0o644) {
+                try extract(item, into: $0)
+            }
         }
         throw MLPackError.io(
             path: "run \(run.id)",

@@ -70,6 +70,8 @@ struct Sandbox {
         // What comes after may lie below /tmp (a venv, the workspace itself).
         arguments += [
             "--proc", "/proc", "--dev", "/dev", "--bind", workspace.tmp, "/tmp", "--bind", workspace.shm, "/dev/shm",
+            // bwrap's /dev is a tmpfs of its own (half the memory): read-only, but for /dev/shm.
+            "--remount-ro", "/dev",
         ]
         arguments += softwareBinds(program: argv.first)
         arguments += ["--bind", workspace.root, workspace.root]
@@ -92,8 +94,17 @@ struct Sandbox {
                 binds += ["--ro-bind", folder, folder]
             }
         }
-        for secret in ["/etc/shadow", "/etc/gshadow", "/etc/sudoers"] where FileSystem.status(secret) != nil {
+        // The password databases and their backups, and the folders of host keys and
+        // connection secrets (readable inside when mlpack runs as root).
+        for secret in ["/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-", "/etc/sudoers"]
+        where FileSystem.status(secret) != nil {
             binds += ["--ro-bind", "/dev/null", secret]
+        }
+        for folder in [
+            "/etc/ssh", "/etc/sudoers.d", "/etc/wireguard", "/etc/NetworkManager/system-connections", "/etc/ipsec.d",
+        ]
+        where FileSystem.status(folder)?.isDirectory == true {
+            binds += ["--tmpfs", folder]
         }
         return binds
     }
@@ -115,15 +126,30 @@ struct Sandbox {
             if belowHome(folder) || system.contains(where: { folder == $0 || folder.hasPrefix($0 + "/") }) { continue }
             software.insert(folder)
         }
-        if let program, let executable = ChildProcess.locate(program), executable.hasPrefix("/") {
-            // The program as PATH names it (a venv's bin/python) and what that link resolves to
-            // (the Python the venv was made from).
-            for hop in [executable, URL(fileURLWithPath: executable).resolvingSymlinksInPath().path]
-            where belowHome(hop) {
-                software.insert(Self.installation((hop as NSString).deletingLastPathComponent, homes: homes))
+        // The program as PATH names it (a venv's bin/python) and what that link resolves to (the
+        // Python the venv was made from) — only a name looked up on PATH or an absolute path,
+        // never one relative to mlpack's own folder.
+        if let program, !program.contains("/") || program.hasPrefix("/"), let executable = ChildProcess.locate(program)
+        {
+            let asNamed = (executable as NSString).standardizingPath
+            for hop in [asNamed, URL(fileURLWithPath: asNamed).resolvingSymlinksInPath().path] where belowHome(hop) {
+                let folder = Self.installation((hop as NSString).deletingLastPathComponent, homes: homes)
+                if Self.isPythonInstallation(folder) { software.insert(folder) }
             }
         }
         return software.sorted().flatMap { ["--ro-bind", $0, $0] }
+    }
+
+    /// A venv (pyvenv.cfg), a Python prefix (bin/python3 beside lib/python3.*) or a pyenv root:
+    /// what may be bound from below a home folder. Not ~/.local or ~/.cargo, whatever their
+    /// bin/ holds.
+    private static func isPythonInstallation(_ folder: String) -> Bool {
+        if FileSystem.status(folder + "/pyvenv.cfg")?.isRegular == true { return true }
+        if FileSystem.status(folder + "/libexec/pyenv") != nil { return true }
+        guard FileSystem.status(folder + "/bin/python3", followLinks: true)?.isRegular == true,
+            let libraries = try? FileSystem.directoryEntries(folder + "/lib")
+        else { return false }
+        return libraries.contains { $0.hasPrefix("python3") }
     }
 
     /// A tool's installation, not just its bin/ (pyenv's shims need its versions/, a venv its

@@ -22,7 +22,18 @@ struct Workspace {
     /// mlpack's own folder for the outputs it compares against.
     static func expectedFolder(in workdir: String) -> String { workdir + "/expected" }
 
-    init(workdir: String, run: RunRecord) throws {
+    /// Bytes mlpack may place before the run starts (its code and inputs), and how many it has:
+    /// a record listing one item a million times must not fill the disk before anything runs.
+    private let placement: Placement
+
+    private final class Placement {
+        let limit: UInt64
+        var placed: UInt64 = 0
+        init(limit: UInt64) { self.limit = limit }
+    }
+
+    init(workdir: String, run: RunRecord, maxBytes: UInt64) throws {
+        placement = Placement(limit: maxBytes)
         // The record comes from a pack: its id names a folder, so it must be one plain name.
         guard PackPath.problem(with: run.id) == nil, !run.id.contains("/") else {
             throw MLPackError.integrity(entry: Layout.runRecord(run.id), problem: "the run id is not a plain name")
@@ -55,21 +66,31 @@ struct Workspace {
     /// link: the paths come from a pack, checked against the path rules first).
     /// `outside` puts it below the workspace root instead (inputs named by absolute path,
     /// which the sandbox binds where the run expects them).
-    func place(_ relative: String, outside: Bool = false, mode: UInt32, write: (PosixFile) throws -> Void) throws {
+    /// `size` is what `write` will write, counted against the workspace size limit first;
+    /// `mode` keeps only the permission bits (never setuid or setgid, never writable by others).
+    func place(
+        _ relative: String, outside: Bool = false, size: UInt64, mode: UInt32, write: (PosixFile) throws -> Void
+    ) throws {
         if let problem = PackPath.problem(with: relative) {
             throw MLPackError.integrity(entry: relative, problem: "cannot be placed in a workspace: \(problem)")
+        }
+        placement.placed += size
+        guard placement.placed <= placement.limit else {
+            throw MLPackError.usage(
+                "\(root): the run's code and inputs take more than the workspace size limit (\(ByteCount.text(placement.limit)); \(input: .maxWorkspaceSize))"
+            )
         }
         let target = (outside ? root : project) + "/" + relative
         try FileSystem.makeDirectories((target as NSString).deletingLastPathComponent)
         if FileSystem.status(target) != nil { try FileManager.default.removeItem(atPath: target) }
         let file = try PosixFile(path: target, mode: .createExclusive, permissions: 0o600)
         try write(file)
-        try FileSystem.setPermissions(target, mode_t(mode))
+        try FileSystem.setPermissions(target, mode_t(mode & 0o755))
     }
 
     /// Copies an open file (a cached blob, an earlier run's output) to `relative`.
     func copy(_ input: PosixFile, to relative: String, outside: Bool = false, mode: UInt32 = 0o644) throws {
-        try place(relative, outside: outside, mode: mode) { file in
+        try place(relative, outside: outside, size: input.seekableSize ?? 0, mode: mode) { file in
             let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
             defer { buffer.deallocate() }
             while true {

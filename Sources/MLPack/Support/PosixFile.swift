@@ -266,8 +266,8 @@ enum FileSystem {
     }
 
     /// The bytes a tree takes on disk, links not followed, names taken as bytes (a hostile
-    /// run's tree is measured too). Deeper than `maxDepth` folders counts as `UInt64.max`:
-    /// a tree no run needs, and one that would otherwise hide what lies below.
+    /// run's tree is measured too). Deeper than `maxDepth` folders, or a folder that cannot be
+    /// opened, counts as `UInt64.max`: a tree no run needs, and one that would hide what it holds.
     static func diskUsage(_ path: String, maxDepth: Int = 256) -> UInt64 {
         let fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { return status(path)?.allocated ?? 0 }
@@ -289,13 +289,21 @@ enum FileSystem {
                     if name[0] == 0x2E && (name[1] == 0 || (name[1] == 0x2E && name[2] == 0)) { return 0 }
                     guard fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 else { return 0 }
                     guard st.st_mode & S_IFMT == S_IFDIR else { return Status(st).allocated }
+                    // A folder that cannot be opened (mode 0300) could hide anything: over any limit.
                     let child = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                    return child >= 0 ? diskUsage(directory: child, depth: depth - 1) : Status(st).allocated
+                    return child >= 0 ? diskUsage(directory: child, depth: depth - 1) : UInt64.max
                 }
             }
             total = total.addingReportingOverflow(usage).overflow ? UInt64.max : total + usage
         }
         return total
+    }
+
+    /// Bytes free for an unprivileged writer on the file system holding `path`.
+    static func freeBytes(_ path: String) -> UInt64? {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0 else { return nil }
+        return UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
     }
 
     static func makeDirectory(_ path: String) throws {

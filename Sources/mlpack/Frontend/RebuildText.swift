@@ -55,6 +55,23 @@ enum RebuildText {
         return out.map(printable)
     }
 
+    /// A string of the pack inside a Markdown line: one line, no HTML, no code-span break.
+    static func inline(_ text: String) -> String {
+        printable(text).replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: "`", with: "'").replacingOccurrences(of: "|", with: "\\|")
+    }
+
+    /// A code fence longer than any run of backticks in `text`.
+    static func fence(for text: String) -> String {
+        var longest = 0
+        var run = 0
+        for character in text {
+            run = character == "`" ? run + 1 : 0
+            longest = max(longest, run)
+        }
+        return String(repeating: "`", count: max(3, longest + 1))
+    }
+
     /// A line with the control characters a run or record may have put in it (terminal
     /// escapes that could repaint the verdict) shown as `?`.
     static func printable(_ line: String) -> String {
@@ -102,7 +119,7 @@ enum RebuildText {
 
     static func markdown(_ report: RebuildReport) -> String {
         let verification = report.verification
-        var out = "# Rebuild of `\(verification.name)`\(verification.title.map { ": \($0)" } ?? "")\n\n"
+        var out = "# Rebuild of `\(inline(verification.name))`\(verification.title.map { ": \(inline($0))" } ?? "")\n\n"
         out += "**Result: \(report.verdict == .reproduced ? "reproduced" : "NOT reproduced")**\n\n"
         out += "- Pack: `\(report.pack)`, created \(verification.created), pack id `\(verification.packId)`\n"
         out += "- Signature: \(verification.signature); \(verification.items) items, every SHA-256 checked\n"
@@ -114,7 +131,7 @@ enum RebuildText {
         for (number, run) in report.runs.enumerated() {
             let time = run.seconds.map { String(format: "%.1f s", $0) } ?? ""
             out +=
-                "| \(number + 1) | \(run.name ?? "") `\(run.id)` | `\(run.command.joined(separator: " "))` | \(run.status) | \(time) |\n"
+                "| \(number + 1) | \(inline(run.name ?? "")) `\(inline(run.id))` | `\(inline(run.command.joined(separator: " ")))` | \(run.status) | \(time) |\n"
         }
         for (number, run) in report.runs.enumerated()
         where !run.sandboxRefusals.isEmpty || !run.logTail.isEmpty || !run.ignoredVariables.isEmpty
@@ -126,7 +143,9 @@ enum RebuildText {
             run.limitsHit.forEach { out += "- **Limit:** \(limit($0))\n" }
             run.sandboxRefusals.forEach { out += "- **Sandbox:** \(refusal($0))\n" }
             if !run.logTail.isEmpty {
-                out += "\nLast lines of its log:\n\n```\n" + run.logTail.joined(separator: "\n") + "\n```\n"
+                let log = run.logTail.joined(separator: "\n")
+                let fence = fence(for: log)
+                out += "\nLast lines of its log:\n\n\(fence)\n" + log + "\n\(fence)\n"
             }
         }
         out += "\n## Outputs\n\n| verdict | output | max abs | max rel | worst |\n|---|---|---|---|---|\n"
@@ -135,7 +154,7 @@ enum RebuildText {
             let abs = comparison?.maxAbsoluteDifference.flatMap { $0 > 0 ? ComparisonText.number($0) : nil } ?? ""
             let rel = comparison?.maxRelativeDifference.flatMap { $0 > 0 ? ComparisonText.number($0) : nil } ?? ""
             out +=
-                "| \(output.verdict.rawValue)\(output.decisive ? "" : " (info)") | `\(output.item ?? output.path)` | \(abs) | \(rel) | \(comparison?.worst ?? "") |\n"
+                "| \(output.verdict.rawValue)\(output.decisive ? "" : " (info)") | `\(inline(output.item ?? output.path))` | \(abs) | \(rel) | \(inline(comparison?.worst ?? "")) |\n"
         }
         for output in report.outputs
         where output.decisive && output.verdict != .identical && output.verdict != .equivalent {
@@ -144,16 +163,18 @@ enum RebuildText {
                 lines.append("tolerance: \(ComparisonText.tolerance(comparison.tolerance))")
                 lines += ComparisonText.details(comparison, indent: "")
             }
+            let text = lines.joined(separator: "\n")
+            let fence = fence(for: text)
             out +=
-                "\n### `\(output.item ?? output.path)`: \(output.verdict.rawValue)\n\n```\n"
-                + lines.joined(separator: "\n") + "\n```\n"
+                "\n### `\(inline(output.item ?? output.path))`: \(output.verdict.rawValue)\n\n\(fence)\n\(text)\n\(fence)\n"
         }
         if let drift = report.drift {
             out +=
                 "\n## Environment drift (pack → this machine)\n\n\(drift.majorCount) major, \(drift.minorCount) minor.\n\n"
             if !drift.entries.isEmpty { out += "| severity | field | pack | here |\n|---|---|---|---|\n" }
             for entry in drift.entries.prefix(40) {
-                out += "| \(entry.severity.rawValue) | \(entry.field) | \(entry.a) | \(entry.b) |\n"
+                out +=
+                    "| \(entry.severity.rawValue) | \(inline(entry.field)) | \(inline(entry.a)) | \(inline(entry.b)) |\n"
             }
         }
         return out.split(separator: "\n", omittingEmptySubsequences: false).map { printable(String($0)) }.joined(

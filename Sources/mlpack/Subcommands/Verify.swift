@@ -125,7 +125,8 @@ struct Verify: ParsableCommand {
         options.metricTolerances = rebuild.tolerance.metrics
         let quiet = format.quiet || format.json
         let report = try Rebuilder.rebuild(pack, options: options) { line in
-            if !quiet { Terminal.standardError("mlpack: \(line)") }
+            // Progress names what a pack says (commands, names): shown without control characters.
+            if !quiet { Terminal.standardError("mlpack: " + RebuildText.printable(line)) }
         }
         if let path = rebuild.report {
             try RebuildText.write(report, to: path)
