@@ -48,14 +48,7 @@ final class PackFile {
 
     /// Streams one entry's bytes through the index, decompressing only the frames it spans.
     func stream(_ entry: SeekIndex.Entry, into consumer: (UnsafeRawBufferPointer) throws -> Void) throws {
-        let reader = try EntryReader(pack: self, entry: entry)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        while true {
-            let n = try reader.read(into: buffer)
-            if n == 0 { break }
-            try consumer(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-        }
+        try EntryReader(pack: self, entry: entry).stream(into: consumer)
     }
 
     /// Reads a small entry (metadata) through the index.

@@ -59,13 +59,7 @@ enum Downloader {
         }
         let input = try PosixFile(path: path, mode: .read)
         let sink = try HashingFile(destination, maxBytes: maxBytes, progress: progress)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        while true {
-            let n = try input.read(into: buffer)
-            if n == 0 { break }
-            try sink.write(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-        }
+        try input.stream(into: sink.write)
         return sink.finish()
     }
 

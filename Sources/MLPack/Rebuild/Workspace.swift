@@ -90,14 +90,8 @@ struct Workspace {
 
     /// Copies an open file (a cached blob, an earlier run's output) to `relative`.
     func copy(_ input: PosixFile, to relative: String, outside: Bool = false, mode: UInt32 = 0o644) throws {
-        try place(relative, outside: outside, size: input.seekableSize ?? 0, mode: mode) { file in
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-            defer { buffer.deallocate() }
-            while true {
-                let n = try input.read(into: buffer)
-                if n == 0 { break }
-                try file.write(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-            }
+        try place(relative, outside: outside, size: input.seekableSize ?? 0, mode: mode) {
+            try input.stream(into: $0.write)
         }
     }
 }

@@ -16,6 +16,17 @@ protocol ByteReader {
 }
 
 extension ByteReader {
+    /// Hands every remaining byte to `consumer`, a megabyte at a time.
+    func stream(into consumer: (UnsafeRawBufferPointer) throws -> Void) throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
+        defer { buffer.deallocate() }
+        while true {
+            let n = try read(into: buffer)
+            if n == 0 { break }
+            try consumer(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+        }
+    }
+
     /// Fills `buffer` completely unless the source ends first; returns the bytes read.
     func readFully(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         var total = 0
@@ -100,13 +111,7 @@ final class PosixFile: ByteReader, @unchecked Sendable {
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         unlink(template)
         let copy = PosixFile(owning: fd, path: input.path)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 64)
-        defer { buffer.deallocate() }
-        while true {
-            let n = try input.read(into: buffer)
-            if n == 0 { break }
-            try copy.write(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-        }
+        try input.stream(into: copy.write)
         return copy
     }
 
