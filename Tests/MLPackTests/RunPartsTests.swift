@@ -63,16 +63,16 @@ struct RunPartsTests {
             try dir.write("bin/plain", "data\n")
             try dir.write("work/run.sh", "echo\n", executable: true)
             let work = dir.path("work")
-            #expect(try ForegroundCommand.resolve("tool", in: work, path: "/nonexistent:" + bin) == bin + "/tool")
-            #expect(try ForegroundCommand.resolve("./run.sh", in: work, path: bin) == work + "/./run.sh")
+            #expect(try ChildProcess.resolve("tool", in: work, path: "/nonexistent:" + bin) == bin + "/tool")
+            #expect(try ChildProcess.resolve("./run.sh", in: work, path: bin) == work + "/./run.sh")
             #expect(
-                try ForegroundCommand.resolve("run.sh", in: work, path: "") == work + "/./run.sh",
+                try ChildProcess.resolve("run.sh", in: work, path: "") == work + "/./run.sh",
                 "an empty PATH entry is the folder")
             for (program, status) in [
                 ("nothing-here", 127), ("plain", 126), ("./missing.sh", 127), ("../bin", 126), ("../bin/plain", 126),
             ] {
-                #expect(throws: MLPackError.self) { try ForegroundCommand.resolve(program, in: work, path: bin) }
-                do { _ = try ForegroundCommand.resolve(program, in: work, path: bin) } catch let error as MLPackError {
+                #expect(throws: MLPackError.self) { try ChildProcess.resolve(program, in: work, path: bin) }
+                do { _ = try ChildProcess.resolve(program, in: work, path: bin) } catch let error as MLPackError {
                     guard case .cannotRun(_, _, let got) = error else { Issue.record("\(error)"); continue }
                     #expect(got == Int32(status), "\(program): \(error)")
                 }

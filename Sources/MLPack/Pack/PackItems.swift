@@ -28,11 +28,27 @@ public enum PackItems {
     /// With `trusted` (the contents a verification of this same open pack vouched for), the
     /// result holds those contents and each item read must have the digest they disclose:
     /// bytes changed under the descriptor since are an integrity error, never used.
-    static func read(_ pack: PackFile, trusted: PackContents?, where wanted: (String) -> Bool) throws -> Result {
-        var result = try read(pack, where: wanted)
+    static func read(_ pack: PackFile, trusted: PackContents? = nil, where wanted: (String) -> Bool) throws -> Result {
+        guard pack.size != nil else { return try checked(readByScanning(pack, wanted, warnings: []), trusted, wanted) }
+        do {
+            return try readThroughIndex(pack, trusted, wanted)
+        } catch let error as MLPackError where error.category != .invalid {
+            throw error
+        } catch {
+            // Anything odd through the index: read the pack front to back instead.
+            let reason = error is IndexUnusable ? "\(error)" : "seek index unusable (\(error))"
+            return try checked(
+                readByScanning(pack, wanted, warnings: ["\(reason); read the whole pack"]), trusted, wanted)
+        }
+    }
+
+    /// A scan's result held to the trusted contents, when there are any.
+    private static func checked(_ result: Result, _ trusted: PackContents?, _ wanted: (String) -> Bool) throws -> Result
+    {
         guard let trusted else { return result }
         let loaded = Dictionary(result.items.map { ($0.item.path, $0.bytes) }, uniquingKeysWith: { first, _ in first })
-        result.items = try trusted.items.filter { wanted($0.path) }.map { item in
+        var held = result
+        held.items = try trusted.items.filter { wanted($0.path) }.map { item in
             guard let bytes = loaded[item.path], UInt64(bytes.count) == item.size,
                 SHA256Hasher.hex(bytes) == item.sha256
             else {
@@ -41,21 +57,8 @@ public enum PackItems {
             }
             return Loaded(item: item, bytes: bytes)
         }
-        result.contents = trusted
-        return result
-    }
-
-    static func read(_ pack: PackFile, where wanted: (String) -> Bool) throws -> Result {
-        guard pack.size != nil else { return try readByScanning(pack, wanted, warnings: []) }
-        do {
-            return try readThroughIndex(pack, wanted)
-        } catch let error as MLPackError where error.category != .invalid {
-            throw error
-        } catch {
-            // Anything odd through the index: read the pack front to back instead.
-            let reason = error is IndexUnusable ? "\(error)" : "seek index unusable (\(error))"
-            return try readByScanning(pack, wanted, warnings: ["\(reason); read the whole pack"])
-        }
+        held.contents = trusted
+        return held
     }
 
     /// Copies one item's bytes out of the pack through the seek index, checking them against
@@ -84,8 +87,12 @@ public enum PackItems {
         try copy(item, from: pack, into: PosixFile(path: path, mode: .createExclusive, permissions: 0o600))
     }
 
-    private static func readThroughIndex(_ pack: PackFile, _ wanted: (String) -> Bool) throws -> Result {
-        let contents = try PackContents.loadThroughIndex(pack)
+    /// Through the index, each item checked against `trusted` (or the contents the index
+    /// leads to, when none were verified).
+    private static func readThroughIndex(
+        _ pack: PackFile, _ trusted: PackContents?, _ wanted: (String) -> Bool
+    ) throws -> Result {
+        let contents = try trusted ?? PackContents.loadThroughIndex(pack)
         let top = try PackContents.topDirectory(of: pack.index.get().index)
         let items = try contents.items.filter { wanted($0.path) }.map { item in
             guard let entry = pack.indexEntry(top + "/" + Layout.payloadPath(item.path)), entry.size == item.size else {

@@ -139,7 +139,7 @@ public enum Rebuilder {
         }
         guard !runs.isEmpty else {
             throw MLPackError.usage(
-                "\(path) holds no recorded runs: nothing to rebuild (packs made of \(input: .outputOf) can be rebuilt)"
+                "\(path) holds no recorded runs: nothing to rebuild (`create \(input: .outputOf)` makes packs that can be rebuilt)"
             )
         }
         let lineage = try replayOrder(card: card, contents: contents, runs: runs)
@@ -195,7 +195,7 @@ public enum Rebuilder {
                 "processes and memory: no control group could be made here (cgroup v2 delegation or v1 pids and memory hierarchies)"
             )
         }
-        if ChildProcess.locate("prlimit") == nil {
+        if sandbox.prlimit == nil {
             limits.notEnforced.append("file size: prlimit (util-linux) is not installed")
         }
 
@@ -259,14 +259,14 @@ public enum Rebuilder {
         let expectedFolder = Workspace.expectedFolder(in: workdir)
         var results: [RebuildReport.Output] = []
         for run in lineage {
+            // What the run was given (its code, its inputs) is no evidence that it makes it.
+            let given = Set(run.inputs.map(\.sha256)).union(run.code.files.map(\.sha256))
             for output in run.outputs where output.kind == .file {
                 let item = shipped[output.sha256]
                 var result = RebuildReport.Output(
                     run: run.id, path: output.path, item: item?.path, verdict: .missing,
                     decisive: cardOutputs.contains(output.sha256) || item != nil || output.path == run.metricsPath,
                     comparison: nil, note: nil)
-                // What the run was given (its code, its inputs) is no evidence that it makes it.
-                let given = Set(run.inputs.map(\.sha256)).union(run.code.files.map(\.sha256))
                 if given.contains(output.sha256) {
                     result.note =
                         "the run is given these bytes as code or an input: a rebuild must make them, not copy them"

@@ -7,6 +7,8 @@ import Foundation
 struct Sandbox {
     let bubblewrap: String?
     let allowNetwork: Bool
+    /// util-linux's prlimit, which bounds the size of any file a run writes; nil when missing.
+    let prlimit = ChildProcess.locate("prlimit")
 
     var description: String {
         guard bubblewrap != nil else { return "none (unconfined, as asked)" }
@@ -55,7 +57,7 @@ struct Sandbox {
                 ]
                 + group.joinFiles + ["--"]
         }
-        if let prlimit = ChildProcess.locate("prlimit") {
+        if let prlimit {
             launch += [prlimit, "--fsize=\(maxFileBytes)", "--core=0", "--"]
         }
         let variables = environment.sorted { $0.key < $1.key }

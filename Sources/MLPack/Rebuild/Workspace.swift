@@ -7,7 +7,7 @@ import Foundation
 /// `runs/<id>/` is the one folder a run may write (bound into its sandbox), `logs/<id>.log`
 /// and `expected/` (the pack's outputs to compare against) are mlpack's, out of every run's
 /// reach. A record's id only ever becomes a checked leaf name below `runs/` and `logs/`.
-struct Workspace {
+final class Workspace {
     /// `<workdir>/runs/<run id>`: the only folder the sandbox lets the run write.
     let root: String
     /// `<workdir>/logs/<run id>.log`: the run's output, written by mlpack, not by the run.
@@ -24,16 +24,11 @@ struct Workspace {
 
     /// Bytes mlpack may place before the run starts (its code and inputs), and how many it has:
     /// a record listing one item a million times must not fill the disk before anything runs.
-    private let placement: Placement
-
-    private final class Placement {
-        let limit: UInt64
-        var placed: UInt64 = 0
-        init(limit: UInt64) { self.limit = limit }
-    }
+    private let maxPlacedBytes: UInt64
+    private var placed: UInt64 = 0
 
     init(workdir: String, run: RunRecord, maxBytes: UInt64) throws {
-        placement = Placement(limit: maxBytes)
+        maxPlacedBytes = maxBytes
         // The record comes from a pack: its id names a folder, so it must be one plain name.
         guard PackPath.problem(with: run.id) == nil, !run.id.contains("/") else {
             throw MLPackError.integrity(entry: Layout.runRecord(run.id), problem: "the run id is not a plain name")
@@ -74,10 +69,10 @@ struct Workspace {
         if let problem = PackPath.problem(with: relative) {
             throw MLPackError.integrity(entry: relative, problem: "cannot be placed in a workspace: \(problem)")
         }
-        placement.placed += size
-        guard placement.placed <= placement.limit else {
+        placed += size
+        guard placed <= maxPlacedBytes else {
             throw MLPackError.usage(
-                "\(root): the run's code and inputs take more than the workspace size limit (\(ByteCount.text(placement.limit)); \(input: .maxWorkspaceSize))"
+                "\(root): the run's code and inputs take more than the workspace size limit (\(ByteCount.text(maxPlacedBytes)); \(input: .maxWorkspaceSize))"
             )
         }
         let target = (outside ? root : project) + "/" + relative

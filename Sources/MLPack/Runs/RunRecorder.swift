@@ -49,15 +49,8 @@ public struct RunOutcome: Sendable {
 /// files, `-o`, `--metrics`), the files it read (`--trace`), lineage by content, the record.
 public enum RunRecorder {
     public static func run(_ request: RunRequest, warning: (Message) -> Void) throws -> RunOutcome {
-        try withoutActuallyEscaping(warning) { warning in
-            try run(request, warning: warning, warn: { warning(Message($0)) })
-        }
-    }
-
-    /// `warn` for the helpers that speak plain text.
-    private static func run(
-        _ request: RunRequest, warning: @escaping (Message) -> Void, warn: @escaping (String) -> Void
-    ) throws -> RunOutcome {
+        // For the helpers that speak plain text.
+        func warn(_ text: String) { warning(Message(text)) }
         guard let program = request.command.first else {
             throw MLPackError.usage("no command to run: mlpack run [OPTIONS] -- CMD [ARGS...]")
         }
@@ -65,7 +58,7 @@ public enum RunRecorder {
             throw MLPackError.usage("\(input: .runName): one non-empty line")
         }
         let cwd = RunFiles.canonical(request.workingDirectory, cwd: Host.current.workingDirectory)
-        let executable = try ForegroundCommand.resolve(program, in: cwd)
+        let executable = try ChildProcess.resolve(program, in: cwd)
         let store = RunStore.locate(from: cwd)
         let root = store.projectRoot
         let inputPaths = try request.inputs.map { path in

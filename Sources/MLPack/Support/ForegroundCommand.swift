@@ -9,13 +9,6 @@ import Foundation
 /// terminal's Ctrl-C reaches it, progress bars draw live). `ChildProcess.run` is for helper
 /// programs whose output mlpack reads; this is for the one program mlpack exists to watch.
 enum ForegroundCommand {
-    /// The file a shell in `directory` would run for `program` (see `ChildProcess.resolve`).
-    static func resolve(
-        _ program: String, in directory: String, path searchPath: String? = Host.current.path
-    ) throws -> String {
-        try ChildProcess.resolve(program, in: directory, path: searchPath)
-    }
-
     /// Starts `executable` with `arguments` (`arguments[0]` is the name the program sees) and
     /// `environment`, in `directory` (default: ours); `closing` are descriptors of ours the
     /// child must not inherit. In mlpack's process group, so a terminal's Ctrl-C reaches it;

@@ -105,7 +105,7 @@ final class PosixFile: ByteReader, @unchecked Sendable {
     /// file: seekable, gone when closed, never visible to anyone else by name.
     static func spool(_ input: PosixFile) throws -> PosixFile {
         let base = Host.current.temporaryDirectory
-        var template = Array(((base.hasSuffix("/") ? base : base + "/") + "mlpack-spool.XXXXXX").utf8CString)
+        var template = FileSystem.temporaryTemplate(in: base, prefix: "mlpack-spool")
         let fd = mkstemp(&template)
         guard fd >= 0 else { throw MLPackError.io(path: base, reason: "cannot make a temporary file: " + lastError()) }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
@@ -336,9 +336,14 @@ enum FileSystem {
     }
 
     /// A new private folder under $TMPDIR (or /tmp).
+    /// `<base>/<prefix>.XXXXXX` as a C string, for mkstemp and mkdtemp to fill in.
+    static func temporaryTemplate(in base: String, prefix: String) -> [CChar] {
+        Array(((base.hasSuffix("/") ? base : base + "/") + prefix + ".XXXXXX").utf8CString)
+    }
+
     static func makeTemporaryDirectory(prefix: String) throws -> String {
         let base = Host.current.temporaryDirectory
-        var template = Array(((base.hasSuffix("/") ? base : base + "/") + prefix + ".XXXXXX").utf8CString)
+        var template = temporaryTemplate(in: base, prefix: prefix)
         guard mkdtemp(&template) != nil else {
             throw MLPackError.io(path: base, reason: "cannot make a temporary folder: " + PosixFile.lastError())
         }
