@@ -178,4 +178,60 @@ struct StandardToolsTests {
             }
         }
     }
+
+    /// The README's "Checking a pack without mlpack", run as written: it must pass on the
+    /// author's pack and fail on one whose file was edited and whose BagIt lists were
+    /// regenerated (which sha256sum -c, bagit --validate and minisign all still accept).
+    @Test("The README's check without mlpack binds the files to the signature")
+    func readmeCheckBindsFilesToTheSignature() async throws {
+        try await withSandbox { box in
+            let key = box.path("author")
+            try await must(try Repo.mlpackBinary(), ["key", "generate", "--output", key, "--unencrypted"])
+            let project = try makeProject(in: box)
+            let pack = box.path("demo.mlpack")
+            try await must(
+                try Repo.mlpackBinary(),
+                ["create", "--output", pack, "--code", project.directory, "--name", "demo", "--key", key + ".key"])
+            let readme = try String(contentsOfFile: Repo.root + "/README.md", encoding: .utf8)
+            let section = try #require(readme.range(of: "## Checking a pack without mlpack"))
+            let start = try #require(readme.range(of: "```sh\n", range: section.upperBound..<readme.endIndex))
+            let end = try #require(readme.range(of: "\n```", range: start.upperBound..<readme.endIndex))
+            // The RO-Crate validator needs the network; every other line runs as written.
+            let steps = readme[start.upperBound..<end.lowerBound].split(
+                separator: "\n", omittingEmptySubsequences: false
+            )
+            .filter { !$0.hasPrefix("rocrate-validator") }.joined(separator: "\n")
+            .replacingOccurrences(of: "spirals.mlpack", with: "\"$PACK\"")
+            .replacingOccurrences(of: "cd spirals", with: "cd demo")
+            .replacingOccurrences(of: "author.pub", with: "\"$KEY\"")
+            func check(_ pack: String, in folder: String) async throws -> ProcessResult {
+                try await run(
+                    "/bin/bash", ["-e", "-c", steps], cwd: try box.mkdir(folder),
+                    environment: ["PACK": pack, "KEY": key + ".pub"])
+            }
+            let good = try await check(pack, in: "good")
+            #expect(good.status == 0, "the README's check fails on the author's pack: \(good)")
+
+            // The forgery: one code file edited (same size), the BagIt lists regenerated.
+            let forged = try box.mkdir("forge")
+            try await must("tar", ["--zstd", "-xf", pack, "-C", forged])
+            try await must(
+                "sh",
+                [
+                    "-c",
+                    #"""
+                    cd "$1/demo" && f=$(find data/code -name train.py) && sed -i 's/0/1/' "$f" &&
+                    find data -type f | sort | xargs sha256sum > manifest-sha256.txt &&
+                    sha256sum bagit.txt bag-info.txt manifest-sha256.txt mlpack/* > tagmanifest-sha256.txt
+                    """#, "sh", forged,
+                ])
+            let bagit = try await run("python3", ["-m", "bagit", "--validate", forged + "/demo"])
+            #expect(bagit.status == 0, "the forgery is meant to be a valid bag: \(bagit)")
+            let forgedPack = box.path("forged.mlpack")
+            try await must("tar", ["--zstd", "-cf", forgedPack, "-C", forged, "demo"])
+            let bad = try await check(forgedPack, in: "bad")
+            #expect(bad.status != 0, "the README's check passes an edited pack: \(bad)")
+            #expect(bad.err.contains("not the signed content"), "\(bad)")
+        }
+    }
 }

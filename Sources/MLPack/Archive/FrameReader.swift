@@ -8,6 +8,8 @@ final class FrameReader {
         case truncated(offset: UInt64)
         case corrupt(offset: UInt64, reason: String)
         case limit(name: String, detail: String)
+        /// A frame or skippable frame where the container (spec/FORMAT.md §2.1) forbids it.
+        case layout(offset: UInt64, rule: String)
     }
 
     private let file: PosixFile
@@ -60,13 +62,23 @@ final class FrameReader {
                 try refill(atLeast: 8)
                 let available = inputEnd - inputStart
                 if available == 0 { return 0 }
-                guard available >= 4 else { throw .truncated(offset: compressedOffset) }
+                // The only skippable frame, the seek index, is the last thing in the file.
+                if let skipped = skippableFrameOffsets.last {
+                    throw .layout(offset: skipped, rule: "a skippable frame before the end of the pack")
+                }
+                guard available >= 5 else { throw .truncated(offset: compressedOffset) }
                 let magic = littleEndianUInt32(at: inputStart)
                 if Zstd.isSkippableMagic(magic) {
+                    if compressedOffset == 0 { throw .notZstd(offset: 0) }
                     try skipSkippableFrame()
                     continue
                 }
                 guard magic == Zstd.frameMagic else { throw .notZstd(offset: compressedOffset) }
+                // Frame_Header_Descriptor bit 2: without a checksum, damage goes unseen until
+                // the tar or a digest disagrees, and may be misattributed.
+                guard input[inputStart + 4] & 0x04 != 0 else {
+                    throw .layout(offset: compressedOffset, rule: "a zstd frame without a content checksum")
+                }
                 if recordFrames {
                     frameStarts.append(
                         SeekIndex.Frame(compressedOffset: compressedOffset, uncompressedOffset: uncompressedOffset))

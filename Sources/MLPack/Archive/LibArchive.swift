@@ -27,15 +27,9 @@ enum LibArchive {
 
 struct TarError: Error { let message: String }
 
-/// libarchive's AE_IF* values; the C macros are casts, which Swift does not import.
+/// libarchive's AE_IFREG; the C macro is a cast, which Swift does not import.
 private enum FileType {
     static let regular: UInt32 = 0o100000
-    static let directory: UInt32 = 0o040000
-    static let symlink: UInt32 = 0o120000
-    static let characterDevice: UInt32 = 0o020000
-    static let blockDevice: UInt32 = 0o060000
-    static let fifo: UInt32 = 0o010000
-    static let socket: UInt32 = 0o140000
 }
 
 final class TarWriter {
@@ -135,14 +129,13 @@ final class TarWriter {
     }
 }
 
-/// One tar header as read, before any rule has been applied to it.
+/// One tar header as read, before any rule has been applied to it. Which entry types are
+/// allowed is the dialect reader's rule (TarDialect); libarchive's view must only agree.
 struct TarHeader {
     enum Kind: Equatable {
         case regular
         case hardlink(target: [UInt8])
-        case directory
-        case symlink
-        case other(String)
+        case other
     }
 
     var rawPath: [UInt8]
@@ -211,16 +204,7 @@ final class TarReader {
             kind = .hardlink(
                 target: Array(UnsafeBufferPointer(start: target, count: strlen(target))).map(UInt8.init(bitPattern:)))
         } else {
-            switch UInt32(archive_entry_filetype(entry)) {
-            case FileType.regular: kind = .regular
-            case FileType.directory: kind = .directory
-            case FileType.symlink: kind = .symlink
-            case FileType.characterDevice: kind = .other("character device")
-            case FileType.blockDevice: kind = .other("block device")
-            case FileType.fifo: kind = .other("fifo")
-            case FileType.socket: kind = .other("socket")
-            default: kind = .other("unknown entry type")
-            }
+            kind = UInt32(archive_entry_filetype(entry)) == FileType.regular ? .regular : .other
         }
         return TarHeader(
             rawPath: rawPath, kind: kind,

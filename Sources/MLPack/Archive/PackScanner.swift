@@ -45,13 +45,18 @@ struct PackScanner {
         var entries: [ScannedEntry] = []
         var positions: [String: Int] = [:]
         var folded: [String: String] = [:]
+        let dialect = TarDialect()
         var metadata: [String: [UInt8]] = [:]
         var current: String?
         let counter = ProgressCounter(progress, phase: "verifying", total: pack.size ?? 0)
 
         do {
             // Opening already reads: it belongs inside the error translation below.
-            let tar = try TarReader { try frames.read(into: $0) }
+            let tar = try TarReader { buffer in
+                let n = try frames.read(into: buffer)
+                try dialect.consume(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
+                return n
+            }
             while let header = try tar.next() {
                 guard entries.count < pack.limits.maxEntries else {
                     throw MLPackError.limitExceeded(
@@ -59,17 +64,20 @@ struct PackScanner {
                         detail: "the pack has more than \(pack.limits.maxEntries) entries"
                     )
                 }
-                var raw = header.rawPath
-                if header.kind == .directory, raw.last == UInt8(ascii: "/") { raw.removeLast() }
-                let (decoded, problem) = PackPath.decode(raw)
-                let shown = decoded ?? PackPath.display(raw)
+                // The dialect reader has seen every header libarchive returns: its reading of
+                // the raw bytes is the one the rules are applied to.
+                guard let raw = dialect.next() else {
+                    throw MLPackError.integrity(entry: PackPath.display(header.rawPath), problem: Self.disagreement)
+                }
+                let (decoded, problem) = PackPath.decode(raw.path)
+                let shown = decoded ?? PackPath.display(raw.path)
                 if let problem { throw MLPackError.unsafeEntry(entry: shown, rule: problem) }
                 let path = decoded!
                 current = path
+                try Self.check(header, against: raw, path: path)
 
                 let (entryTop, relative) = try Self.split(path, top: top)
                 top = entryTop
-                try Self.checkKind(header, path: path)
                 if let other = folded.updateValue(relative, forKey: PackPath.caseFoldKey(relative)) {
                     throw MLPackError.unsafeEntry(
                         entry: path,
@@ -131,7 +139,7 @@ struct PackScanner {
                 positions[relative] = entries.count
                 entries.append(entry)
             }
-            try Self.drain(frames, into: ring.take().buffer, after: entries.last)
+            try Self.drain(frames, through: dialect, into: ring.take().buffer, after: entries.last)
         } catch let problem as FrameReader.Problem {
             throw Self.describe(
                 problem, path: pack.path, place: entriesInFrame(at: problem.offset) ?? current ?? pack.path)
@@ -162,18 +170,20 @@ struct PackScanner {
         return (entryTop, String(path[path.index(after: slash)...]))
     }
 
-    private static func checkKind(_ header: TarHeader, path: String) throws {
+    private static let disagreement = "tar readers disagree on this entry"
+
+    /// libarchive's reading of an entry must be the dialect reader's; what remains to check
+    /// is what only the parsed header shows.
+    private static func check(_ header: TarHeader, against raw: TarDialect.Header, path: String) throws {
+        let sameKind: Bool
         switch header.kind {
-        case .regular, .hardlink: break
-        case .directory: throw MLPackError.unsafeEntry(entry: path, rule: "directory entry (packs hold files only)")
-        case .symlink: throw MLPackError.unsafeEntry(entry: path, rule: "symbolic link")
-        case .other(let kind): throw MLPackError.unsafeEntry(entry: path, rule: kind)
+        case .regular: sameKind = raw.linkTarget == nil
+        case .hardlink(let target): sameKind = raw.linkTarget == target
+        case .other: sameKind = false
         }
-        if header.isSparse { throw MLPackError.unsafeEntry(entry: path, rule: "sparse file") }
-        if header.size < 0 { throw MLPackError.unsafeEntry(entry: path, rule: "missing size") }
-        if case .hardlink = header.kind, header.size != 0 {
-            throw MLPackError.unsafeEntry(entry: path, rule: "hard link with data")
-        }
+        guard sameKind, header.rawPath == raw.path, !header.isSparse, header.size == Int64(raw.size),
+            header.headerOffset == raw.headerOffset, header.dataOffset == raw.dataOffset
+        else { throw MLPackError.unsafeEntry(entry: path, rule: disagreement) }
         guard Item.allowedModes.contains(header.permissions) else {
             throw MLPackError.unsafeEntry(
                 entry: path, rule: "mode \(String(header.permissions, radix: 8)) (only 644 and 755 are allowed)")
@@ -224,22 +234,17 @@ struct PackScanner {
 
     /// After the tar's end: only zero padding and skippable frames (the index) may follow.
     private static func drain(
-        _ frames: FrameReader, into buffer: UnsafeMutableRawBufferPointer, after last: ScannedEntry?
+        _ frames: FrameReader, through dialect: TarDialect, into buffer: UnsafeMutableRawBufferPointer,
+        after last: ScannedEntry?
     ) throws {
         while true {
             let n = try frames.read(into: buffer)
             if n == 0 { break }
-            guard buffer[..<n].allSatisfy({ $0 == 0 }) else {
-                throw MLPackError.integrity(
-                    entry: last?.path ?? "pack", problem: "data after the end of the tar archive")
-            }
+            try dialect.consume(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
         }
-        if let last {
-            let end = (last.hardlinkTarget == nil ? last.dataOffset + (last.size + 511) / 512 * 512 : last.dataOffset)
-            if last.hardlinkTarget == nil, frames.uncompressedOffset < end + 1024 {
-                throw MLPackError.integrity(
-                    entry: last.path, problem: "the pack is truncated (no end-of-archive marker)")
-            }
+        guard dialect.isComplete else {
+            throw MLPackError.integrity(
+                entry: last?.path ?? "pack", problem: "the pack is truncated (no end-of-archive marker)")
         }
     }
 
@@ -273,6 +278,8 @@ struct PackScanner {
             return .integrity(entry: place, problem: "corrupt compressed data near byte \(offset) (\(reason))")
         case .limit(let name, let detail):
             return .limitExceeded(limit: name, detail: detail)
+        case .layout(let offset, let rule):
+            return .integrity(entry: path, problem: "\(rule) (byte \(offset))")
         }
     }
 }
@@ -281,7 +288,7 @@ extension FrameReader.Problem {
     var offset: UInt64? {
         switch self {
         case .notZstd(let offset), .truncated(let offset), .corrupt(let offset, _): offset
-        case .limit: nil
+        case .limit, .layout: nil
         }
     }
 }

@@ -10,6 +10,7 @@ enum Layout {
     static let tagManifest = "tagmanifest-sha256.txt"
     /// In a pack a redaction re-signed: the author's manifest, its signature, and the
     /// author's disclosures of the items kept unchanged.
+    static let originalFolder = "mlpack/original/"
     static let originalManifest = "mlpack/original/manifest.json"
     static let originalSignature = "mlpack/original/manifest.json.minisig"
     static let originalDisclosures = "mlpack/original/disclosures.json"

@@ -190,6 +190,22 @@ public struct PackContents: Sendable {
                 entry: Layout.manifest, problem: "the seek index points at a different manifest than the archive holds")
         }
         try checkBagIt(scanned)
+        try checkStructure(scanned)
+    }
+
+    /// What the manifest says about the archive's own shape (§4, §10.1): its top-level
+    /// directory is the pack's name, and only a derived pack holds the author's originals.
+    private func checkStructure(_ scanned: ScannedPack) throws {
+        guard scanned.topDirectory == manifest.name else {
+            throw MLPackError.integrity(
+                entry: scanned.topDirectory,
+                problem: "top-level directory differs from the manifest's name \(manifest.name)")
+        }
+        if manifest.derivedFrom == nil,
+            let original = scanned.entries.first(where: { $0.path.hasPrefix(Layout.originalFolder) })
+        {
+            throw MLPackError.integrity(entry: original.path, problem: "in a pack that is not derived (no derivedFrom)")
+        }
     }
 
     private func checkBagIt(_ scanned: ScannedPack) throws {
