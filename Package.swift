@@ -30,7 +30,11 @@ let package = Package(
             dependencies: [
                 "CArchive", "CZstd", "CSodium",
                 .product(name: "Crypto", package: "swift-crypto"),
-            ]),
+            ],
+            plugins: ["EmbedTracer"]),
+        // The read tracer (Sources/MLPackTracer, C) is compiled by this plugin and embedded.
+        .plugin(name: "EmbedTracer", capability: .buildTool(), dependencies: ["EmbedFile"]),
+        .executableTarget(name: "EmbedFile"),
         .executableTarget(
             name: "mlpack",
             dependencies: [
