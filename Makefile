@@ -14,13 +14,13 @@ demo: build
 	@bash scripts/demo.sh $(MLPACK)
 
 test: build
-	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	$(SWIFT) format lint --strict --recursive Sources Tests Plugins Package.swift
 	$(SWIFT) test
 	@bash bench/run.sh --smoke >/dev/null && echo "bench-smoke: the benchmark harness works"
 
 # Rewrites the sources as .swift-format says (make test fails on what this would change).
 format:
-	$(SWIFT) format format --in-place --recursive Sources Tests Package.swift
+	$(SWIFT) format format --in-place --recursive Sources Tests Plugins Package.swift
 
 # Side by side with tar+zstd+sha256sum, openssl, model-signing, DVC: bench/RESULTS.md.
 bench: setup
