@@ -94,6 +94,14 @@ struct SecretsTests: RebuildSuite {
                     "--mirror", "https://u:p@host.example/x",
                 ]
             }
+            // And a variable with an allowed name but a secret value in its environment capture.
+            let environments = root + "/.mlpack/env"
+            let environment = try #require(try FileManager.default.contentsOfDirectory(atPath: environments).first)
+            var platform = try json(environments + "/" + environment + "/platform.json")
+            platform["environment"] = ["TF_PWD": planted.envToken, "OMP_NUM_THREADS": "1"]
+            try writeBytes(
+                environments + "/" + environment + "/platform.json",
+                Array(try JSONSerialization.data(withJSONObject: platform, options: [.sortedKeys])))
             let pack = box.path("internal.mlpack")
             let create = try await mlpack(
                 [
@@ -114,6 +122,9 @@ struct SecretsTests: RebuildSuite {
             let report = try #require(try JSONSerialization.jsonObject(with: redact.stdout) as? [String: Any])
             let withheld = (report["withheld"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
             #expect(withheld.contains { $0.hasSuffix("/.env") }, "\(withheld)")
+            let rewritten = (report["rewritten"] as? [[String: Any]] ?? []).compactMap { $0["path"] as? String }
+            #expect(rewritten.contains { $0.hasSuffix("/platform.json") }, "\(rewritten)")
+            #expect(stream.range(of: Data("OMP_NUM_THREADS".utf8)) != nil, "a numerics variable stays")
             let secrets = (report["rewritten"] as? [[String: Any]] ?? []).flatMap {
                 ($0["secrets"] as? [[String: Any]] ?? []).compactMap { $0["placeholder"] as? String }
             }

@@ -2,7 +2,7 @@ import Foundation
 
 /// One secret taken out of a recorded command line (spec/FORMAT.md §9.5): which argument,
 /// what it was, and the placeholder that stands for it now.
-public struct SecretReplacement: Sendable, Codable, Equatable {
+public struct SecretReplacement: Sendable, Codable, Equatable, CustomStringConvertible {
     /// Index in the argv (0 is the program).
     public var argument: Int
     /// `${MLPACK_SECRET_API_KEY}`: a rebuild fills it from the secret named inside.

@@ -177,7 +177,9 @@ public enum Rebuilder {
         for loaded in read.items
         where loaded.item.path.hasPrefix("env/") && loaded.item.path.hasSuffix("/platform.json") {
             guard let capture = try? EnvironmentCapture.decode(loaded.bytes) else { continue }
-            replay.recordedVariables[capture.id] = capture.environment
+            // By folder: a published pack's platform record may have lost a variable since
+            // its id, the digest of the author's, was taken.
+            replay.recordedVariables[String(loaded.item.path.split(separator: "/")[1])] = capture.environment
         }
         var reportRuns: [RebuildReport.Run] = []
         var failed = false

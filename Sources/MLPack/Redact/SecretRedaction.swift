@@ -11,7 +11,8 @@ enum SecretRedaction {
 
     /// The rewrites of the items kept: run records (secrets in the command line, secret
     /// files in the code listing and among the inputs and outputs, then `paths`' private
-    /// paths), data references (credentials in their URIs) and the descriptors of code
+    /// paths), data references (credentials in their URIs), platform records (variables
+    /// the capture would drop now; the folder keeps its id) and the descriptors of code
     /// snapshots that lost files.
     static func rewrites(
         kept: [Item], withheld: [Item], paths: PrivateText, bytes: (String) throws -> [UInt8]
@@ -51,6 +52,15 @@ enum SecretRedaction {
                 reference.uris = uris
                 reasons.append("credentials taken out of its URIs")
                 clean = try JSONText.encode(reference)
+            case .env where item.path.hasSuffix("/platform.json"):
+                guard var capture = try? EnvironmentCapture.decode(original) else { continue }
+                // Home folders are checked apart (the host records are withheld): none is known here.
+                let variables = EnvironmentVariables.filter(capture.environment, home: "")
+                guard variables != capture.environment else { continue }
+                let dropped = capture.environment.keys.filter { variables[$0] == nil }.sorted()
+                reasons.append("variables that look like secrets dropped: \(dropped.joined(separator: ", "))")
+                capture.environment = variables
+                clean = capture.platformJSON()
             case .codeSnapshot:
                 let folder = String(item.path.dropLast(".json".count)) + "/"
                 let lost = withheldCode.filter { $0.path.hasPrefix(folder) }

@@ -17,7 +17,8 @@ struct Redact: ParsableCommand {
             secrets by the rules `run` and `create` apply now, for packs recorded before them: \
             secrets in command lines become ${MLPACK_SECRET_…} placeholders (verify --rebuild \
             --secret fills them), credentials leave data URIs, code files named like secrets \
-            (.env, *.key, *.pem, id_rsa…) are withheld and listed by path only. Items are \
+            (.env, *.key, *.pem, id_rsa…) are withheld, inputs so named kept by path only, and \
+            variables that look like secrets leave platform records. Items are \
             copied stream to stream; nothing is decompressed to disk.
             """)
 
