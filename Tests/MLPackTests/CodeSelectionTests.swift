@@ -54,6 +54,23 @@ struct CodeSelectionTests {
         }
     }
 
+    @Test("files named like secrets are left out with a warning, unless an include pattern names them")
+    func secretFiles() throws {
+        try withTemporaryDirectory { dir in
+            let root = try dir.makeDirectory("proj")
+            try dir.write("proj/train.py", "print('train')\n")
+            try dir.write("proj/.env", "API_TOKEN=x\n")
+            try dir.write("proj/keys/author.key", "untrusted comment: minisign secret key\n")
+            try dir.write("proj/deploy/id_ed25519", "-----BEGIN OPENSSH PRIVATE KEY-----\n")
+            let selection = try CodeSelection.select(directory: root, includes: [], excludes: [])
+            #expect(Self.paths(selection) == ["train.py"])
+            #expect(selection.warnings.count == 3, "\(selection.warnings)")
+            #expect(selection.warnings.contains { $0.hasPrefix(".env: left out (named like a secret") })
+            let included = try CodeSelection.select(directory: root, includes: [".env"], excludes: [])
+            #expect(Self.paths(included) == [".env", "train.py"])
+        }
+    }
+
     @Test(".mlpackignore removes files: comments and blank lines are skipped")
     func ignoreFile() throws {
         try withTemporaryDirectory { dir in

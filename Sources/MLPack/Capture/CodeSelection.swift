@@ -3,7 +3,8 @@ import Foundation
 /// The code files `create --code DIR` packs (spec: README "What goes into a pack").
 /// In a git work tree: the files git tracks, with their current content; elsewhere: every
 /// file except VCS folders, caches, virtualenvs and notebook checkpoints. Then `--include`
-/// adds files, and `--exclude` and `.mlpackignore` remove them.
+/// adds files, and `--exclude` and `.mlpackignore` remove them. Files named like secrets
+/// (`.env`, `.netrc`, `*.pem`, `*.key`, `id_rsa`…) are left out unless `--include` names them.
 struct CodeSelection {
     struct File {
         var relativePath: String
@@ -48,8 +49,8 @@ struct CodeSelection {
             )
             .filter { !defaultExcludes.matches($0) }
         }
+        let include = PatternSet(includes)
         if !includes.isEmpty {
-            let include = PatternSet(includes)
             let known = Set(candidates)
             candidates += try walk(root, skipDefaults: false, skipping: { _ in })
                 .filter { include.matches($0) && !known.contains($0) }
@@ -60,6 +61,14 @@ struct CodeSelection {
         for relative in candidates where !ignore.matches(relative) {
             let absolute = root + "/" + relative
             if skipPaths.contains(absolute) { continue }
+            // Tracked or not, a key or a credential store is not code: it would be public with
+            // the pack, and no redaction can take a signed secret back.
+            if SecretScrubber.isSecretFile(relative) && !include.matches(relative) {
+                warnings.append(
+                    "\(relative): left out (named like a secret: environment files, keys and credentials are packed only when an include pattern names them)"
+                )
+                continue
+            }
             guard let status = FileSystem.status(absolute) else { continue }  // tracked but deleted
             if status.isRegular {
                 files.append(

@@ -79,6 +79,8 @@ enum DataReferenceCapture {
         /// The files, for `--inline-data` (absolute path, path inside the reference).
         var files: [(absolute: String, relative: String, size: UInt64)]
         var local: LocalDataLocation
+        /// URIs given with credentials, which were taken out.
+        var warnings: [String] = []
     }
 
     static func capture(
@@ -99,6 +101,13 @@ enum DataReferenceCapture {
             throw MLPackError.usage(
                 "\(input: .dataURI) \(name)=\(uri): only https:// (or http:// on loopback) URIs can be public")
         }
+        // A public URI carries no credentials: the pack would publish them.
+        var warnings: [String] = []
+        let uris = uris.map { uri in
+            guard let clean = SecretScrubber.withoutCredentials(uri) else { return uri }
+            warnings.append("data reference \(name): credentials taken out of its URI, recorded as \(clean)")
+            return clean
+        }
         let local = LocalDataLocation(uris: [URL(fileURLWithPath: absolute).absoluteString])
         if status.isRegular {
             let counter = ProgressCounter(progress, phase: "hashing \(name)", total: status.size)
@@ -108,7 +117,8 @@ enum DataReferenceCapture {
                 mountPath: mountPath)
             return Captured(
                 reference: reference, listing: nil,
-                files: [(absolute, (absolute as NSString).lastPathComponent, hash.size)], local: local)
+                files: [(absolute, (absolute as NSString).lastPathComponent, hash.size)], local: local,
+                warnings: warnings)
         }
         guard status.isDirectory else {
             throw MLPackError.usage("\(input: .data) \(name)=\(path): not a file or directory")
@@ -134,6 +144,6 @@ enum DataReferenceCapture {
             size: hashes.reduce(0) { $0 + $1.size },
             fileCount: relatives.count, uris: uris, mountPath: mountPath)
         let files = zip(relatives, hashes).map { (absolute + "/" + $0, $0, $1.size) }
-        return Captured(reference: reference, listing: listing, files: files, local: local)
+        return Captured(reference: reference, listing: listing, files: files, local: local, warnings: warnings)
     }
 }

@@ -119,7 +119,11 @@ public enum PackCreator {
         }
         let weightPaths = try options.weights.map { try plan.addWeights($0) }
         let notePaths = try options.notes.map { try plan.addNote($0) }
-        let dataPaths = try options.data.map { try plan.addData($0, progress: progress) }
+        let dataPaths = try options.data.map { input in
+            let added = try plan.addData(input, progress: progress)
+            warnings += added.warnings
+            return added.paths
+        }
         var codeFiles: [(path: String, sha256: String)] = []
         if let codeDirectory = options.codeDirectory {
             let selection = try CodeSelection.select(
@@ -334,8 +338,11 @@ private struct Plan {
     }
 
     /// Adds a data reference: its description, its listing (for a folder), its private
-    /// local location, and with `inline` the files themselves. Returns the files' paths.
-    mutating func addData(_ input: DataInput, progress: ProgressHandler?) throws -> [String] {
+    /// local location, and with `inline` the files themselves. Returns the files' paths, and
+    /// what was taken out of the URIs.
+    mutating func addData(
+        _ input: DataInput, progress: ProgressHandler?
+    ) throws -> (paths: [String], warnings: [String]) {
         var captured = try DataReferenceCapture.capture(
             name: input.name, path: input.path, uris: input.uris, mount: input.mountPath, progress: progress)
         let name = input.name
@@ -359,7 +366,7 @@ private struct Plan {
             add(path: DataReference.listingPath(name), role: .dataRef, source: .bytes(listing))
         }
         add(path: DataReference.localPath(name), role: .host, source: .bytes(try JSONText.encode(captured.local)))
-        return captured.files.map(\.absolute)
+        return (captured.files.map(\.absolute), captured.warnings)
     }
 
     /// Adds a code snapshot of the files in `selection` (see `addSnapshot`); returns them as

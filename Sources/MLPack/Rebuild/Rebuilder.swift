@@ -14,6 +14,9 @@ public struct RebuildOptions: Sendable {
     public var metricTolerances: [String: Double] = [:]
     public var cache = DataCache()
     public var verify = VerifyOptions()
+    /// Values for the placeholders of recorded command lines (`MLPACK_SECRET_API_KEY`), on
+    /// top of the environment variables of those names.
+    public var secrets: [String: String] = [:]
 
     public init() {}
 }
@@ -143,6 +146,21 @@ public enum Rebuilder {
             )
         }
         let lineage = try replayOrder(card: card, contents: contents, runs: runs)
+        // Secrets the author's command lines held were replaced when recorded: the
+        // reviewer gives their own, and nothing runs while one is missing.
+        let secrets = Host.current.environment.filter { $0.key.hasPrefix("MLPACK_SECRET_") }.merging(
+            options.secrets
+        ) { $1 }
+        var missing: [String] = []
+        for name in lineage.flatMap({ SecretScrubber.fill($0.argv, from: secrets).missing })
+        where !missing.contains(name) {
+            missing.append(name)
+        }
+        guard missing.isEmpty else {
+            throw MLPackError.usage(
+                "\(path): the recorded command line needs the secret\(missing.count == 1 ? "" : "s") \(missing.joined(separator: ", ")) (the author's was replaced when recorded): give \(input: .secret) NAME=VALUE, or set the environment variable of that name"
+            )
+        }
 
         // 2. The data, fetched (or found in the cache) before anything runs.
         let data = try dataSources(pack, trusted: trusted, options: options, progress: progress)
@@ -155,10 +173,13 @@ public enum Rebuilder {
         try FileSystem.makeDirectories(workdir)
         var replay = Replay(
             pack: pack, contents: contents, data: data, sandbox: sandbox, workdir: workdir, limits: options.limits)
+        replay.secrets = secrets
         for loaded in read.items
         where loaded.item.path.hasPrefix("env/") && loaded.item.path.hasSuffix("/platform.json") {
             guard let capture = try? EnvironmentCapture.decode(loaded.bytes) else { continue }
-            replay.recordedVariables[capture.id] = capture.environment
+            // By folder: a published pack's platform record may have lost a variable since
+            // its id, the digest of the author's, was taken.
+            replay.recordedVariables[String(loaded.item.path.split(separator: "/")[1])] = capture.environment
         }
         var reportRuns: [RebuildReport.Run] = []
         var failed = false

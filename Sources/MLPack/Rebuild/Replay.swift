@@ -12,6 +12,8 @@ struct Replay {
     let limits: RebuildLimits
     /// The numerics variables each environment capture recorded, by environment id.
     var recordedVariables: [String: [String: String]] = [:]
+    /// What the placeholders in the recorded command lines stand for (all are given).
+    var secrets: [String: String] = [:]
     /// Whether the runs got a control group (processes and memory bounded); nil before the first.
     private(set) var controlGroups: Bool?
 
@@ -77,7 +79,8 @@ struct Replay {
             maxMemory: limits.maxMemory)
         controlGroups = (controlGroups ?? true) && group != nil
         let command = sandbox.command(
-            run.argv, workspace: workspace, directory: directory, readOnly: readOnly, environment: environment,
+            SecretScrubber.fill(run.argv, from: secrets).argv, workspace: workspace, directory: directory,
+            readOnly: readOnly, environment: environment,
             group: group, maxFileBytes: limits.maxWorkspaceBytes)
         let maxBytes = limits.maxWorkspaceBytes
         let outcome: LoggedCommand.Outcome

@@ -50,6 +50,7 @@ struct PrivateText {
         run.workingDirectory = scrub(run.workingDirectory)
         for i in run.inputs.indices { run.inputs[i].path = scrub(run.inputs[i].path) }
         for i in run.outputs.indices { run.outputs[i].path = scrub(run.outputs[i].path) }
+        run.privateReads = run.privateReads?.map(scrub)
         run.setVariables = run.setVariables.mapValues(scrub)
         run.metrics = run.metrics.map(scrub)
         return run

@@ -33,6 +33,7 @@ struct RedactionPlan {
             if options.publish && privateRoles.contains(item.role) {
                 withhold(item.path, "private (\(item.role.rawValue))")
             }
+            if options.publish && SecretRedaction.isSecret(item) { withhold(item.path, SecretRedaction.withheldReason) }
         }
 
         // Runs: the ones named, and with --public every run outside the outputs' lineage.
@@ -78,19 +79,9 @@ struct RedactionPlan {
         let kept = items.filter { reasons[$0.path] == nil }
         var rewritten: [Rewrite] = []
         if options.publish {
-            let scrubber = try PrivateText(contents: contents, bytes: bytes)
-            for item in kept where item.role == .run {
-                let original = try bytes(item.path)
-                let record = try JSONText.decode(RunRecord.self, from: original)
-                let clean = try JSONText.encode(scrubber.scrub(record))
-                if clean != original {
-                    rewritten.append(
-                        Rewrite(
-                            change: .init(
-                                path: item.path, role: item.role, reason: "absolute paths and home folders replaced"),
-                            bytes: clean))
-                }
-            }
+            rewritten = try SecretRedaction.rewrites(
+                kept: kept, withheld: items.filter { reasons[$0.path] != nil },
+                paths: try PrivateText(contents: contents, bytes: bytes), bytes: bytes)
         }
         let withheld = items.filter { reasons[$0.path] != nil }.map {
             RedactReport.Change(path: $0.path, role: $0.role, reason: reasons[$0.path]!)

@@ -23,6 +23,8 @@ public struct RedactReport: Sendable, Codable {
         public var path: String
         public var role: Role
         public var reason: String
+        /// The secrets a rewritten run record's command line no longer holds.
+        public var secrets: [SecretReplacement]? = nil
     }
 
     public var input: String

@@ -88,6 +88,18 @@ struct ReadTrace {
         }
     }
 
+    /// How a traced read that is not data to hash is recorded (path only, as the record's
+    /// `privateReads`), or nil when it is recorded as an input: a file under the home folder
+    /// outside the project (`~/.netrc`, `~/.aws/credentials`: the user's, not the run's data;
+    /// named from `~`), or a file named like a secret wherever it is. Its size and digest
+    /// would let anyone with a guess confirm it.
+    static func pathOnly(_ file: String, recorded: String, home: String) -> String? {
+        if recorded.hasPrefix("/"), home.count > 1, file.hasPrefix(home + "/") {
+            return "~" + file.dropFirst(home.count)
+        }
+        return SecretScrubber.isSecretFile(file) ? recorded : nil
+    }
+
     // MARK: Parsing strace's log
 
     /// The paths of successful read-only `open`/`openat` calls, in order, made absolute

@@ -74,6 +74,10 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var setVariables: [String: String]
     public var inputs: [FileRecord]
     public var outputs: [FileRecord]
+    /// Files the run was seen reading (`--trace`) that are recorded by path only, without
+    /// size or digest (a digest of a secret is as good as the secret to a guesser): those
+    /// under the home folder outside the project (`~/.netrc`) and those named like secrets.
+    public var privateReads: [String]?
     /// The JSON object of `--metrics FILE`, when given.
     public var metrics: JSONValue?
     /// Where that file is (an output of the run), so a rebuild knows which output to

@@ -122,10 +122,13 @@ public enum RunRecorder {
         do {
             var outputs = try findOutputs(request, cwd: cwd, store: store, before: before, warn: warning)
             let metrics = readMetrics(request.metrics, cwd: cwd, outputs: &outputs, root: root, warn: warning)
+            var privateReads: [String] = []
             if let trace, let pythonPrefixes {
-                inputs += tracedInputs(
+                let traced = tracedInputs(
                     trace.filesRead(cwd: cwd), root: root, pythonPrefixes: pythonPrefixes.value, code: code,
                     known: inputs, outputs: outputs, warn: warn)
+                inputs += traced.inputs
+                privateReads = traced.privateReads
             }
             do { RunFiles.linkProducers(&inputs, runs: try store.runs()) } catch {
                 warn("lineage not linked: \(error)")
@@ -147,13 +150,17 @@ public enum RunRecorder {
                 case .exited(let code): (.failed, code, nil)
                 case .signaled(let signal): (.killed, nil, signal)
                 }
+            // The command ran with its secrets; the record keeps placeholders a rebuild fills.
+            let argv = SecretScrubber.scrub(argv: request.command)
+            argv.replacements.forEach { warn("command line: \($0.description); a rebuild asks for it") }
             var run = RunRecord(
-                id: id, name: request.name, argv: request.command,
+                id: id, name: request.name, argv: argv.argv,
                 workingDirectory: RunFiles.recordedPath(cwd, projectRoot: root),
                 started: RunClock.timestamp(started), ended: RunClock.timestamp(ended), status: status,
                 exitCode: exitCode,
                 signal: signal, code: code, environment: environmentId, setVariables: setVariables, inputs: inputs,
                 outputs: outputs, metrics: metrics)
+            run.privateReads = privateReads.isEmpty ? nil : privateReads
             if metrics != nil {
                 run.metricsPath = request.metrics.map {
                     RunFiles.recordedPath(RunFiles.canonical($0, cwd: cwd), projectRoot: root)
@@ -242,15 +249,17 @@ public enum RunRecorder {
 
     /// The traced files that are data: not the system's or the Python installation's, not
     /// code of the snapshot, not the run's outputs, not already an input (or inside one),
-    /// not where the output scan never looks (.git, .mlpack, caches, environments).
+    /// not where the output scan never looks (.git, .mlpack, caches, environments). Private
+    /// reads (`ReadTrace.pathOnly`) come apart, by path only.
     static func tracedInputs(
         _ files: [String], root: String, pythonPrefixes: [String], code: RunRecord.Code, known: [RunRecord.FileRecord],
-        outputs: [RunRecord.FileRecord], warn: (String) -> Void
-    ) -> [RunRecord.FileRecord] {
+        outputs: [RunRecord.FileRecord], home: String = Host.current.home, warn: (String) -> Void
+    ) -> (inputs: [RunRecord.FileRecord], privateReads: [String]) {
         let excluded = Set(code.files.map(\.path)).union(outputs.map(\.path)).union(known.map(\.path))
         let folders = known.filter { $0.kind == .directory }.map { $0.path == "." ? "" : $0.path + "/" }
         var absolute: [String] = []
         var recorded: [String] = []
+        var privateReads: [String] = []
         for file in files {
             if pythonPrefixes.contains(where: { file.hasPrefix($0) }) { continue }
             let name = RunFiles.recordedPath(file, projectRoot: root)
@@ -260,9 +269,13 @@ public enum RunRecorder {
                 continue
             }
             if excluded.contains(name) || folders.contains(where: { name.hasPrefix($0) }) { continue }
+            if let path = ReadTrace.pathOnly(file, recorded: name, home: home) {
+                privateReads.append(path)
+                continue
+            }
             absolute.append(file)
             recorded.append(name)
         }
-        return RunFiles.fileRecords(absolute: absolute, recorded: recorded, warn: warn)
+        return (RunFiles.fileRecords(absolute: absolute, recorded: recorded, warn: warn), privateReads)
     }
 }

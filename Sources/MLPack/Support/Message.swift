@@ -7,7 +7,7 @@ public enum Input: Sendable, Equatable, CaseIterable {
     case output, force, key, keyring, destination, only
     case drop, dropRun
     case runName, runOutput, trace, metrics
-    case workdir, allowNetwork, unsafeNoSandbox, timeout, maxWorkspaceSize, maxProcesses, maxMemory
+    case workdir, allowNetwork, unsafeNoSandbox, timeout, maxWorkspaceSize, maxProcesses, maxMemory, secret
 
     /// How the library words it on its own.
     public var noun: String {
@@ -42,6 +42,7 @@ public enum Input: Sendable, Equatable, CaseIterable {
         case .maxWorkspaceSize: "the workspace size limit"
         case .maxProcesses: "the process limit"
         case .maxMemory: "the memory limit"
+        case .secret: "a secret given for the rebuild"
         }
     }
 }

@@ -34,6 +34,7 @@ enum Flags {
         case .maxWorkspaceSize: "--max-workspace-size"
         case .maxProcesses: "--max-processes"
         case .maxMemory: "--max-memory"
+        case .secret: "--secret"
         }
     }
 

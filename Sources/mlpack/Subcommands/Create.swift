@@ -8,7 +8,9 @@ struct Create: ParsableCommand {
         discussion: """
             Code: inside a git work tree, the files git tracks (with their uncommitted edits), \
             plus --include, minus --exclude. Outside git: every file except .git, __pycache__, \
-            *.pyc, virtualenvs and .ipynb_checkpoints. Patterns in DIR/.mlpackignore are \
+            *.pyc, virtualenvs and .ipynb_checkpoints. Files named like secrets (.env, .netrc, \
+            *.pem, *.key, id_rsa…) are left out, with a warning, unless --include names them. \
+            Credentials in a --data-uri are taken out. Patterns in DIR/.mlpackignore are \
             always excluded. A pattern without '/' matches any path component ('*.ckpt', \
             'wandb'); with '/' it matches from DIR ('configs/*.yaml'); '**' spans folders.
 

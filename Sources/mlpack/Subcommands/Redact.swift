@@ -13,8 +13,13 @@ struct Redact: ParsableCommand {
             code, environments, artifacts and data references only those runs used; and it \
             rewrites run records that hold absolute paths or home folders, which needs --key: \
             the new manifest, signed by you, keeps the author's manifest and signature inside, \
-            so verify shows which items the author vouches for. Items are copied stream to \
-            stream; nothing is decompressed to disk.
+            so verify shows which items the author vouches for. --public also takes out \
+            secrets by the rules `run` and `create` apply now, for packs recorded before them: \
+            secrets in command lines become ${MLPACK_SECRET_…} placeholders (verify --rebuild \
+            --secret fills them), credentials leave data URIs, code files named like secrets \
+            (.env, *.key, *.pem, id_rsa…) are withheld, inputs so named kept by path only, and \
+            variables that look like secrets leave platform records. Items are \
+            copied stream to stream; nothing is decompressed to disk.
             """)
 
     @Argument(help: ArgumentHelp("The pack to redact (a file: its seek index is used).", valueName: "IN.mlpack"))
@@ -86,6 +91,9 @@ struct Redact: ParsableCommand {
             "  manifest  \(report.rewritten.isEmpty ? report.manifest : (report.dryRun ? "needs re-signing (--key)" : report.manifest))"
         )
         for change in report.withheld { print("  − " + pad(change.path, 56) + " " + change.reason) }
-        for change in report.rewritten { print("  ~ " + pad(change.path, 56) + " " + change.reason) }
+        for change in report.rewritten {
+            print("  ~ " + pad(change.path, 56) + " " + change.reason)
+            for secret in change.secrets ?? [] { print("      " + secret.description) }
+        }
     }
 }

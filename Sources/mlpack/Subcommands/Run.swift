@@ -16,6 +16,11 @@ struct Run: ParsableCommand {
             or changed under the project while the command ran (git-ignored folders included; \
             .git, .mlpack, __pycache__, *.pyc, virtualenvs and .ipynb_checkpoints excluded). \
             An input with the content of an earlier run's output is linked to that run. \
+            Secrets in the command line (the value of an option named like --api-key, \
+            --token, --password or --auth…, a token such as sk-…, credentials in a URL) are \
+            recorded as ${MLPACK_SECRET_…} placeholders, with a warning; files named like \
+            secrets (.env, *.key…) stay out of the code, and traced reads of them or of the \
+            home folder are recorded by path only. \
             A command that cannot be started exits 127 (not found) or 126 (not executable), \
             and no run is recorded.
             """)

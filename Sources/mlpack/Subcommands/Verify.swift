@@ -123,6 +123,7 @@ struct Verify: ParsableCommand {
         options.atol = rebuild.tolerance.atol
         options.rtol = rebuild.tolerance.rtol
         options.metricTolerances = rebuild.tolerance.metrics
+        options.secrets = try rebuild.secrets()
         let quiet = format.quiet || format.json
         let report = try Rebuilder.rebuild(pack, options: options) { line in
             // Progress names what a pack says (commands, names): shown without control characters.
@@ -185,18 +186,38 @@ struct RebuildFlags: ParsableArguments {
             valueName: "SIZE"))
     var maxMemory: ByteSize?
 
+    @Option(
+        help: ArgumentHelp(
+            "A secret the recorded command line needs, placeholder ${NAME} (repeatable; an environment variable NAME works too and stays out of the process list).",
+            valueName: "NAME=VALUE"))
+    var secret: [String] = []
+
     @OptionGroup(title: "Tolerance (on top of the card's)")
     var tolerance: ToleranceOptions
+
+    /// `--secret NAME=VALUE`, by name.
+    func secrets() throws -> [String: String] {
+        var secrets: [String: String] = [:]
+        for given in secret {
+            guard let equals = given.firstIndex(of: "="), equals != given.startIndex else {
+                throw ValidationError("--secret \(given.prefix { $0 != "=" }): expected NAME=VALUE")
+            }
+            secrets[String(given[..<equals])] = String(given[given.index(after: equals)...])
+        }
+        return secrets
+    }
 
     func validate() throws {
         let limits = timeout != nil || maxWorkspaceSize != nil || maxProcesses != nil || maxMemory != nil
         if !rebuild
-            && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || limits || tolerance.given)
+            && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || limits || tolerance.given
+                || !secret.isEmpty)
         {
             throw ValidationError(
-                "--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol and --metric-tolerance go with --rebuild"
+                "--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol, --metric-tolerance and --secret go with --rebuild"
             )
         }
+        _ = try secrets()
         if let timeout, timeout <= 0 || !timeout.isFinite {
             throw ValidationError("--timeout must be a finite number of seconds > 0")
         }

@@ -24,7 +24,7 @@ public enum EnvironmentVariables {
 
     /// A name containing any of these is dropped, whatever the allow-list says.
     static let deniedWords = [
-        "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASSPHRASE", "KEY", "CREDENTIAL", "AUTH", "COOKIE",
+        "TOKEN", "SECRET", "PASSWORD", "PASSWD", "PWD", "PASSPHRASE", "KEY", "CREDENTIAL", "AUTH", "COOKIE",
         "SESSION", "PRIVATE", "SIGNATURE", "CERT", "LICENSE",
     ]
 
@@ -38,11 +38,6 @@ public enum EnvironmentVariables {
 
     /// Names ending so hold locations (TORCH_HOME, TORCH_EXTENSIONS_DIR), not numerics.
     static let deniedSuffixes = ["_HOME", "_DIR", "_PATH", "_FILE", "_ROOT", "_DEST", "_DBG_DEST", "_URL", "_URI"]
-
-    /// Value prefixes of well-known token formats, dropped even under an innocent name.
-    static let tokenPrefixes = [
-        "hf_", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "github_pat_", "glpat-", "xox", "AKIA", "ASIA", "AIza",
-    ]
 
     /// The variables of `env` worth recording: allow-listed names, minus every name or value
     /// the deny rules catch. `home` (default: `env["HOME"]`) is never recorded in a value.
@@ -65,22 +60,7 @@ public enum EnvironmentVariables {
         if let home, home.count > 1, value.contains(home) { return true }
         // A location, not a setting; it would also put local paths in the platform record.
         if value.hasPrefix("/") || value.hasPrefix("~") { return true }
-        if hasURLCredentials(value) { return true }
-        if tokenPrefixes.contains(where: { value.hasPrefix($0) }) { return true }
-        // Long runs of letters and digits without separators look like keys, not settings.
-        return value.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).contains { $0.count >= 32 }
-    }
-
-    /// True for `scheme://user:password@host` (or `scheme://token@host`) anywhere in `value`.
-    static func hasURLCredentials(_ value: String) -> Bool {
-        var rest = Substring(value)
-        while let separator = rest.range(of: "://") {
-            let authority = rest[separator.upperBound...].prefix {
-                $0 != "/" && $0 != "?" && $0 != "#" && !$0.isWhitespace
-            }
-            if authority.contains("@") { return true }
-            rest = rest[separator.upperBound...]
-        }
-        return false
+        // The checks a recorded command line gets too: a secret under an innocent name.
+        return SecretScrubber.hasCredentials(value) || SecretScrubber.looksLikeToken(value)
     }
 }
