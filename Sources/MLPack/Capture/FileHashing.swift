@@ -1,34 +1,49 @@
+import Foundation
+
 /// Streams files through SHA-256 with a fixed buffer; many files are hashed on all cores.
+/// With an index, a file unchanged since it was last hashed is not read again.
 enum FileHashing {
     struct Result: Sendable {
         var size: UInt64
         var sha256: String
     }
 
-    static func hash(file path: String) throws -> Result {
-        try hash(file: path, buffer: ReadBuffer())
+    static func hash(file path: String, index: HashIndex? = nil) throws -> Result {
+        try hash(file: path, buffer: ReadBuffer(), index: index)
     }
 
     /// Hashes `paths` in parallel; results are in the order of `paths`. `progress` counts
     /// the bytes of the files finished so far.
-    static func hash(files paths: [String], progress: ProgressCounter? = nil) throws -> [Result] {
-        try hashEach(files: paths, progress: progress).map { try $0.get() }
+    static func hash(
+        files paths: [String], progress: ProgressCounter? = nil, index: HashIndex? = nil
+    ) throws
+        -> [Result]
+    {
+        try hashEach(files: paths, progress: progress, index: index).map { try $0.get() }
     }
 
     /// Hashes `paths` in parallel, each result on its own: one file failing (it vanished, it
     /// cannot be read) does not lose the others.
-    static func hashEach(files paths: [String], progress: ProgressCounter? = nil) -> [Swift.Result<Result, any Error>] {
+    static func hashEach(
+        files paths: [String], progress: ProgressCounter? = nil, index: HashIndex? = nil
+    ) -> [Swift.Result<Result, any Error>] {
         concurrentMap(count: paths.count, scratch: { ReadBuffer() }) { i, buffer in
             Swift.Result {
-                let result = try hash(file: paths[i], buffer: buffer)
+                let result = try hash(file: paths[i], buffer: buffer, index: index)
                 progress?.advance(by: Int(result.size))
                 return result
             }
         }
     }
 
-    private static func hash(file path: String, buffer: ReadBuffer) throws -> Result {
+    private static func hash(file path: String, buffer: ReadBuffer, index: HashIndex?) throws -> Result {
         let file = try PosixFile(path: path, mode: .read)
+        // The stamp of the descriptor being read, before and after: a file written while it
+        // was hashed is not remembered.
+        let before = index.flatMap { _ in file.stamp }
+        if let index, let before, let known = index.digest(of: path, stamp: before) {
+            return Result(size: before.size, sha256: known)
+        }
         var hasher = SHA256Hasher()
         var size: UInt64 = 0
         while true {
@@ -37,7 +52,11 @@ enum FileHashing {
             hasher.update(UnsafeRawBufferPointer(rebasing: buffer.bytes[..<n]))
             size += UInt64(n)
         }
-        return Result(size: size, sha256: Hex.encode(hasher.finalize()))
+        let result = Result(size: size, sha256: Hex.encode(hasher.finalize()))
+        if let index, let before, file.stamp == before, before.size == size {
+            index.remember(path, stamp: before, sha256: result.sha256)
+        }
+        return result
     }
 
     /// 1 MiB to read into, reused for every file a thread hashes (10,000 small files paid a
