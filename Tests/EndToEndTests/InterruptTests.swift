@@ -19,15 +19,15 @@ struct InterruptTests {
         let input = Pipe()
 
         init(_ arguments: [String], box: Sandbox, feedsInput: Bool = false) throws {
-            // Through a Python that puts the signals' default actions back before it becomes
-            // mlpack: a test runner started as a background job ignores SIGINT, and an
-            // ignored signal stays ignored in mlpack (as under nohup). The signal mask is
-            // left as the runner's threads have it (blocked): mlpack must cope with that.
+            // Through a Python that puts back what a shell gives a command (the default
+            // actions, nothing blocked) before it becomes mlpack: a test runner started as a
+            // background job ignores SIGINT, which stays ignored in mlpack (as under nohup),
+            // and its threads block the signals, a mask mlpack would inherit.
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
             process.arguments =
                 [
                     "python3", "-c",
-                    "import os, signal, sys\nfor s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP): signal.signal(s, signal.SIG_DFL)\nos.execv(sys.argv[1], sys.argv[1:])",
+                    "import os, signal, sys\nsignals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)\nfor s in signals: signal.signal(s, signal.SIG_DFL)\nsignal.pthread_sigmask(signal.SIG_UNBLOCK, signals)\nos.execv(sys.argv[1], sys.argv[1:])",
                     try Repo.mlpackBinary(),
                 ] + arguments
             process.environment = childEnvironment(["TMPDIR": box.path("tmp")])
