@@ -388,3 +388,48 @@ struct TamperingTests {
         }
     }
 }
+
+/// A file changed in the tar while the seek index and the disclosures are left as they were:
+/// what reads through the index must not vouch for it (issue 16).
+@Suite("Tampering behind an intact seek index")
+struct IndexKeptTamperingTests {
+    @Test(
+        "train.py's bytes changed, index kept: diff fails naming the pack and the file; inspect says files not checked")
+    func trainPyChangedBehindTheIndex() async throws {
+        try await withSandbox { box in
+            let (pack, _, _) = try await makeStandardPack(in: box)
+            let train = try #require(
+                try await tarMembers(pack).first { fnmatch("demo/data/code/*/train.py", $0.name, 0) == 0 })
+            let damaged = box.path("damaged.mlpack")
+            try await tamper(["flip-keep-index", "--name", train.name], pack: pack, output: damaged)
+            #expect(try await tarMembers(damaged).first { $0.name == train.name }?.sha256 != train.sha256)
+            let relative = String(train.name.dropFirst("demo/".count))
+
+            // The index still leads to a consistent manifest and disclosures.
+            let inspect = try await mlpack(["inspect", damaged, "--json"])
+            #expect(inspect.status == 0, "\(inspect)")
+            let report = try #require(try JSONSerialization.jsonObject(with: inspect.stdout) as? [String: Any])
+            #expect(report["readThrough"] as? String == "seek index")
+            #expect(report["filesChecked"] as? Bool == false, "\(inspect)")
+            let text = try await mlpack(["inspect", damaged])
+            #expect(text.out.contains("files     not checked"), "\(text)")
+
+            for (a, b) in [(pack, damaged), (damaged, pack)] {
+                let diff = try await mlpack(["diff", a, b])
+                TamperingTests.expectInvalid(diff, naming: relative)
+                #expect(diff.err.contains(damaged), "the error does not name the damaged pack: \(diff)")
+                #expect(!diff.out.contains("the same"), "\(diff)")
+            }
+            let verify = try await mlpack(["verify", damaged, "--allow-unsigned"])
+            TamperingTests.expectInvalid(verify, naming: relative)
+
+            // A sequential scan hashes every file: inspect of the untouched pack, re-compressed, says so.
+            let plain = box.path("plain.mlpack")
+            try await tamper(["recompress"], pack: pack, output: plain)
+            let scanned = try #require(
+                try JSONSerialization.jsonObject(with: try await mlpack(["inspect", plain, "--json"]).stdout)
+                    as? [String: Any])
+            #expect(scanned["filesChecked"] as? Bool == true)
+        }
+    }
+}

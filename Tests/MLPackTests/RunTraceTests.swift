@@ -23,14 +23,26 @@ struct RunTraceTests {
         102  openat(AT_FDCWD, "/never/finished", O_RDONLY <unfinished ...>
         102  +++ killed by SIGKILL +++
         openat(AT_FDCWD, "/no/pid/column", O_RDONLY) = 3
+        100  rename("model.tmp", "model.bin") = 0
+        100  renameat2(AT_FDCWD, "b.tmp", AT_FDCWD, "/abs/b.bin", RENAME_NOREPLACE) = 0
+        100  rename("gone.tmp", "never.bin") = -1 ENOENT (No such file or directory)
+        100  creat("c.txt", 0644) = 13
         """#
 
     @Test("successful read-only opens, in order, absolute; writes, failures and descriptor-relative paths left out")
     func parsesLog() {
         #expect(
-            ReadTrace.parse(Self.log, cwd: "/work/p") == [
+            ReadTrace.parse(Self.log, cwd: "/work/p").read == [
                 "/etc/ld.so.cache", "/work/p/data/train.csv", "/data/naïve \"q\".csv", "/old/style.txt", "/work/up.txt",
                 "/absolute/despite/fd.txt", "/no/pid/column",
+            ])
+    }
+
+    @Test("files written: opened for writing (not O_RDONLY|O_CREAT), created, or renamed into place, in order")
+    func parsesWrites() {
+        #expect(
+            ReadTrace.parse(Self.log, cwd: "/work/p").written == [
+                "/work/p/out.txt", "/work/p/rw.txt", "/work/p/model.bin", "/abs/b.bin", "/work/p/c.txt",
             ])
     }
 

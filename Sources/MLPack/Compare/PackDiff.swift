@@ -2,7 +2,9 @@ import Foundation
 
 /// What differs between two packs: their code, environment, data references, outputs and
 /// cards (`mlpack diff A B`). Outputs whose bytes differ are compared by value, like
-/// `verify --rebuild` does; nothing of either pack runs.
+/// `verify --rebuild` does; nothing of either pack runs. Each pack is verified first, every
+/// file hashed, and compared by the digests that verification vouched for: a seek index and
+/// disclosures left in place around a changed file never pass for "the same".
 public struct PackDiff: Codable, Sendable {
     public enum ChangeKind: String, Codable, Sendable { case added, removed, changed }
 
@@ -104,7 +106,7 @@ public struct PackDiff: Codable, Sendable {
         return outputs
     }
 
-    /// What one pack holds, read through its index and checked against its disclosures.
+    /// What one verified pack holds.
     private struct Side {
         let pack: PackFile
         var code: [String: String] = [:]
@@ -113,9 +115,18 @@ public struct PackDiff: Codable, Sendable {
         var cardFields: [String: String] = [:]
 
         init(path: String, limits: ReaderLimits) throws {
-            pack = try PackFile(path: path, limits: limits)
-            let read = try PackItems.read(pack) {
-                $0 == Layout.card || ($0.hasPrefix("refs/") && $0.hasSuffix(".json"))
+            // A pipe is spooled: its small items are read again after the verifying scan.
+            pack = try PackFile(path: path, limits: limits, randomAccess: true)
+            var options = VerifyOptions()
+            options.limits = limits
+            let read: PackItems.Result
+            do {
+                let verified = try PackVerifier.verify(pack, options: options).contents
+                read = try PackItems.read(pack, trusted: verified) {
+                    $0 == Layout.card || ($0.hasPrefix("refs/") && $0.hasSuffix(".json"))
+                }
+            } catch let error as MLPackError where error.category == .invalid {
+                throw Self.naming(path, error)
             }
             let items = read.contents.items
             // Code by its path inside the snapshot, so two snapshots line up file by file.
@@ -138,6 +149,16 @@ public struct PackDiff: Codable, Sendable {
                     cardFields["output \(output.path)"] =
                         output.role.rawValue + (output.tolerance.map { " tolerance \(Self.describe($0))" } ?? "")
                 }
+            }
+        }
+
+        /// An integrity failure of one side, with the pack it concerns.
+        private static func naming(_ pack: String, _ error: MLPackError) -> MLPackError {
+            switch error {
+            case .integrity(let entry, let problem): .integrity(entry: "\(pack): \(entry)", problem: problem)
+            case .unsafeEntry(let entry, let rule): .unsafeEntry(entry: "\(pack): \(entry)", rule: rule)
+            case .limitExceeded(let limit, let detail): .limitExceeded(limit: limit, detail: "\(pack): \(detail)")
+            default: error
             }
         }
 

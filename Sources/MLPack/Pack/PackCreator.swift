@@ -155,6 +155,8 @@ public enum PackCreator {
             throw MLPackError.io(path: options.output, reason: "its folder does not exist")
         }
         let temporary = FileSystem.temporaryName(in: directory, prefix: ".mlpack-create-")
+        InterruptCleanup.register(temporary)
+        defer { InterruptCleanup.unregister(temporary) }
         let file: PosixFile
         do { file = try PosixFile(path: temporary, mode: .createExclusive) } catch let MLPackError.io(_, reason) {
             throw MLPackError.io(path: options.output, reason: reason)

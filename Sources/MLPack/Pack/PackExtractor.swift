@@ -34,9 +34,14 @@ public enum PackExtractor {
         let pack = try PackFile(path: path, limits: options.limits)
         let destination = URL(fileURLWithPath: options.destination).standardizedFileURL.path
         let createdDestination = try prepare(destination, force: options.force)
-        let staging = FileSystem.temporaryName(in: destination, prefix: ".mlpack-extract-")
-        guard mkdir(staging, 0o700) == 0 else { throw MLPackError.io(path: staging, reason: PosixFile.lastError()) }
-        defer { FileSystem.removeTree(staging) }
+        let staging = FileSystem.temporaryName(in: destination, prefix: stagingPrefix)
+        InterruptCleanup.register(staging)
+        defer { InterruptCleanup.unregister(staging) }
+        var lock = try makeStaging(staging)
+        defer {
+            close(lock)
+            FileSystem.removeTree(staging)
+        }
         do {
             let only = PatternSet(options.only)
             var staged: Staged?
@@ -45,10 +50,9 @@ public enum PackExtractor {
                     staged = try stageThroughIndex(
                         pack, only: only, trusting: options.trusted, staging: staging, progress: progress)
                 } catch is IndexUnusable {
+                    close(lock)
                     FileSystem.removeTree(staging)
-                    guard mkdir(staging, 0o700) == 0 else {
-                        throw MLPackError.io(path: staging, reason: PosixFile.lastError())
-                    }
+                    lock = try makeStaging(staging)
                 }
             }
             let (contents, signature, warnings, readThrough) =
@@ -72,7 +76,8 @@ public enum PackExtractor {
         }
     }
 
-    /// Returns true when it created the folder.
+    /// Returns true when it created the folder. A staging folder an extraction killed on
+    /// the way left (SIGKILL, a crash) is removed first: it does not make the folder busy.
     private static func prepare(_ destination: String, force: Bool) throws -> Bool {
         guard let status = FileSystem.status(destination, followLinks: true) else {
             try FileSystem.makeDirectories(destination)
@@ -81,12 +86,48 @@ public enum PackExtractor {
         guard status.isDirectory else {
             throw MLPackError.usage("\(input: .destination) \(destination): not a directory")
         }
-        if !force, !(try FileSystem.directoryEntries(destination)).isEmpty {
+        let entries = try FileSystem.directoryEntries(destination).filter {
+            !removeAbandonedStaging(destination + "/" + $0)
+        }
+        if !force, !entries.isEmpty {
             throw MLPackError.usage(
                 "\(input: .destination) \(destination): folder is not empty (use \(input: .force) to extract into it anyway)"
             )
         }
         return false
+    }
+
+    private static let stagingPrefix = ".mlpack-extract-"
+
+    /// Makes the staging folder and locks it (flock) for as long as the returned descriptor
+    /// is open: a staging folder no one holds is one a dead extraction left.
+    private static func makeStaging(_ path: String) throws -> Int32 {
+        guard mkdir(path, 0o700) == 0 else { throw MLPackError.io(path: path, reason: PosixFile.lastError()) }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0, flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let reason = PosixFile.lastError()
+            if fd >= 0 { close(fd) }
+            FileSystem.removeTree(path)
+            throw MLPackError.io(path: path, reason: reason)
+        }
+        return fd
+    }
+
+    /// Removes `path` when it is a staging folder, named as `makeStaging`'s are, that no
+    /// running extraction holds; true when it did.
+    private static func removeAbandonedStaging(_ path: String) -> Bool {
+        let name = (path as NSString).lastPathComponent
+        guard name.hasPrefix(stagingPrefix),
+            (4...28).contains(name.count - stagingPrefix.count),
+            name.dropFirst(stagingPrefix.count).allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber) }),
+            FileSystem.status(path)?.isDirectory == true
+        else { return false }
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return false }
+        FileSystem.removeTree(path)
+        return FileSystem.status(path) == nil
     }
 
     private typealias Staged = (

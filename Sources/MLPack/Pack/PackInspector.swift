@@ -22,7 +22,12 @@ public struct InspectReport: Sendable, Codable {
     /// Key id of the signer, or "unsigned".
     public var signer: String
     /// "valid" or "unsigned": a signature that does not verify makes inspect fail (exit 1).
+    /// It covers the manifest and the disclosures; the files themselves are only checked
+    /// against them when `filesChecked`.
     public var signature: String
+    /// Whether every file's bytes were hashed and found as disclosed: true after a sequential
+    /// scan, false through the seek index (which reads only the few items shown).
+    public var filesChecked: Bool
     public var items: Int
     public var withheld: Int
     public var payloadBytes: UInt64
@@ -52,7 +57,9 @@ public enum PackInspector {
             pack: path, name: contents.manifest.name, packId: contents.manifest.packId,
             created: contents.manifest.created,
             title: card?.title, signer: contents.manifest.signer?.keyId ?? "unsigned",
-            signature: contents.signer == nil ? "unsigned" : "valid", items: items.count,
+            signature: contents.signer == nil ? "unsigned" : "valid",
+            filesChecked: read.readThrough == "sequential scan",
+            items: items.count,
             withheld: contents.withheld, payloadBytes: items.reduce(0) { $0 + $1.size },
             packBytes: path == "-" ? nil : FileSystem.status(path, followLinks: true)?.size,
             roles: roles, outputs: card?.outputs ?? [], lineage: try LineageView.steps(read),

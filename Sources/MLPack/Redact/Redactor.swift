@@ -91,6 +91,8 @@ public enum Redactor {
         }
         let directory = (outputPath as NSString).deletingLastPathComponent
         let temporary = FileSystem.temporaryName(in: directory, prefix: ".mlpack-redact-")
+        InterruptCleanup.register(temporary)
+        defer { InterruptCleanup.unregister(temporary) }
         let file = try PosixFile(path: temporary, mode: .createExclusive)
         do {
             let manifest = contents.manifest

@@ -1,8 +1,10 @@
 import Foundation
 
-/// `mlpack run --trace`: the files the command opened for reading, found by running it under
-/// `strace -f -qq -e trace=openat,open -o LOG`. What is data among them is decided by
-/// `RunRecorder.tracedInputs` (not the system's, the Python installation's or the code's).
+/// `mlpack run --trace`: the files the command opened for reading and those it wrote (opened
+/// for writing, or renamed into place), found by running it under `strace -f -qq -e
+/// trace=… -o LOG`. What is data among the files read is decided by
+/// `RunRecorder.tracedInputs` (not the system's, the Python installation's or the code's);
+/// only files written are claimed as outputs, whatever else changed meanwhile.
 ///
 /// strace -f waits for every process the command started, so a traced run ends when the
 /// last of them ended, not when the command itself did.
@@ -26,23 +28,32 @@ struct ReadTrace {
 
     /// The command line that runs `executable` (already resolved) under strace.
     func wrap(executable: String, arguments: [String]) -> [String] {
-        [strace, "-f", "-qq", "-e", "trace=openat,open", "-o", log, "--", executable] + arguments.dropFirst()
+        [strace, "-f", "-qq", "-e", "trace=openat,open,creat,rename,renameat,renameat2", "-o", log, "--", executable]
+            + arguments.dropFirst()
     }
 
-    /// The regular files the command opened read-only and that still exist, absolute with
-    /// links resolved, each once, in the order first opened. Removes the log.
-    func filesRead(cwd: String) -> [String] {
+    /// The files of a trace: read-only opens, and files written.
+    struct Files: Equatable {
+        var read: [String] = []
+        var written: [String] = []
+    }
+
+    /// The regular files the command opened read-only, and those it wrote, that still exist,
+    /// absolute with links resolved, each once, in the order first opened. Removes the log.
+    func files(cwd: String) -> Files {
         defer { unlink(log) }
-        guard let data = FileManager.default.contents(atPath: log) else { return [] }
-        var seen = Set<String>()
-        var files: [String] = []
-        for path in Self.parse(String(decoding: data, as: UTF8.self), cwd: cwd) {
-            guard let resolved = RunFiles.realPath(path), seen.insert(resolved).inserted,
-                FileSystem.status(resolved)?.isRegular == true
-            else { continue }
-            files.append(resolved)
+        guard let data = FileManager.default.contents(atPath: log) else { return Files() }
+        let parsed = Self.parse(String(decoding: data, as: UTF8.self), cwd: cwd)
+        func existing(_ paths: [String]) -> [String] {
+            var seen = Set<String>()
+            return paths.compactMap { path in
+                guard let resolved = RunFiles.realPath(path), seen.insert(resolved).inserted,
+                    FileSystem.status(resolved)?.isRegular == true
+                else { return nil }
+                return resolved
+            }
         }
-        return files
+        return Files(read: existing(parsed.read), written: existing(parsed.written))
     }
 
     /// Folders whose files are never a run's data: the system's.
@@ -102,16 +113,23 @@ struct ReadTrace {
 
     // MARK: Parsing strace's log
 
-    /// The paths of successful read-only `open`/`openat` calls, in order, made absolute
-    /// against `cwd` (a call relative to another folder's descriptor is skipped: its folder
-    /// is unknown). Lines look like
+    /// The paths of successful read-only `open`/`openat` calls and of files written
+    /// (`open`/`openat` for writing, `creat`, the new name of a `rename*`), in order, made
+    /// absolute against `cwd` (a call relative to another folder's descriptor is skipped: its
+    /// folder is unknown). Lines look like
     ///
     ///     1234  openat(AT_FDCWD, "data/x.csv", O_RDONLY|O_CLOEXEC) = 3
     ///     1234  openat(AT_FDCWD, "a", O_RDONLY <unfinished ...>
     ///     1234  <... openat resumed>) = 3
-    static func parse(_ text: String, cwd: String) -> [String] {
+    static func parse(_ text: String, cwd: String) -> Files {
         var unfinished: [Substring: Substring] = [:]
-        var paths: [String] = []
+        var files = Files()
+        func absolute(_ path: String) -> String {
+            path.hasPrefix("/")
+                ? path
+                : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true))
+                    .standardizedFileURL.path
+        }
         for rawLine in text.split(separator: "\n") {
             var line = rawLine[...]
             // The pid column (-f).
@@ -130,43 +148,46 @@ struct ReadTrace {
                 }
                 line = Substring(String(start) + line[marker.upperBound...])
             }
-            if let path = openedForReading(line) {
-                paths.append(
-                    path.hasPrefix("/")
-                        ? path
-                        : URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: cwd, isDirectory: true))
-                            .standardizedFileURL.path)
+            guard let (path, written) = opened(line) else { continue }
+            if written { files.written.append(absolute(path)) } else { files.read.append(absolute(path)) }
+        }
+        return files
+    }
+
+    /// The path of one complete call line that succeeded, and whether it wrote the file.
+    static func opened(_ line: Substring) -> (path: String, written: Bool)? {
+        guard let open = line.firstIndex(of: "("), let equals = line.range(of: ") = ", options: .backwards),
+            line[equals.upperBound...].first?.isNumber == true
+        else { return nil }
+        let call = line[..<open]
+        var arguments = line[line.index(after: open)...]
+        /// The next path argument: a descriptor first (`*at` calls) when `relative`. The path
+        /// is relative to the descriptor unless absolute or AT_FDCWD.
+        func path(relative: Bool) -> String? {
+            var directory: Substring = "AT_FDCWD"
+            if relative {
+                guard let comma = arguments.firstIndex(of: ",") else { return nil }
+                directory = arguments[..<comma]
+                arguments = arguments[arguments.index(after: comma)...].drop { $0 == " " }
             }
-        }
-        return paths
-    }
-
-    /// The path of one complete call line, when it opened a file read-only and succeeded.
-    static func openedForReading(_ line: Substring) -> String? {
-        let arguments: Substring
-        if line.hasPrefix("openat(") {
-            arguments = line.dropFirst("openat(".count)
-            // The path is relative to the descriptor unless absolute or AT_FDCWD.
-            guard let comma = arguments.firstIndex(of: ",") else { return nil }
-            let directory = arguments[..<comma]
-            let rest = arguments[arguments.index(after: comma)...].drop { $0 == " " }
-            guard let (path, after) = quoted(rest) else { return nil }
-            guard directory == "AT_FDCWD" || path.hasPrefix("/") else { return nil }
-            return isReadOnlySuccess(after) ? path : nil
-        } else if line.hasPrefix("open(") {
-            arguments = line.dropFirst("open(".count)
             guard let (path, after) = quoted(arguments) else { return nil }
-            return isReadOnlySuccess(after) ? path : nil
+            arguments = after.drop { $0 == "," || $0 == " " }
+            return directory == "AT_FDCWD" || path.hasPrefix("/") ? path : nil
         }
-        return nil
-    }
-
-    /// `, O_RDONLY|O_CLOEXEC) = 3` → true; a write mode, a creation or a failure → false.
-    private static func isReadOnlySuccess(_ rest: Substring) -> Bool {
-        let flags = rest.drop { $0 == "," || $0 == " " }.prefix { $0 != "," && $0 != ")" }.split(separator: "|")
-        guard flags.first == "O_RDONLY", !flags.contains("O_CREAT"), !flags.contains("O_TRUNC") else { return false }
-        guard let equals = rest.range(of: ") = ", options: .backwards) else { return false }
-        return rest[equals.upperBound...].first?.isNumber == true
+        switch call {
+        case "open", "openat":
+            guard let path = path(relative: call == "openat") else { return nil }
+            let flags = arguments.prefix { $0 != "," && $0 != ")" }.split(separator: "|")
+            let readOnly = flags.first == "O_RDONLY" && !flags.contains("O_CREAT") && !flags.contains("O_TRUNC")
+            // O_RDONLY|O_CREAT may create an empty file, but writes nothing into it.
+            return flags.first == "O_RDONLY" && !readOnly ? nil : (path, !readOnly)
+        case "creat": return path(relative: false).map { ($0, true) }
+        case "rename", "renameat", "renameat2":
+            let relative = call != "rename"
+            guard path(relative: relative) != nil else { return nil }
+            return path(relative: relative).map { ($0, true) }
+        default: return nil
+        }
     }
 
     /// A C-escaped string literal at the start of `text` (`"…"`, with `\"`, `\\`, `\n`,

@@ -83,6 +83,10 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// Where that file is (an output of the run), so a rebuild knows which output to
     /// compare metric by metric.
     public var metricsPath: String?
+    /// Files that changed during the run without being claimed as its outputs: another run
+    /// of the project was active meanwhile (which wrote them is ambiguous), or, traced, the
+    /// run's processes did not write them. Absent when there are none.
+    public var unclaimed: [String]?
 
     public init(
         id: String, name: String?, argv: [String], workingDirectory: String, started: String, ended: String,

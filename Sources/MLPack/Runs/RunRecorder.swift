@@ -90,6 +90,7 @@ public enum RunRecorder {
             trace = prepared.trace
             if trace != nil { pythonPrefixes = BackgroundValue { ReadTrace.pythonPrefixes(python: python) } }
         }
+        let activity = try store.beginActivity()
         let before = TreeSnapshot.take(root)
 
         // Only a request for another folder changes it: the command keeps mlpack's own
@@ -117,18 +118,23 @@ public enum RunRecorder {
         let termination = ForegroundCommand.wait(pid)
         forwarder.stopForwarding()
         let ended = Date()
+        let changed = TreeSnapshot.take(root).changed(since: before)
+        let overlapped = activity.end()
+        let traced = trace?.files(cwd: cwd)
 
         let record: Result<RunRecord, MLPackError>
         do {
-            var outputs = try findOutputs(request, cwd: cwd, store: store, before: before, warn: warning)
+            let (claimed, unclaimed) = claim(
+                changed, written: traced?.written, overlapped: overlapped, root: root, warn: warning)
+            var outputs = try findOutputs(request, cwd: cwd, store: store, changed: claimed, warn: warning)
             let metrics = readMetrics(request.metrics, cwd: cwd, outputs: &outputs, root: root, warn: warning)
             var privateReads: [String] = []
-            if let trace, let pythonPrefixes {
-                let traced = tracedInputs(
-                    trace.filesRead(cwd: cwd), root: root, pythonPrefixes: pythonPrefixes.value, code: code,
+            if let traced, let pythonPrefixes {
+                let found = tracedInputs(
+                    traced.read, root: root, pythonPrefixes: pythonPrefixes.value, code: code,
                     known: inputs, outputs: outputs, warn: warn)
-                inputs += traced.inputs
-                privateReads = traced.privateReads
+                inputs += found.inputs
+                privateReads = found.privateReads
             }
             do { RunFiles.linkProducers(&inputs, runs: try store.runs()) } catch {
                 warn("lineage not linked: \(error)")
@@ -161,6 +167,7 @@ public enum RunRecorder {
                 signal: signal, code: code, environment: environmentId, setVariables: setVariables, inputs: inputs,
                 outputs: outputs, metrics: metrics)
             run.privateReads = privateReads.isEmpty ? nil : privateReads
+            run.unclaimed = unclaimed.isEmpty ? nil : unclaimed
             if metrics != nil {
                 run.metricsPath = request.metrics.map {
                     RunFiles.recordedPath(RunFiles.canonical($0, cwd: cwd), projectRoot: root)
@@ -185,13 +192,36 @@ public enum RunRecorder {
         return version.allSatisfy({ $0.isNumber || $0 == "." }) ? executable : nil
     }
 
-    /// New or changed files under the project, then `-o` paths (a folder as one record with
-    /// its listing), each once, sorted by path.
+    /// Which of the files that changed during the run (paths below the project root) it
+    /// wrote, and which not. Traced, those its processes wrote (`written`, absolute). Else
+    /// all of them, unless another run of the project was active meanwhile: then which run
+    /// wrote a file is unknown, and none is claimed.
+    static func claim(
+        _ changed: [String], written: [String]?, overlapped: Bool, root: String, warn: (Message) -> Void
+    ) -> (claimed: [String], unclaimed: [String]) {
+        if let written {
+            let wrote = Set(written.map { RunFiles.recordedPath($0, projectRoot: root) })
+            let unclaimed = changed.filter { !wrote.contains($0) }
+            if !unclaimed.isEmpty {
+                warn(
+                    "\(unclaimed.count) files changed during the run that its processes did not write (\(unclaimed.prefix(3).joined(separator: ", "))\(unclaimed.count > 3 ? ", …" : "")): not claimed as outputs"
+                )
+            }
+            return (changed.filter { wrote.contains($0) }, unclaimed)
+        }
+        guard overlapped, !changed.isEmpty else { return (changed, []) }
+        warn(
+            "ambiguous: another run of this project was active; the \(changed.count) files that changed (\(changed.prefix(3).joined(separator: ", "))\(changed.count > 3 ? ", …" : "")) are not claimed as outputs (name them with \(input: .runOutput), or record with \(input: .trace))"
+        )
+        return ([], changed)
+    }
+
+    /// The `claimed` changed files under the project, then `-o` paths (a folder as one
+    /// record with its listing), each once, sorted by path.
     static func findOutputs(
-        _ request: RunRequest, cwd: String, store: RunStore, before: TreeSnapshot, warn: (Message) -> Void
+        _ request: RunRequest, cwd: String, store: RunStore, changed: [String], warn: (Message) -> Void
     ) throws -> [RunRecord.FileRecord] {
         let root = store.projectRoot
-        let changed = TreeSnapshot.take(root).changed(since: before)
         var files = changed.map { (absolute: root + "/" + $0, recorded: $0) }
         var seen = Set(changed)
         var folders: [RunRecord.FileRecord] = []

@@ -6,6 +6,7 @@ import Foundation
 ///     .mlpack/runs/<run-id>.json          run records
 ///     .mlpack/objects/sha256/<hex>        file contents: code seen by runs, folder listings
 ///     .mlpack/env/<env-id>/…              environment captures (platform, packages, host)
+///     .mlpack/active/<pid>-<random>       runs in progress (and `….overlapped` flags)
 public struct RunStore: Sendable {
     public static let directoryName = ".mlpack"
 
@@ -87,6 +88,69 @@ public struct RunStore: Sendable {
                     : "run id \(id) is ambiguous: \(matches.map(\.id).joined(separator: ", "))")
         }
         return matches[0]
+    }
+
+    // MARK: Runs in progress
+
+    var activeDirectory: String { root + "/active" }
+
+    /// One run in progress, marked in the store from before its command started until after
+    /// its outputs were looked for, so that runs of the project overlapping in time know of
+    /// each other: a file one of them wrote is a changed file to the others.
+    final class Activity: Sendable {
+        let store: RunStore
+        let marker: String
+        /// Another run was in progress when this one began.
+        let began: Bool
+
+        fileprivate init(store: RunStore, marker: String, began: Bool) {
+            self.store = store
+            self.marker = marker
+            self.began = began
+        }
+
+        /// Ends the run's activity: whether another run of the project was in progress at any
+        /// moment since `beginActivity`. The runs still in progress are flagged, for them to
+        /// know of this one when they end.
+        func end() -> Bool {
+            let others = store.otherActivities(than: marker)
+            for other in others {
+                close(open(store.activeDirectory + "/" + other + ".overlapped", O_CREAT | O_WRONLY | O_CLOEXEC, 0o644))
+            }
+            let flagged = FileSystem.status(store.activeDirectory + "/" + marker + ".overlapped") != nil
+            unlink(store.activeDirectory + "/" + marker)
+            unlink(store.activeDirectory + "/" + marker + ".overlapped")
+            return began || flagged || !others.isEmpty
+        }
+    }
+
+    /// Marks a run as in progress (see `Activity`).
+    func beginActivity() throws -> Activity {
+        try prepare()
+        try FileSystem.makeDirectories(activeDirectory)
+        let marker = "\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+        let fd = open(activeDirectory + "/" + marker, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw MLPackError.io(path: activeDirectory + "/" + marker, reason: PosixFile.lastError()) }
+        close(fd)
+        return Activity(store: self, marker: marker, began: !otherActivities(than: marker).isEmpty)
+    }
+
+    /// The markers of the other runs in progress; those of runs whose mlpack is gone (killed
+    /// before it could clean up) are removed.
+    private func otherActivities(than marker: String) -> [String] {
+        let names = (try? FileSystem.directoryEntries(activeDirectory)) ?? []
+        return names.filter { name in
+            if name.hasSuffix(".overlapped") {
+                // The flag of a run that ended before it was set.
+                if !names.contains(String(name.dropLast(".overlapped".count))) { unlink(activeDirectory + "/" + name) }
+                return false
+            }
+            guard name != marker else { return false }
+            if let pid = pid_t(name.prefix { $0 != "-" }), kill(pid, 0) == 0 || errno == EPERM { return true }
+            unlink(activeDirectory + "/" + name)
+            unlink(activeDirectory + "/" + name + ".overlapped")
+            return false
+        }
     }
 
     // MARK: Objects

@@ -163,7 +163,8 @@ final class SignalForwarder: @unchecked Sendable {
         }
     }
 
-    private static func isIgnored(_ action: sigaction) -> Bool {
+    /// Whether `action` is SIG_IGN.
+    static func isIgnored(_ action: sigaction) -> Bool {
         guard action.sa_flags & SA_SIGINFO == 0, let handler = action.__sigaction_handler.sa_handler else {
             return false
         }

@@ -9,7 +9,9 @@ struct Diff: ParsableCommand {
             outputs (weights, checkpoints, outputs, metrics) by their path in the pack; outputs \
             whose bytes differ are compared by value as `mlpack compare` does (exact unless \
             --atol/--rtol). Nothing of either pack runs, and neither needs to be trusted: each \
-            is checked against its own manifest and signature.
+            is verified first, as `mlpack verify` does (every file hashed against its own \
+            manifest and signature), and compared by the digests that checked out; a pack \
+            that fails is an error naming it.
 
             Exit codes: 0 the packs were compared (whatever differs); 1 a pack is invalid; \
             2 usage or I/O error.

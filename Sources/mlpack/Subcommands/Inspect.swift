@@ -3,7 +3,12 @@ import MLPack
 
 struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show what a pack holds, reading only its index and metadata.")
+        abstract: "Show what a pack holds, reading only its index and metadata.",
+        discussion: """
+            A valid signature vouches for the manifest and the disclosures, and each item shown \
+            (card, runs, data references) is checked against them; the other files are not \
+            read through the index, so they are not checked: `mlpack verify` hashes every file.
+            """)
 
     @Argument(help: ArgumentHelp("The pack ('-' reads standard input).", valueName: "P.mlpack"))
     var pack: String
@@ -22,7 +27,15 @@ struct Inspect: ParsableCommand {
         print("  name      \(report.name)")
         if let title = report.title { print("  title     \(title)") }
         print("  created   \(report.created)")
-        print("  signer    \(report.signer)\(report.signature == "unsigned" ? "" : " (signature \(report.signature))")")
+        print(
+            "  signer    \(report.signer)\(report.signature == "unsigned" ? "" : " (signature \(report.signature) over the manifest and disclosures)")"
+        )
+        print(
+            "  files     "
+                + (report.filesChecked
+                    ? "every file checked against its disclosure"
+                    : "not checked: the signature covers the manifest and disclosures (mlpack verify hashes every file)")
+        )
         print("  pack id   \(report.packId)")
         print(
             "  items     \(report.items) (\(Terminal.bytes(report.payloadBytes)))\(report.packBytes.map { ", \(Terminal.bytes($0)) compressed" } ?? "")"

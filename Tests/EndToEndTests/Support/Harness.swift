@@ -76,7 +76,7 @@ struct ProcessResult: CustomStringConvertible {
 /// The environment every child gets: ours, with a UTF-8 locale, and without anything that
 /// would make mlpack's or git's behaviour depend on the machine (SOURCE_DATE_EPOCH, a user
 /// keyring, a git repository above the sandbox).
-private func childEnvironment(_ overrides: [String: String]) -> [String: String] {
+func childEnvironment(_ overrides: [String: String]) -> [String: String] {
     var env = ProcessInfo.processInfo.environment
     for key in [
         "SOURCE_DATE_EPOCH", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG", "MLPACK_BINARY",
