@@ -40,8 +40,8 @@ struct ConcurrentRunTests {
             let runs = try await Self.runBoth(options: ["--trace"], in: project)
             #expect(Self.outputs(runs[0].1) == ["b.txt"], "\(runs[0].1)")
             #expect(Self.outputs(runs[1].1) == ["a.txt"], "\(runs[1].1)")
+            // a.txt changed while the first ran (the second may have started after b.txt was there).
             #expect(runs[0].1["unclaimed"] as? [String] == ["a.txt"], "\(runs[0].1)")
-            #expect(runs[1].1["unclaimed"] as? [String] == ["b.txt"], "\(runs[1].1)")
         }
     }
 

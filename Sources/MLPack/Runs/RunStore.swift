@@ -6,7 +6,7 @@ import Foundation
 ///     .mlpack/runs/<run-id>.json          run records
 ///     .mlpack/objects/sha256/<hex>        file contents: code seen by runs, folder listings
 ///     .mlpack/env/<env-id>/…              environment captures (platform, packages, host)
-///     .mlpack/active/<pid>-<random>       runs in progress (and `….overlapped` flags)
+///     .mlpack/active/run-<random>         runs in progress (and `….overlapped` flags)
 public struct RunStore: Sendable {
     public static let directoryName = ".mlpack"
 
@@ -96,18 +96,14 @@ public struct RunStore: Sendable {
 
     /// One run in progress, marked in the store from before its command started until after
     /// its outputs were looked for, so that runs of the project overlapping in time know of
-    /// each other: a file one of them wrote is a changed file to the others.
-    final class Activity: Sendable {
+    /// each other: a file one of them wrote is a changed file to the others. The marker is
+    /// locked (flock) while the run's mlpack lives, so one it left when killed is told apart.
+    struct Activity: Sendable {
         let store: RunStore
         let marker: String
+        let lock: Int32
         /// Another run was in progress when this one began.
         let began: Bool
-
-        fileprivate init(store: RunStore, marker: String, began: Bool) {
-            self.store = store
-            self.marker = marker
-            self.began = began
-        }
 
         /// Ends the run's activity: whether another run of the project was in progress at any
         /// moment since `beginActivity`. The runs still in progress are flagged, for them to
@@ -120,6 +116,7 @@ public struct RunStore: Sendable {
             let flagged = FileSystem.status(store.activeDirectory + "/" + marker + ".overlapped") != nil
             unlink(store.activeDirectory + "/" + marker)
             unlink(store.activeDirectory + "/" + marker + ".overlapped")
+            close(lock)
             return began || flagged || !others.isEmpty
         }
     }
@@ -128,27 +125,35 @@ public struct RunStore: Sendable {
     func beginActivity() throws -> Activity {
         try prepare()
         try FileSystem.makeDirectories(activeDirectory)
-        let marker = "\(getpid())-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
-        let fd = open(activeDirectory + "/" + marker, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw MLPackError.io(path: activeDirectory + "/" + marker, reason: PosixFile.lastError()) }
-        close(fd)
-        return Activity(store: self, marker: marker, began: !otherActivities(than: marker).isEmpty)
+        // Locked before it is given its name: no other run may take it for a dead run's.
+        let incoming = FileSystem.temporaryName(in: activeDirectory, prefix: ".incoming-")
+        let fd = open(incoming, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o644)
+        guard fd >= 0, flock(fd, LOCK_EX) == 0 else {
+            throw MLPackError.io(path: incoming, reason: PosixFile.lastError())
+        }
+        let marker = FileSystem.temporaryName(in: activeDirectory, prefix: "run-")
+        try FileSystem.rename(incoming, marker)
+        let name = (marker as NSString).lastPathComponent
+        return Activity(store: self, marker: name, lock: fd, began: !otherActivities(than: name).isEmpty)
     }
 
-    /// The markers of the other runs in progress; those of runs whose mlpack is gone (killed
-    /// before it could clean up) are removed.
+    /// The markers of the other runs in progress; those no mlpack holds any more (killed
+    /// before it could clean up) are removed, and so are flags whose run has ended.
     private func otherActivities(than marker: String) -> [String] {
         let names = (try? FileSystem.directoryEntries(activeDirectory)) ?? []
         return names.filter { name in
+            let path = activeDirectory + "/" + name
             if name.hasSuffix(".overlapped") {
-                // The flag of a run that ended before it was set.
-                if !names.contains(String(name.dropLast(".overlapped".count))) { unlink(activeDirectory + "/" + name) }
+                if !names.contains(String(name.dropLast(".overlapped".count))) { unlink(path) }
                 return false
             }
-            guard name != marker else { return false }
-            if let pid = pid_t(name.prefix { $0 != "-" }), kill(pid, 0) == 0 || errno == EPERM { return true }
-            unlink(activeDirectory + "/" + name)
-            unlink(activeDirectory + "/" + name + ".overlapped")
+            guard name != marker, name.hasPrefix("run-") else { return false }
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)
+            guard fd >= 0 else { return false }
+            defer { close(fd) }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { return true }
+            unlink(path)
+            unlink(path + ".overlapped")
             return false
         }
     }
