@@ -61,7 +61,8 @@ static int cached_pid;
 static const char *preload_entry;   // "LD_PRELOAD=..." as this process received it
 static const char *log_entry;       // "MLPACK_TRACE_LOG=..."
 
-static int real_getpid(void) { return (int)syscall(SYS_getpid); }
+// Not through syscall(), which this library wraps.
+static int real_getpid(void) { return (int)getpid(); }
 
 static void append(uint8_t kind, int pid, const char *prefix, const char *path) {
     if (!header) return;
@@ -129,7 +130,8 @@ __attribute__((constructor)) static void start(void) {
         if (!strncmp(*entry, "LD_PRELOAD=", 11)) preload_entry = *entry;
         if (!strncmp(*entry, "MLPACK_TRACE_LOG=", 17)) log_entry = *entry;
     }
-    int fd = (int)syscall(SYS_openat, AT_FDCWD, path, O_RDWR | O_CLOEXEC);
+    REAL(openat);
+    int fd = real_openat(AT_FDCWD, path, O_RDWR | O_CLOEXEC);
     if (fd < 0) return;
     struct log_header probe;
     if (pread(fd, &probe, sizeof probe, 0) != (ssize_t)sizeof probe || memcmp(probe.magic, LOG_MAGIC, 8)) {
@@ -260,6 +262,34 @@ int renameat2(int from_directory, const char *from, int to_directory, const char
     REAL(renameat2);
     int result = real_renameat2(from_directory, from, to_directory, to, flags);
     if (result == 0) record_open(KIND_WRITE, to_directory, to);
+    return result;
+}
+
+// Some runtimes (Rust's standard library among them) make these calls through syscall()
+// rather than their libc wrappers.
+long syscall(long number, ...) {
+    REAL(syscall);
+    va_list list;
+    va_start(list, number);
+    long a = va_arg(list, long), b = va_arg(list, long), c = va_arg(list, long);
+    long d = va_arg(list, long), e = va_arg(list, long), f = va_arg(list, long);
+    va_end(list);
+    long result = real_syscall(number, a, b, c, d, e, f);
+    if (result < 0 || !header) return result;
+    int saved = errno;
+    switch (number) {
+    case SYS_open:
+        if (!((int)b & O_DIRECTORY)) record_open(kind_of_flags((int)b), AT_FDCWD, (const char *)a);
+        break;
+    case SYS_openat:
+        if (!((int)c & O_DIRECTORY)) record_open(kind_of_flags((int)c), (int)a, (const char *)b);
+        break;
+    case SYS_creat: record_open(KIND_WRITE, AT_FDCWD, (const char *)a); break;
+    case SYS_rename: record_open(KIND_WRITE, AT_FDCWD, (const char *)b); break;
+    case SYS_renameat:
+    case SYS_renameat2: record_open(KIND_WRITE, (int)c, (const char *)d); break;
+    }
+    errno = saved;
     return result;
 }
 

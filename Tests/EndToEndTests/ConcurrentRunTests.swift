@@ -32,12 +32,13 @@ struct ConcurrentRunTests {
     }
 
     @Test(
-        "--trace: each of two overlapping runs claims only the file its own command wrote",
-        .enabled(if: RunTests.hasStrace, "strace is not installed (scripts/setup.sh installs it)"))
-    func tracedRunsClaimTheirOwn() async throws {
+        "traced: each of two overlapping runs claims only the file its own command wrote",
+        .enabled(if: RunTests.hasStrace, "strace is not installed (scripts/setup.sh installs it)"),
+        arguments: [[], ["--trace=ptrace"]])
+    func tracedRunsClaimTheirOwn(options: [String]) async throws {
         try await withSandbox { box in
             let project = try await RunTests.makeRepository(in: box)
-            let runs = try await Self.runBoth(options: ["--trace"], in: project)
+            let runs = try await Self.runBoth(options: options, in: project)
             #expect(Self.outputs(runs[0].1) == ["b.txt"], "\(runs[0].1)")
             #expect(Self.outputs(runs[1].1) == ["a.txt"], "\(runs[1].1)")
             // a.txt changed while the first ran (the second may have started after b.txt was there).
@@ -49,7 +50,7 @@ struct ConcurrentRunTests {
     func untracedRunsAreAmbiguous() async throws {
         try await withSandbox { box in
             let project = try await RunTests.makeRepository(in: box)
-            let runs = try await Self.runBoth(options: [], in: project)
+            let runs = try await Self.runBoth(options: ["--no-trace"], in: project)
             for (result, record) in runs {
                 #expect(Self.outputs(record) == [], "\(record)")
                 #expect(result.err.contains("ambiguous: another run of this project was active"), "\(result)")
@@ -58,7 +59,8 @@ struct ConcurrentRunTests {
             #expect(runs[0].1["unclaimed"] as? [String] == ["a.txt", "b.txt"], "\(runs[0].1)")
             #expect((runs[1].1["unclaimed"] as? [String])?.contains("a.txt") == true, "\(runs[1].1)")
             // Alone, a run claims what changed as before; no run is left marked as active.
-            let (alone, id) = try await RunTests.record(["sh", "-c", "echo c > c.txt"], in: project)
+            let (alone, id) = try await RunTests.record(
+                ["sh", "-c", "echo c > c.txt"], options: ["--no-trace"], in: project)
             #expect(!alone.err.contains("ambiguous"), "\(alone)")
             let record = try await Self.record(id, in: project)
             #expect(Self.outputs(record) == ["c.txt"])

@@ -154,11 +154,12 @@ struct RunTests {
         }
     }
 
-    @Test("SIGTERM sent to mlpack reaches the command, and mlpack survives to record it", arguments: [false, true])
-    func forwardsSignals(traced: Bool) async throws {
+    @Test(
+        "SIGTERM sent to mlpack reaches the command, and mlpack survives to record it",
+        arguments: ["--no-trace", "--trace=preload", "--trace=ptrace"])
+    func forwardsSignals(options: String) async throws {
         try await withSandbox { box in
             let project = try await Self.makeRepository(in: box)
-            let options = traced ? "--trace" : ""
             // The command traps SIGTERM and exits 7 (0 after 10 s without it); the script
             // kills only mlpack. The harness starts mlpack with most signals blocked (the mask
             // of the test runner's thread), as a careless parent would.
@@ -407,9 +408,10 @@ struct RunTests {
     }
 
     @Test(
-        "--trace records a file the command read without -i, but not code, system files or outputs",
-        .enabled(if: hasStrace, "strace is not installed (scripts/setup.sh installs it)"))
-    func trace() async throws {
+        "tracing records a file the command read without -i, but not code, system files or outputs",
+        .enabled(if: hasStrace, "strace is not installed (scripts/setup.sh installs it)"),
+        arguments: [[], ["--trace=ptrace"]])
+    func trace(options: [String]) async throws {
         try await withSandbox { box in
             let project = try await Self.makeRepository(in: box)
             try box.write("proj/data/labels.csv", "a,1\n")
@@ -418,7 +420,7 @@ struct RunTests {
                 "import sys; open('data/labels.csv').read(); open(sys.argv[1]).read(); open('train.py').read(); "
                 + "open('/etc/hostname').read() if __import__('os').path.exists('/etc/hostname') else None; open('out.txt', 'w').write('x'); open('out.txt').read()"
             let (result, id) = try await Self.record(
-                ["python3", "-c", script, outside], options: ["--trace"], in: project)
+                ["python3", "-c", script, outside], options: options, in: project)
             #expect(result.status == 0, "\(result)")
             #expect(!result.err.contains("warning"), "\(result)")
             let run = try await Self.show(try #require(id), in: project)

@@ -150,7 +150,7 @@ struct SecretsTests: RebuildSuite {
             let root = try await project(
                 in: box, ["read.py": "import os, sys\nfor p in sys.argv[1:]: open(p).read()\n", ".env": "A=1\n"])
             let run = try await mlpack(
-                ["run", "--trace", "--", "python3", "read.py", netrc, ".env"], cwd: root, environment: ["HOME": home])
+                ["run", "--", "python3", "read.py", netrc, ".env"], cwd: root, environment: ["HOME": home])
             #expect(run.status == 0, "\(run)")
             let name = try #require(try FileManager.default.contentsOfDirectory(atPath: root + "/.mlpack/runs").first)
             let record = try #require(

@@ -3,9 +3,11 @@
 /// rules), each kept by content in the run store's objects, so that a later edit, checkout
 /// or reset cannot lose what ran.
 enum CodeCapture {
-    static func capture(projectRoot: String, store: RunStore) throws -> (code: RunRecord.Code, warnings: [String]) {
+    static func capture(
+        projectRoot: String, store: RunStore, index: HashIndex? = nil
+    ) throws -> (code: RunRecord.Code, warnings: [String]) {
         let selection = try CodeSelection.select(directory: projectRoot, includes: [], excludes: [], allowEmpty: true)
-        let hashes = try FileHashing.hash(files: selection.files.map(\.absolutePath))
+        let hashes = try FileHashing.hash(files: selection.files.map(\.absolutePath), index: index)
         var files: [RunRecord.Code.File] = []
         for (file, hash) in zip(selection.files, hashes) {
             // Copied only when the store lacks the content (a second run of the same code

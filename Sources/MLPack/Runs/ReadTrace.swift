@@ -44,16 +44,18 @@ struct ReadTrace {
         defer { unlink(log) }
         guard let data = FileManager.default.contents(atPath: log) else { return Files() }
         let parsed = Self.parse(String(decoding: data, as: UTF8.self), cwd: cwd)
-        func existing(_ paths: [String]) -> [String] {
-            var seen = Set<String>()
-            return paths.compactMap { path in
-                guard let resolved = RunFiles.realPath(path), seen.insert(resolved).inserted,
-                    FileSystem.status(resolved)?.isRegular == true
-                else { return nil }
-                return resolved
-            }
+        return Files(read: Self.existing(parsed.read), written: Self.existing(parsed.written))
+    }
+
+    /// The paths that are regular files now, links resolved, each once, in order.
+    static func existing(_ paths: [String]) -> [String] {
+        var seen = Set<String>()
+        return paths.compactMap { path in
+            guard let resolved = RunFiles.realPath(path), seen.insert(resolved).inserted,
+                FileSystem.status(resolved)?.isRegular == true
+            else { return nil }
+            return resolved
         }
-        return Files(read: existing(parsed.read), written: existing(parsed.written))
     }
 
     /// Folders whose files are never a run's data: the system's.

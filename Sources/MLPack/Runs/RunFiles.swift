@@ -33,8 +33,10 @@ enum RunFiles {
 
     /// Hashes regular files in parallel; a file that vanished or cannot be read meanwhile is
     /// left out with a warning. `absolute` and `recorded` are parallel arrays.
-    static func fileRecords(absolute: [String], recorded: [String], warn: (String) -> Void) -> [RunRecord.FileRecord] {
-        let results = FileHashing.hashEach(files: absolute)
+    static func fileRecords(
+        absolute: [String], recorded: [String], index: HashIndex? = nil, warn: (String) -> Void
+    ) -> [RunRecord.FileRecord] {
+        let results = FileHashing.hashEach(files: absolute, index: index)
         var records: [RunRecord.FileRecord] = []
         for (index, result) in results.enumerated() {
             switch result {
@@ -51,7 +53,7 @@ enum RunFiles {
     /// A folder as a record: its `sha256sum` listing (paths relative to the folder, links to
     /// files followed) is kept in the store's objects, and its digest is the record's.
     static func directoryRecord(
-        _ absolute: String, recorded: String, store: RunStore, warn: (String) -> Void
+        _ absolute: String, recorded: String, store: RunStore, index: HashIndex? = nil, warn: (String) -> Void
     ) throws -> RunRecord.FileRecord {
         var relatives: [String] = []
         var notUTF8: [String] = []
@@ -67,7 +69,7 @@ enum RunFiles {
             }
             relatives.append(relative)
         }
-        let hashes = try FileHashing.hash(files: relatives.map { absolute + "/" + $0 })
+        let hashes = try FileHashing.hash(files: relatives.map { absolute + "/" + $0 }, index: index)
         let listing = Listing.sha256sum(zip(relatives, hashes).map { ($0, $1.sha256) })
         let digest = try store.storeObject(bytes: listing)
         return RunRecord.FileRecord(
@@ -77,13 +79,15 @@ enum RunFiles {
 
     /// A file or folder named on the command line (`-i`, `-o`).
     static func record(
-        _ absolute: String, projectRoot: String, store: RunStore, warn: (String) -> Void
+        _ absolute: String, projectRoot: String, store: RunStore, index: HashIndex? = nil, warn: (String) -> Void
     ) throws -> RunRecord.FileRecord? {
         let recorded = recordedPath(absolute, projectRoot: projectRoot)
         guard let status = FileSystem.status(absolute, followLinks: true) else { return nil }
-        if status.isDirectory { return try directoryRecord(absolute, recorded: recorded, store: store, warn: warn) }
+        if status.isDirectory {
+            return try directoryRecord(absolute, recorded: recorded, store: store, index: index, warn: warn)
+        }
         guard status.isRegular else { throw MLPackError.usage("\(recorded): not a file or directory") }
-        let hash = try FileHashing.hash(file: absolute)
+        let hash = try FileHashing.hash(file: absolute, index: index)
         return RunRecord.FileRecord(path: recorded, kind: .file, sha256: hash.sha256, size: hash.size)
     }
 

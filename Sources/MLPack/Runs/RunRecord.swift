@@ -87,6 +87,11 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// of the project was active meanwhile (which wrote them is ambiguous), or, traced, the
     /// run's processes did not write them. Absent when there are none.
     public var unclaimed: [String]?
+    /// Which tracer saw the files the run opened: `preload` or `ptrace`; absent when none did.
+    public var tracer: String?
+    /// Programs of the run that the tracer did not see (static binaries; `the command` for
+    /// the command itself): their reads are missing from the inputs.
+    public var untraced: [String]?
 
     public init(
         id: String, name: String?, argv: [String], workingDirectory: String, started: String, ended: String,

@@ -12,13 +12,13 @@ public struct RunRequest: Sendable {
     public var metrics: String?
     public var name: String?
     public var deterministic: Bool
-    public var trace: Bool
+    public var trace: TraceMode
     /// Where the command runs (mlpack's own working folder), and where the store is looked up.
     public var workingDirectory: String
 
     public init(
         command: [String], inputs: [String] = [], outputs: [String] = [], metrics: String? = nil, name: String? = nil,
-        deterministic: Bool = false, trace: Bool = false,
+        deterministic: Bool = false, trace: TraceMode = .preload,
         workingDirectory: String = Host.current.workingDirectory
     ) {
         self.command = command
@@ -79,17 +79,15 @@ public enum RunRecorder {
         let python = interpreter(program: program, executable: executable)
         let probe = BackgroundValue { EnvironmentProbe.collect(python: python) }
 
-        let (code, codeWarnings) = try CodeCapture.capture(projectRoot: root, store: store)
+        let index = HashIndex(store: store)
+        let (code, codeWarnings) = try CodeCapture.capture(projectRoot: root, store: store, index: index)
         codeWarnings.forEach(warn)
-        var inputs = try inputPaths.compactMap { try RunFiles.record($0, projectRoot: root, store: store, warn: warn) }
-        var trace: ReadTrace?
-        var pythonPrefixes: BackgroundValue<[String]>?
-        if request.trace {
-            let prepared = ReadTrace.prepare()
-            if let problem = prepared.problem { warning("\(input: .trace): \(problem); recording without tracing") }
-            trace = prepared.trace
-            if trace != nil { pythonPrefixes = BackgroundValue { ReadTrace.pythonPrefixes(python: python) } }
+        var inputs = try inputPaths.compactMap {
+            try RunFiles.record($0, projectRoot: root, store: store, index: index, warn: warn)
         }
+        let (trace, traceProblem) = CommandTrace.prepare(request.trace)
+        if let traceProblem { warning("\(input: .trace): \(traceProblem); recording without tracing") }
+        let pythonPrefixes = trace.map { _ in BackgroundValue { ReadTrace.pythonPrefixes(python: python) } }
         let activity = try store.beginActivity()
         let before = TreeSnapshot.take(root)
 
@@ -101,38 +99,44 @@ public enum RunRecorder {
         forwarder.commandStarting()
         let pid: pid_t
         do {
-            if let trace {
-                pid = try ForegroundCommand.spawn(
-                    executable: trace.strace, arguments: trace.wrap(executable: executable, arguments: request.command),
-                    environment: environment, directory: directory, closing: forwarder.descriptors)
-            } else {
-                pid = try ForegroundCommand.spawn(
-                    executable: executable, arguments: request.command, environment: environment, directory: directory,
-                    closing: forwarder.descriptors)
-            }
+            let launch =
+                trace?.launch(executable: executable, arguments: request.command, environment: environment)
+                ?? (executable: executable, arguments: request.command, environment: environment)
+            pid = try ForegroundCommand.spawn(
+                executable: launch.executable, arguments: launch.arguments, environment: launch.environment,
+                directory: directory, closing: forwarder.descriptors)
         } catch {
             forwarder.stopForwarding()
             throw error
         }
-        forwarder.forward(to: pid, isTracer: trace != nil)
+        forwarder.forward(to: pid, isTracer: trace?.isParentOfCommand ?? false)
         let termination = ForegroundCommand.wait(pid)
         forwarder.stopForwarding()
         let ended = Date()
         let changed = TreeSnapshot.take(root).changed(since: before)
         let overlapped = activity.end()
-        let traced = trace?.files(cwd: cwd)
+        let traced = trace?.finish(command: pid, cwd: cwd)
+        for program in traced?.unseen ?? [] {
+            warning(
+                "\(program) ran without the read tracer (a static binary, or its environment dropped it): its reads were not seen; name its inputs with \(input: .runInput), or trace with \(input: .trace)=ptrace"
+            )
+        }
+        traced?.problems.forEach(warn)
 
         let record: Result<RunRecord, MLPackError>
         do {
+            let written = traced.flatMap { $0.complete ? $0.files.written : nil }
             let (claimed, unclaimed) = claim(
-                changed, written: traced?.written, overlapped: overlapped, root: root, warn: warning)
-            var outputs = try findOutputs(request, cwd: cwd, store: store, changed: claimed, warn: warning)
+                changed, written: written, overlapped: overlapped, root: root, warn: warning)
+            var outputs = try findOutputs(
+                request, cwd: cwd, store: store, changed: claimed, index: index, warn: warning)
             let metrics = readMetrics(request.metrics, cwd: cwd, outputs: &outputs, root: root, warn: warning)
             var privateReads: [String] = []
             if let traced, let pythonPrefixes {
                 let found = tracedInputs(
-                    traced.read, root: root, pythonPrefixes: pythonPrefixes.value, code: code,
-                    known: inputs, outputs: outputs, warn: warn)
+                    traced.files.read, root: root, pythonPrefixes: pythonPrefixes.value, code: code,
+                    known: inputs, outputs: outputs, arguments: request.command, cwd: cwd, store: store, index: index,
+                    warn: warn)
                 inputs += found.inputs
                 privateReads = found.privateReads
             }
@@ -168,12 +172,15 @@ public enum RunRecorder {
                 outputs: outputs, metrics: metrics)
             run.privateReads = privateReads.isEmpty ? nil : privateReads
             run.unclaimed = unclaimed.isEmpty ? nil : unclaimed
+            run.tracer = trace?.mode.rawValue
+            run.untraced = traced.flatMap { $0.unseen.isEmpty ? nil : $0.unseen }
             if metrics != nil {
                 run.metricsPath = request.metrics.map {
                     RunFiles.recordedPath(RunFiles.canonical($0, cwd: cwd), projectRoot: root)
                 }
             }
             try store.save(run)
+            do { try index.save() } catch { warn("the hash index was not saved (\(error)): the next run hashes again") }
             record = .success(run)
         } catch let error as MLPackError {
             record = .failure(error)
@@ -193,25 +200,30 @@ public enum RunRecorder {
     }
 
     /// Which of the files that changed during the run (paths below the project root) it
-    /// wrote, and which not. Traced, those its processes wrote (`written`, absolute). Else
-    /// all of them, unless another run of the project was active meanwhile: then which run
-    /// wrote a file is unknown, and none is claimed.
+    /// wrote, and which not. Alone, the run wrote whatever changed. While another run of the
+    /// project was active, traced, those its processes were seen writing (`written`,
+    /// absolute); untraced, which run wrote a file is unknown, and none is claimed. (The trace
+    /// is not asked when alone: a runtime that makes system calls itself, as Rust's tempfile
+    /// does for the rename that saves a safetensors file, writes files it does not see.)
     static func claim(
         _ changed: [String], written: [String]?, overlapped: Bool, root: String, warn: (Message) -> Void
     ) -> (claimed: [String], unclaimed: [String]) {
+        guard overlapped, !changed.isEmpty else { return (changed, []) }
+        func list(_ files: [String]) -> String {
+            files.prefix(3).joined(separator: ", ") + (files.count > 3 ? ", …" : "")
+        }
         if let written {
             let wrote = Set(written.map { RunFiles.recordedPath($0, projectRoot: root) })
             let unclaimed = changed.filter { !wrote.contains($0) }
             if !unclaimed.isEmpty {
                 warn(
-                    "\(unclaimed.count) files changed during the run that its processes did not write (\(unclaimed.prefix(3).joined(separator: ", "))\(unclaimed.count > 3 ? ", …" : "")): not claimed as outputs"
+                    "ambiguous: another run of this project was active; \(unclaimed.count) files changed during the run that its processes were not seen writing (\(list(unclaimed))): not claimed as outputs (name them with \(input: .runOutput))"
                 )
             }
             return (changed.filter { wrote.contains($0) }, unclaimed)
         }
-        guard overlapped, !changed.isEmpty else { return (changed, []) }
         warn(
-            "ambiguous: another run of this project was active; the \(changed.count) files that changed (\(changed.prefix(3).joined(separator: ", "))\(changed.count > 3 ? ", …" : "")) are not claimed as outputs (name them with \(input: .runOutput), or record with \(input: .trace))"
+            "ambiguous: another run of this project was active; the \(changed.count) files that changed (\(list(changed))) are not claimed as outputs (name them with \(input: .runOutput), or record with tracing)"
         )
         return ([], changed)
     }
@@ -219,7 +231,8 @@ public enum RunRecorder {
     /// The `claimed` changed files under the project, then `-o` paths (a folder as one
     /// record with its listing), each once, sorted by path.
     static func findOutputs(
-        _ request: RunRequest, cwd: String, store: RunStore, changed: [String], warn: (Message) -> Void
+        _ request: RunRequest, cwd: String, store: RunStore, changed: [String], index: HashIndex? = nil,
+        warn: (Message) -> Void
     ) throws -> [RunRecord.FileRecord] {
         let root = store.projectRoot
         var files = changed.map { (absolute: root + "/" + $0, recorded: $0) }
@@ -236,7 +249,7 @@ public enum RunRecorder {
                 do {
                     folders.append(
                         try RunFiles.directoryRecord(
-                            absolute, recorded: recorded, store: store, warn: { warn(Message($0)) }))
+                            absolute, recorded: recorded, store: store, index: index, warn: { warn(Message($0)) }))
                 } catch {
                     warn("\(input: .runOutput) \(path): not recorded (\(error))")
                 }
@@ -247,7 +260,7 @@ public enum RunRecorder {
             }
         }
         let records = RunFiles.fileRecords(
-            absolute: files.map(\.absolute), recorded: files.map(\.recorded), warn: { warn(Message($0)) })
+            absolute: files.map(\.absolute), recorded: files.map(\.recorded), index: index, warn: { warn(Message($0)) })
         return (records + folders).sortedBytewise(by: \.path)
     }
 
@@ -280,15 +293,18 @@ public enum RunRecorder {
     /// The traced files that are data: not the system's or the Python installation's, not
     /// code of the snapshot, not the run's outputs, not already an input (or inside one),
     /// not where the output scan never looks (.git, .mlpack, caches, environments). Private
-    /// reads (`ReadTrace.pathOnly`) come apart, by path only.
+    /// reads (`ReadTrace.pathOnly`) come apart, by path only. Files read outside the project
+    /// are grouped by dataset (`datasetRoots`): a folder of them becomes one folder input.
     static func tracedInputs(
         _ files: [String], root: String, pythonPrefixes: [String], code: RunRecord.Code, known: [RunRecord.FileRecord],
-        outputs: [RunRecord.FileRecord], home: String = Host.current.home, warn: (String) -> Void
+        outputs: [RunRecord.FileRecord], arguments: [String] = [], cwd: String = "/", store: RunStore? = nil,
+        index: HashIndex? = nil, home: String = Host.current.home, warn: (String) -> Void
     ) -> (inputs: [RunRecord.FileRecord], privateReads: [String]) {
         let excluded = Set(code.files.map(\.path)).union(outputs.map(\.path)).union(known.map(\.path))
         let folders = known.filter { $0.kind == .directory }.map { $0.path == "." ? "" : $0.path + "/" }
         var absolute: [String] = []
         var recorded: [String] = []
+        var outside: [String] = []
         var privateReads: [String] = []
         for file in files {
             if pythonPrefixes.contains(where: { file.hasPrefix($0) }) { continue }
@@ -303,9 +319,69 @@ public enum RunRecorder {
                 privateReads.append(path)
                 continue
             }
-            absolute.append(file)
-            recorded.append(name)
+            if name.hasPrefix("/") && store != nil {
+                outside.append(file)
+            } else {
+                absolute.append(file)
+                recorded.append(name)
+            }
         }
-        return (RunFiles.fileRecords(absolute: absolute, recorded: recorded, warn: warn), privateReads)
+        var records: [RunRecord.FileRecord] = []
+        for dataset in datasetRoots(outside, arguments: arguments, cwd: cwd) {
+            guard let store, dataset.files.count > 1 else {
+                absolute += dataset.files
+                recorded += dataset.files
+                continue
+            }
+            do {
+                records.append(
+                    try RunFiles.directoryRecord(
+                        dataset.root, recorded: dataset.root, store: store, index: index, warn: warn))
+            } catch {
+                warn("\(dataset.root): not recorded as a dataset (\(error)); its files read are recorded one by one")
+                absolute += dataset.files
+                recorded += dataset.files
+            }
+        }
+        records += RunFiles.fileRecords(absolute: absolute, recorded: recorded, index: index, warn: warn)
+        return (records, privateReads)
+    }
+
+    /// Files read outside the project, grouped by the dataset they belong to: below a folder
+    /// the command line names (the deepest that holds them), else the deepest folder common
+    /// to the files read under one top-level folder (two levels for shared ones: /tmp/x,
+    /// /home/user, /mnt/disk), so that a data loader's thousands of files are one dataset.
+    static func datasetRoots(_ files: [String], arguments: [String], cwd: String) -> [(root: String, files: [String])] {
+        let named = arguments.dropFirst().compactMap { argument -> String? in
+            let value = argument.split(separator: "=", maxSplits: 1).last.map(String.init) ?? argument
+            guard !value.isEmpty, !value.hasPrefix("-") || value.hasPrefix("/") else { return nil }
+            let folder = RunFiles.canonical(value, cwd: cwd)
+            return FileSystem.status(folder, followLinks: true)?.isDirectory == true && folder != "/" ? folder : nil
+        }
+        let shared: Set<Substring> = ["tmp", "home", "mnt", "media", "srv", "scratch", "data", "datasets"]
+        var groups: [String: [String]] = [:]
+        var order: [String] = []
+        for file in files {
+            let key: String
+            if let folder = named.filter({ file.hasPrefix($0 + "/") }).max(by: { $0.count < $1.count }) {
+                key = "named:" + folder
+            } else {
+                let components = file.split(separator: "/")
+                let depth = components.first.map { shared.contains($0) } == true ? 2 : 1
+                key = "/" + components.prefix(depth).joined(separator: "/")
+            }
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(file)
+        }
+        return order.map { key in
+            let files = groups[key]!
+            if key.hasPrefix("named:") { return (String(key.dropFirst("named:".count)), files) }
+            var common = files[0].split(separator: "/").dropLast()
+            for file in files.dropFirst() {
+                let parts = file.split(separator: "/").dropLast()
+                common = common.prefix(zip(common, parts).prefix { $0 == $1 }.count)
+            }
+            return ("/" + common.joined(separator: "/"), files)
+        }
     }
 }

@@ -6,7 +6,7 @@ public enum Input: Sendable, Equatable, CaseIterable {
     case data, dataMount, dataURI
     case output, force, key, keyring, destination, only
     case drop, dropRun
-    case runName, runOutput, trace, metrics
+    case runName, runInput, runOutput, trace, metrics
     case workdir, allowNetwork, unsafeNoSandbox, timeout, maxWorkspaceSize, maxProcesses, maxMemory, secret
 
     /// How the library words it on its own.
@@ -32,6 +32,7 @@ public enum Input: Sendable, Equatable, CaseIterable {
         case .drop: "the items dropped"
         case .dropRun: "the run dropped"
         case .runName: "the run's name"
+        case .runInput: "the declared input"
         case .runOutput: "the declared output"
         case .trace: "tracing"
         case .metrics: "the metrics file"

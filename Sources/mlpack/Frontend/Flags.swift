@@ -24,6 +24,7 @@ enum Flags {
         case .drop: "--drop"
         case .dropRun: "--drop-run"
         case .runName: "--name"
+        case .runInput: "-i"
         case .runOutput: "-o"
         case .trace: "--trace"
         case .metrics: "--metrics"

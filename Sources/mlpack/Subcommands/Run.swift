@@ -6,7 +6,7 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run a command and record the run in the project's .mlpack/ folder.",
         usage:
-            "mlpack run [-i <PATH>]... [-o <PATH>]... [--metrics <FILE>] [--name <NAME>] [--deterministic] [--trace] [--quiet] -- <CMD> [<ARGS>...]",
+            "mlpack run [-i <PATH>]... [-o <PATH>]... [--metrics <FILE>] [--name <NAME>] [--deterministic] [--trace <preload|ptrace>] [--no-trace] [--quiet] -- <CMD> [<ARGS>...]",
         discussion: """
             The command runs in the foreground, with this terminal, and mlpack exits with its \
             status (or dies by the same signal). The record holds the command line, working \
@@ -16,6 +16,13 @@ struct Run: ParsableCommand {
             or changed under the project while the command ran (git-ignored folders included; \
             .git, .mlpack, __pycache__, *.pyc, virtualenvs and .ipynb_checkpoints excluded). \
             An input with the content of an earlier run's output is linked to that run. \
+            Every file the command and its children open is traced by default, at almost no \
+            cost: a library mlpack carries is preloaded (LD_PRELOAD) into each process. A \
+            file read in the project that git does not track becomes an input, files read \
+            outside it become one folder input per dataset, and an input another run wrote \
+            links the two runs; traced, only files the run's processes wrote are its \
+            outputs. Static binaries and programs that bypass the C library are not seen \
+            (mlpack warns): --trace ptrace follows them with strace, more slowly. \
             Secrets in the command line (the value of an option named like --api-key, \
             --token, --password or --auth…, a token such as sk-…, credentials in a URL) are \
             recorded as ${MLPACK_SECRET_…} placeholders, with a warning; files named like \
@@ -51,8 +58,14 @@ struct Run: ParsableCommand {
     )
     var deterministic = false
 
-    @Flag(help: "Also record the data files the command opened for reading, traced with strace.")
-    var trace = false
+    @Option(
+        help: ArgumentHelp(
+            "How to see the files the command opens: preload (the default) or ptrace (strace: also static binaries, slower).",
+            valueName: "TRACER"))
+    var trace: TraceMode?
+
+    @Flag(help: "Do not trace: inputs are only the -i paths, outputs whatever changed under the project.")
+    var noTrace = false
 
     @Flag(name: .shortAndLong, help: "No warnings and no summary line on standard error.")
     var quiet = false
@@ -61,11 +74,16 @@ struct Run: ParsableCommand {
         parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "CMD"))
     var command: [String] = []
 
+    func validate() throws {
+        if noTrace, trace != nil { throw ValidationError("--trace and --no-trace contradict each other") }
+        if trace == .off { throw ValidationError("--trace takes preload or ptrace (--no-trace turns tracing off)") }
+    }
+
     func run() throws {
         let request = RunRequest(
             command: command, inputs: inputs, outputs: outputs, metrics: metrics, name: name,
             deterministic: deterministic,
-            trace: trace)
+            trace: noTrace ? .off : trace ?? .preload)
         let outcome = try RunRecorder.run(request) { if !quiet { Terminal.warning(Flags.render($0)) } }
         switch outcome.record {
         case .success(let record):
@@ -83,3 +101,5 @@ struct Run: ParsableCommand {
         ChildExit.exit(like: outcome.termination)
     }
 }
+
+extension TraceMode: ExpressibleByArgument {}

@@ -95,6 +95,8 @@ struct Runs: ParsableCommand {
             }
             row("code", code)
             row("environment", run.environment)
+            let untraced = run.untraced.map { "; not seen: " + $0.joined(separator: ", ") } ?? ""
+            row("traced", (run.tracer.map { "by \($0)" } ?? "no (inputs are the -i paths only)") + untraced)
             for (index, name) in run.setVariables.keys.sorted().enumerated() {
                 row(index == 0 ? "set" : "", "\(name)=\(run.setVariables[name]!)")
             }
