@@ -130,9 +130,12 @@ struct Sandbox {
         }
         // The program as PATH names it (a venv's bin/python) and what that link resolves to (the
         // Python the venv was made from) — only a name looked up on PATH or an absolute path,
-        // never one relative to mlpack's own folder.
-        if let program, !program.contains("/") || program.hasPrefix("/"), let executable = ChildProcess.locate(program)
-        {
+        // never one relative to mlpack's own folder. A program that is no Python (`sh
+        // train.sh`) gets python3 as PATH names it: the interpreter whose packages the run's
+        // environment capture recorded (RunRecorder.interpreter).
+        let programs = [program].compactMap { $0 } + (program.map(RunRecorder.isPython) == true ? [] : ["python3"])
+        for program in programs where !program.contains("/") || program.hasPrefix("/") {
+            guard let executable = ChildProcess.locate(program) else { continue }
             let asNamed = (executable as NSString).standardizingPath
             for hop in [asNamed, URL(fileURLWithPath: asNamed).resolvingSymlinksInPath().path] where belowHome(hop) {
                 let folder = Self.installation((hop as NSString).deletingLastPathComponent, homes: homes)

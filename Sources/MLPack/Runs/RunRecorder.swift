@@ -193,10 +193,13 @@ public enum RunRecorder {
     /// The interpreter whose packages the environment records: the command's own when it
     /// is a Python (`python`, `python3.12`, `.venv/bin/python`), else python3 on PATH.
     static func interpreter(program: String, executable: String) -> String? {
+        isPython(program) ? executable : nil
+    }
+
+    /// `python`, `python3.12`, `.venv/bin/python`: a program named as a Python interpreter.
+    static func isPython(_ program: String) -> Bool {
         let name = (program as NSString).lastPathComponent
-        guard name.hasPrefix("python") else { return nil }
-        let version = name.dropFirst("python".count)
-        return version.allSatisfy({ $0.isNumber || $0 == "." }) ? executable : nil
+        return name.hasPrefix("python") && name.dropFirst("python".count).allSatisfy { $0.isNumber || $0 == "." }
     }
 
     /// Which of the files that changed during the run (paths below the project root) it
