@@ -42,9 +42,16 @@ final class PackFile {
 
     /// The index entry for an archive path, if the index is usable and lists it.
     func indexEntry(_ archivePath: String) -> SeekIndex.Entry? {
-        guard case .success(let loaded) = index else { return nil }
-        return loaded.index.entries.first { $0.path == archivePath }
+        guard case .success(let loaded) = index, let position = indexPositions[archivePath] else { return nil }
+        return loaded.index.entries[position]
     }
+
+    /// Where each archive path lies in the index's entries (the first, should one repeat).
+    private lazy var indexPositions: [String: Int] = {
+        guard case .success(let loaded) = index else { return [:] }
+        return Dictionary(
+            loaded.index.entries.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { first, _ in first })
+    }()
 
     /// Streams one entry's bytes through the index, decompressing only the frames it spans.
     func stream(_ entry: SeekIndex.Entry, into consumer: (UnsafeRawBufferPointer) throws -> Void) throws {

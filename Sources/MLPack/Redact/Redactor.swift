@@ -47,14 +47,13 @@ public enum Redactor {
         guard pack.size != nil else { throw MLPackError.usage("redact needs a pack file, not standard input") }
         // Everything is checked before anything is copied.
         let (scanned, contents, _, _) = try PackVerifier.scanAndCheck(pack, trusting: TrustedKeys(), progress: progress)
-        guard case .success(let loaded) = pack.index else {
+        guard case .success = pack.index else {
             throw MLPackError.usage("\(input): its seek index is unusable; extract it and create it again")
         }
         let top = scanned.topDirectory
         func bytes(_ itemPath: String) throws -> [UInt8] {
             if let kept = scanned.metadata[Layout.payloadPath(itemPath)] { return kept }
-            guard let entry = loaded.index.entries.first(where: { $0.path == top + "/" + Layout.payloadPath(itemPath) })
-            else {
+            guard let entry = pack.indexEntry(top + "/" + Layout.payloadPath(itemPath)) else {
                 throw MLPackError.integrity(entry: Layout.payloadPath(itemPath), problem: "missing from the seek index")
             }
             let read = try pack.read(entry)
@@ -114,7 +113,7 @@ public enum Redactor {
                 if original.size > 0, let target = firstWithContent[key] {
                     try writer.addHardlink(path: payloadPath, target: Layout.payloadPath(target), mode: original.mode)
                 } else {
-                    guard let entry = loaded.index.entries.first(where: { $0.path == top + "/" + payloadPath }) else {
+                    guard let entry = pack.indexEntry(top + "/" + payloadPath) else {
                         throw MLPackError.integrity(entry: payloadPath, problem: "missing from the seek index")
                     }
                     let written = try writer.add(
