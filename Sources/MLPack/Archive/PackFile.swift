@@ -105,19 +105,25 @@ struct IndexUnusable: Error, CustomStringConvertible {
 /// the entry's disclosure; any inconsistency throws `IndexUnusable`.
 final class EntryReader: ByteReader {
     let path: String
-    private let reader: FrameReader
+    fileprivate let reader: FrameReader
     private var skip: UInt64
     private var remaining: UInt64
     private let scratch: UnsafeMutableRawBufferPointer
 
-    init(pack: PackFile, entry: SeekIndex.Entry) throws {
+    convenience init(pack: PackFile, entry: SeekIndex.Entry) throws {
         guard case .success(let loaded) = pack.index else { throw IndexUnusable(reason: "no seek index") }
         let frame = loaded.index.frame(containing: entry.dataOffset)
+        self.init(
+            FrameReader(
+                file: pack.file, compressedOffset: frame.compressedOffset, uncompressedOffset: frame.uncompressedOffset,
+                limits: pack.limits), entry: entry)
+    }
+
+    /// Reads `entry` from a stream already at or before its data.
+    fileprivate init(_ reader: FrameReader, entry: SeekIndex.Entry) {
         path = entry.path
-        reader = FrameReader(
-            file: pack.file, compressedOffset: frame.compressedOffset, uncompressedOffset: frame.uncompressedOffset,
-            limits: pack.limits)
-        skip = entry.dataOffset - frame.uncompressedOffset
+        self.reader = reader
+        skip = entry.dataOffset - reader.uncompressedOffset
         remaining = entry.size
         scratch = .allocate(byteCount: 1 << 16, alignment: 16)
     }
@@ -144,5 +150,28 @@ final class EntryReader: ByteReader {
         }
         guard n > 0 else { throw IndexUnusable(reason: "index points past the end of the data") }
         return n
+    }
+}
+
+/// Entries read one after the other in the tar's order: each continues the stream the
+/// previous one left, where that is nearer than the start of its frame. Small entries
+/// share frames, and decompressing each one's frame from its start again would make
+/// copying a pack's items quadratic.
+final class EntriesInOrder {
+    private let pack: PackFile
+    private var last: FrameReader?
+
+    init(pack: PackFile) { self.pack = pack }
+
+    func open(_ entry: SeekIndex.Entry) throws -> EntryReader {
+        guard case .success(let loaded) = pack.index else { throw IndexUnusable(reason: "no seek index") }
+        if let last, last.uncompressedOffset <= entry.dataOffset,
+            loaded.index.frame(containing: entry.dataOffset).uncompressedOffset <= last.uncompressedOffset
+        {
+            return EntryReader(last, entry: entry)
+        }
+        let reader = try EntryReader(pack: pack, entry: entry)
+        last = reader.reader
+        return reader
     }
 }

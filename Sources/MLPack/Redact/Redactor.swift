@@ -97,6 +97,7 @@ public enum Redactor {
                 progress: counter)
             var items: [Item] = []
             var firstWithContent: [String: String] = [:]
+            let entries = EntriesInOrder(pack: pack)
             let rewrites = Dictionary(uniqueKeysWithValues: plan.rewritten.map { ($0.change.path, $0.bytes) })
             for original in plan.kept {
                 let payloadPath = Layout.payloadPath(original.path)
@@ -118,7 +119,7 @@ public enum Redactor {
                     }
                     let written = try writer.add(
                         path: payloadPath,
-                        source: .reader(try EntryReader(pack: pack, entry: entry), size: original.size),
+                        source: .reader(try entries.open(entry), size: original.size),
                         mode: original.mode)
                     guard Hex.encode(written.sha256) == original.sha256 else {
                         throw MLPackError.integrity(
