@@ -29,7 +29,7 @@ row() {
     read -r seconds kib < <(tail -n 1 time.out)
     echo "| $label | $seconds s | $((kib / 1024)) MiB | $status |"
 }
-size() { du -h "$1" | cut -f1; }
+size() { du -hL "$1" | cut -f1; }
 
 echo
 echo "## Costs at the reader limits"
