@@ -16,6 +16,10 @@ if [ ! -f items.mlpack ]; then
     rm -rf tree && python3 "$gen" tree tree
     "$mlpack" create -o items.mlpack --code tree --unsigned -q --force
 fi
+if [ ! -f links.mlpack ]; then
+    rm -rf links && python3 "$gen" links links
+    "$mlpack" create -o links.mlpack --code links --unsigned -q --force
+fi
 [ -f a.safetensors ] || python3 "$gen" safetensors a.safetensors 1024 0
 [ -f b.safetensors ] || python3 "$gen" safetensors b.safetensors 1024 1
 [ -f m0.safetensors ] || python3 "$gen" many-tensors m0.safetensors 800000 0
@@ -53,5 +57,6 @@ rm -rf x && row "extract, the same" "$mlpack" extract items.mlpack --to x
 rm -rf x
 row "redact --drop of 1,000 items, the same" "$mlpack" redact items.mlpack -o redacted.mlpack --drop 'code/*/d000/*' --force
 row "baseline: \`tar --zstd -tf\`, the same" tar --zstd -tf items.mlpack
+row "verify, 30,000 hard links to 30,000 targets ($(size links.mlpack))" "$mlpack" verify links.mlpack --allow-unsigned
 row "compare, two 1 GiB safetensors (one tensor)" "$mlpack" compare a.safetensors b.safetensors
 row "compare, two safetensors of 800,000 tensors ($(size m0.safetensors))" "$mlpack" compare m0.safetensors m1.safetensors

@@ -9,6 +9,9 @@ the reader limits let a stranger make them.
                                      scan it all before it can say so.
   tree DIR [FILES]                   FILES (default 199,980) small files below DIR, for
                                      `mlpack create --code DIR`: a valid pack at the entry limit.
+  links DIR [PAIRS]                  PAIRS (default 30,000) pairs of identical files, a/ and b/:
+                                     `create --code DIR` stores each b/ file as a hard link
+                                     to its a/ twin, the targets spread over the pack.
   safetensors OUT MIB [SEED]         one F32 tensor of MIB MiB, random-normal; SEED 1 adds
                                      a small perturbation to the SEED 0 values.
   many-tensors OUT COUNT [SEED]      COUNT tensors of 4 F32 each: a header of ~60 bytes per
@@ -42,6 +45,14 @@ def tree(root, files=199_980):
             os.makedirs(d, exist_ok=True)
         with open(os.path.join(d, f"file-with-a-longer-name-{i:06d}.py"), "w") as f:
             f.write(f"x = {i}\n")
+
+
+def links(root, pairs=30_000):
+    for side in "ab":
+        os.makedirs(os.path.join(root, side), exist_ok=True)
+        for i in range(pairs):
+            with open(os.path.join(root, side, f"f{i:05d}.py"), "w") as f:
+                f.write(f"x = {i}\n")
 
 
 def safetensors(out, mib, seed=0):
@@ -81,6 +92,8 @@ if __name__ == "__main__":
         tree(args[0], *map(int, args[1:]))
     elif mode == "many-tensors":
         many_tensors(args[0], *map(int, args[1:]))
+    elif mode == "links":
+        links(args[0], *map(int, args[1:]))
     elif mode == "safetensors":
         safetensors(args[0], *map(int, args[1:]))
     else:
