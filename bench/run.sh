@@ -187,4 +187,6 @@ size() { du -h "$1" | cut -f1; }
         echo "| $name | $((kib / 1024)) MiB $([ "$kib" -le $((150 * 1024)) ] && echo "(met)" || echo "(not met)") |"
     done
 } > "$results"
+# The costs at the reader limits (minutes of input generation): not in the smoke run.
+[ "${1:-}" = "--smoke" ] || bash "$root/bench/costs.sh" >> "$results"
 cat "$results"

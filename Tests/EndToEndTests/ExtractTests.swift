@@ -139,6 +139,30 @@ struct ExtractTests {
         }
     }
 
+    /// The whole pack is checked before a byte is staged, so a pack that fails verification
+    /// costs extract what it costs verify. Here writing any file past 64 KiB kills the process
+    /// (SIGXFSZ): staging the 1 MiB weights on the way, as a single pass would, cannot go unseen.
+    @Test("A pack that fails verification fails extract as it fails verify, before any file is written")
+    func checkedBeforeWriting() async throws {
+        try await withSandbox { box in
+            let project = try makeProject(in: box)
+            let weights = try makeWeights(in: box, size: 1 << 20)
+            let pack = try await makePack(in: box, code: project.directory, weights: [weights])
+            let damaged = box.path("damaged.mlpack")
+            try await tamper(["flip", "--name", "{top}/tagmanifest-sha256.txt"], pack: pack, output: damaged)
+            let verify = try await mlpack(["verify", damaged, "--allow-unsigned"])
+            #expect(verify.status == 1 && verify.err.contains("BagIt view tampered with"), "\(verify)")
+            let extract = try await run(
+                "/usr/bin/prlimit",
+                ["--fsize=65536", try Repo.mlpackBinary(), "extract", damaged, "--to", box.path("out")])
+            #expect(extract.status == verify.status, "\(extract)")
+            #expect(
+                extract.errLines.filter { $0.hasPrefix("mlpack: error:") }
+                    == verify.errLines.filter { $0.hasPrefix("mlpack: error:") }, "\(extract)")
+            #expect(!exists(box.path("out")))
+        }
+    }
+
     @Test("A non-empty target folder: exit 2 and untouched, unless --force")
     func nonEmptyTarget() async throws {
         try await withSandbox { box in

@@ -223,6 +223,10 @@ struct TensorFileComparisonTests {
             (#"{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}"#, 8, "no shape"),
             (#"{"t":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}"#, 8, "unsupported dtype"),
             (#"["t"]"#, 0, "does not start with '{'"),
+            (
+                #"{"t":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"t":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#,
+                8, "describes tensor t twice"
+            ),
         ])
     func hostileSafetensors(header: String, dataBytes: Int, reason: String) throws {
         try withTemporaryDirectory { dir in

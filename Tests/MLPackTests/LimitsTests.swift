@@ -198,6 +198,28 @@ struct LimitsTests {
         }
     }
 
+    /// The scan holds every entry's name until the end, when the disclosures say which are
+    /// items: a pack of many long names is metadata read into memory, and capped as such.
+    @Test("the entries' names together count against maxMetadataBytes")
+    func nameBytes() throws {
+        try withTemporaryDirectory { dir in
+            let path = dir.path("names.mlpack")
+            let names = (0..<40).map { "notes/" + String(repeating: "n", count: 200) + "/\($0).txt" }
+            try craftPack(at: path, name: "names", items: names.map { ($0, .note, [0x0a], 0o644) })
+            // Every file read into memory is smaller than this; the names together are not.
+            var limits = ReaderLimits()
+            limits.maxMetadataBytes = 8000
+            let error = expectMLPackError { _ = try PackScanner(pack: PackFile(path: path, limits: limits)).scan() }
+            guard case .limitExceeded(let name, let detail)? = error else {
+                Issue.record("got \(String(describing: error))"); return
+            }
+            #expect(name == "metadata-size")
+            #expect(detail == "the entries' names total more than 8000 bytes")
+            limits.maxMetadataBytes = 64 << 10
+            #expect(try PackScanner(pack: PackFile(path: path, limits: limits)).scan().entries.count > 40)
+        }
+    }
+
     /// Regression test. In commit 1eca6be `FrameReader.checkLimits` divided the absolute
     /// `uncompressedOffset` (which starts at the frame's offset in the tar stream when reading
     /// through the seek index) by the compressed bytes read since `startOffset`. Reading a small

@@ -341,3 +341,31 @@ struct SeekIndexTests {
         #expect(SeekIndex.LoadProblem.damaged("x").description == "damaged seek index: x")
     }
 }
+
+@Suite("Reading entries in the tar's order")
+struct EntriesInOrderTests {
+    @Test("one stream through the index gives every entry's bytes, in order, out of order and across frames")
+    func sameBytes() throws {
+        try withTemporaryDirectory { dir in
+            try makeProject(in: dir)
+            // Larger than a frame: the entries after it lie in later frames.
+            try dir.write("big.bin", randomBytes(9 << 20))
+            _ = try PackCreator.create(createOptions(dir, weights: ["big.bin"]))
+            let pack = try PackFile(path: dir.path("demo.mlpack"), limits: .init())
+            let entries = try pack.index.get().index.entries.filter { $0.hardlinkTarget == nil }
+            #expect(entries.count > 10)
+            func collect(_ reader: EntryReader) throws -> [UInt8] {
+                var bytes: [UInt8] = []
+                try reader.stream { bytes += $0 }
+                return bytes
+            }
+            let alone = try entries.map { try collect(EntryReader(pack: pack, entry: $0)) }
+            let inOrder = EntriesInOrder(pack: pack)
+            #expect(try entries.map { try collect(inOrder.open($0)) } == alone)
+            // Going back, or skipping ahead, reopens or skips: the bytes stay the same.
+            let shuffled = EntriesInOrder(pack: pack)
+            let order = Array(entries.indices.reversed()) + Array(stride(from: 0, to: entries.count, by: 3))
+            for position in order { #expect(try collect(shuffled.open(entries[position])) == alone[position]) }
+        }
+    }
+}

@@ -42,9 +42,16 @@ final class PackFile {
 
     /// The index entry for an archive path, if the index is usable and lists it.
     func indexEntry(_ archivePath: String) -> SeekIndex.Entry? {
-        guard case .success(let loaded) = index else { return nil }
-        return loaded.index.entries.first { $0.path == archivePath }
+        guard case .success(let loaded) = index, let position = indexPositions[archivePath] else { return nil }
+        return loaded.index.entries[position]
     }
+
+    /// Where each archive path lies in the index's entries (the first, should one repeat).
+    private lazy var indexPositions: [String: Int] = {
+        guard case .success(let loaded) = index else { return [:] }
+        return Dictionary(
+            loaded.index.entries.enumerated().map { ($1.path, $0) }, uniquingKeysWith: { first, _ in first })
+    }()
 
     /// Streams one entry's bytes through the index, decompressing only the frames it spans.
     func stream(_ entry: SeekIndex.Entry, into consumer: (UnsafeRawBufferPointer) throws -> Void) throws {
@@ -98,19 +105,25 @@ struct IndexUnusable: Error, CustomStringConvertible {
 /// the entry's disclosure; any inconsistency throws `IndexUnusable`.
 final class EntryReader: ByteReader {
     let path: String
-    private let reader: FrameReader
+    fileprivate let reader: FrameReader
     private var skip: UInt64
     private var remaining: UInt64
     private let scratch: UnsafeMutableRawBufferPointer
 
-    init(pack: PackFile, entry: SeekIndex.Entry) throws {
+    convenience init(pack: PackFile, entry: SeekIndex.Entry) throws {
         guard case .success(let loaded) = pack.index else { throw IndexUnusable(reason: "no seek index") }
         let frame = loaded.index.frame(containing: entry.dataOffset)
+        self.init(
+            FrameReader(
+                file: pack.file, compressedOffset: frame.compressedOffset, uncompressedOffset: frame.uncompressedOffset,
+                limits: pack.limits), entry: entry)
+    }
+
+    /// Reads `entry` from a stream already at or before its data.
+    fileprivate init(_ reader: FrameReader, entry: SeekIndex.Entry) {
         path = entry.path
-        reader = FrameReader(
-            file: pack.file, compressedOffset: frame.compressedOffset, uncompressedOffset: frame.uncompressedOffset,
-            limits: pack.limits)
-        skip = entry.dataOffset - frame.uncompressedOffset
+        self.reader = reader
+        skip = entry.dataOffset - reader.uncompressedOffset
         remaining = entry.size
         scratch = .allocate(byteCount: 1 << 16, alignment: 16)
     }
@@ -137,5 +150,28 @@ final class EntryReader: ByteReader {
         }
         guard n > 0 else { throw IndexUnusable(reason: "index points past the end of the data") }
         return n
+    }
+}
+
+/// Entries read one after the other in the tar's order: each continues the stream the
+/// previous one left, where that is nearer than the start of its frame. Small entries
+/// share frames, and decompressing each one's frame from its start again would make
+/// copying a pack's items quadratic.
+final class EntriesInOrder {
+    private let pack: PackFile
+    private var last: FrameReader?
+
+    init(pack: PackFile) { self.pack = pack }
+
+    func open(_ entry: SeekIndex.Entry) throws -> EntryReader {
+        guard case .success(let loaded) = pack.index else { throw IndexUnusable(reason: "no seek index") }
+        if let last, last.uncompressedOffset <= entry.dataOffset,
+            loaded.index.frame(containing: entry.dataOffset).uncompressedOffset <= last.uncompressedOffset
+        {
+            return EntryReader(last, entry: entry)
+        }
+        let reader = try EntryReader(pack: pack, entry: entry)
+        last = reader.reader
+        return reader
     }
 }

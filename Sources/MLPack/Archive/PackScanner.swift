@@ -20,8 +20,10 @@ struct ScannedPack {
     var frames: [SeekIndex.Frame]
     var skippableFrameOffsets: [UInt64]
     var tarSize: UInt64
+    /// Where each path lies in `entries`.
+    var positions: [String: Int]
 
-    func entry(_ path: String) -> ScannedEntry? { entries.first { $0.path == path } }
+    func entry(_ path: String) -> ScannedEntry? { positions[path].map { entries[$0] } }
 }
 
 /// Reads a whole pack front to back, the one path that works on pipes and on damaged or
@@ -36,6 +38,7 @@ struct PackScanner {
     /// them as soon as their header is read, before their data is decompressed.
     var expected: [String: Item]? = nil
     var progress: ProgressHandler? = nil
+    var phase = "verifying"
 
     func scan(sinkFor: ((ScannedEntry) throws -> DataSink?)? = nil) throws -> ScannedPack {
         let frames = FrameReader(file: pack.file, limits: pack.limits, recordFrames: true)
@@ -44,11 +47,14 @@ struct PackScanner {
         var top: String?
         var entries: [ScannedEntry] = []
         var positions: [String: Int] = [:]
-        var folded: [String: String] = [:]
         let dialect = TarDialect()
+        // Case-fold keys by their hash (the process's random seed, so a pack cannot aim
+        // collisions): a key per entry would cost as much memory again as the names.
+        var folded = Set<Int>()
+        var nameBytes = 0
         var metadata: [String: [UInt8]] = [:]
         var current: String?
-        let counter = ProgressCounter(progress, phase: "verifying", total: pack.size ?? 0)
+        let counter = ProgressCounter(progress, phase: phase, total: pack.size ?? 0)
 
         do {
             // Opening already reads: it belongs inside the error translation below.
@@ -78,7 +84,17 @@ struct PackScanner {
 
                 let (entryTop, relative) = try Self.split(path, top: top)
                 top = entryTop
-                if let other = folded.updateValue(relative, forKey: PackPath.caseFoldKey(relative)) {
+                // Names are held for the whole scan: together they are metadata read into memory.
+                nameBytes += relative.utf8.count
+                guard nameBytes <= pack.limits.maxMetadataBytes else {
+                    throw MLPackError.limitExceeded(
+                        limit: "metadata-size",
+                        detail: "the entries' names total more than \(pack.limits.maxMetadataBytes) bytes")
+                }
+                let key = PackPath.caseFoldKey(relative)
+                if !folded.insert(key.hashValue).inserted,
+                    let other = entries.first(where: { PackPath.caseFoldKey($0.path) == key })?.path
+                {
                     throw MLPackError.unsafeEntry(
                         entry: path,
                         rule: other == relative ? "duplicate entry" : "name differs only by case from \(other)")
@@ -152,7 +168,8 @@ struct PackScanner {
         guard let top else { throw MLPackError.notAPack(path: pack.path, reason: "the archive is empty") }
         return ScannedPack(
             topDirectory: top, entries: entries, metadata: metadata, frames: frames.frameStarts,
-            skippableFrameOffsets: frames.skippableFrameOffsets, tarSize: frames.uncompressedOffset)
+            skippableFrameOffsets: frames.skippableFrameOffsets, tarSize: frames.uncompressedOffset,
+            positions: positions)
     }
 
     /// Splits `top/relative`; every entry shares one valid top-level directory.

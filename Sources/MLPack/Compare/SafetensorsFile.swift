@@ -34,34 +34,48 @@ final class SafetensorsFile: TensorContainer {
         let header = try file.read(at: 8, count: Int(headerLength))
         guard header.count == Int(headerLength) else { throw invalid("the header is cut short") }
         guard header.first == UInt8(ascii: "{") else { throw invalid("the header does not start with '{'") }
-        let object: [String: JSONValue]
-        do { object = try JSONDecoder().decode([String: JSONValue].self, from: Data(header)) } catch {
+        // Read with the pull parser: a header may describe a million tensors, which Codable
+        // would hold as a tree of values many times the header's size.
+        var scanner = JSONScanner(header)
+        var metadataJSON: ArraySlice<UInt8>?
+        var described: [(name: String, fields: Description)] = []
+        do {
+            try scanner.object { (scanner, name) throws(JSONScanner.Malformed) in
+                if name == "__metadata__" {
+                    metadataJSON = try scanner.rawValue()
+                } else {
+                    described.append((name, try Description(scanner: &scanner)))
+                }
+            }
+            try scanner.end()
+        } catch {
             throw invalid("the header is not a JSON object")
         }
         let dataSize = size - 8 - headerLength
         let dataStart = 8 + headerLength
 
         var metadata: [String: String] = [:]
+        if let metadataJSON {
+            guard case .object(let fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(metadataJSON)) else {
+                throw invalid("__metadata__ is not an object")
+            }
+            for (key, field) in fields {
+                if case .string(let text) = field { metadata[key] = text } else { metadata[key] = "\(field)" }
+            }
+        }
         var tensors: [TensorInfo] = []
-        for (name, value) in object {
-            if name == "__metadata__" {
-                guard case .object(let fields) = value else { throw invalid("__metadata__ is not an object") }
-                for (key, field) in fields {
-                    if case .string(let text) = field { metadata[key] = text } else { metadata[key] = "\(field)" }
-                }
-                continue
-            }
-            guard case .object(let fields) = value else {
-                throw invalid("tensor \(name) is not described by an object")
-            }
-            guard case .string(let dtypeName)? = fields["dtype"] else { throw invalid("tensor \(name) has no dtype") }
+        var names = Set<String>()
+        for (name, fields) in described {
+            guard names.insert(name).inserted else { throw invalid("the header describes tensor \(name) twice") }
+            guard fields.isObject else { throw invalid("tensor \(name) is not described by an object") }
+            guard let dtypeName = fields.dtype else { throw invalid("tensor \(name) has no dtype") }
             guard let dtype = TensorDType.safetensors(dtypeName) else {
                 throw invalid("tensor \(name) has the unsupported dtype \(dtypeName)")
             }
-            guard case .array(let dimensions)? = fields["shape"],
+            guard let dimensions = fields.shape,
                 let shape = Self.integers(dimensions)?.compactMap({ Int(exactly: $0) }), shape.count == dimensions.count
             else { throw invalid("tensor \(name) has no shape of non-negative integers") }
-            guard case .array(let offsetValues)? = fields["data_offsets"], offsetValues.count == 2,
+            guard let offsetValues = fields.dataOffsets, offsetValues.count == 2,
                 let offsets = Self.integers(offsetValues)
             else { throw invalid("tensor \(name) has no data_offsets [begin, end] of non-negative integers") }
             let (begin, end) = (offsets[0], offsets[1])
@@ -101,16 +115,62 @@ final class SafetensorsFile: TensorContainer {
     }
 
     /// The values as integers, or nil unless every one is a whole number from 0 to 2^53.
-    private static func integers(_ values: [JSONValue]) -> [UInt64]? {
+    private static func integers(_ values: [Double?]) -> [UInt64]? {
         var out: [UInt64] = []
         for value in values {
-            guard case .number(let number) = value, number >= 0, number <= maxExactInteger,
-                number.rounded(.towardZero) == number
+            guard let number = value, number >= 0, number <= maxExactInteger, number.rounded(.towardZero) == number
             else {
                 return nil
             }
             out.append(UInt64(number))
         }
         return out
+    }
+
+    /// One tensor's description as the header gives it, each field nil when it is absent or
+    /// of another JSON type (the checks above say which).
+    private struct Description {
+        var isObject = false
+        var dtype: String?
+        /// Numbers as doubles (as JSON has them), nil for an element that is not a number.
+        var shape: [Double?]?
+        var dataOffsets: [Double?]?
+
+        init(scanner: inout JSONScanner) throws(JSONScanner.Malformed) {
+            guard scanner.peek() == UInt8(ascii: "{") else {
+                try scanner.skipValue()
+                return
+            }
+            isObject = true
+            var dtype: String?, shape: [Double?]?, dataOffsets: [Double?]?
+            try scanner.object { (scanner, key) throws(JSONScanner.Malformed) in
+                switch key {
+                case "dtype":
+                    dtype = scanner.peek() == UInt8(ascii: "\"") ? try scanner.string() : nil
+                    if dtype == nil { try scanner.skipValue() }
+                case "shape": shape = try Self.numbers(&scanner)
+                case "data_offsets": dataOffsets = try Self.numbers(&scanner)
+                default: try scanner.skipValue()
+                }
+            }
+            (self.dtype, self.shape, self.dataOffsets) = (dtype, shape, dataOffsets)
+        }
+
+        private static func numbers(_ scanner: inout JSONScanner) throws(JSONScanner.Malformed) -> [Double?]? {
+            guard scanner.peek() == UInt8(ascii: "[") else {
+                try scanner.skipValue()
+                return nil
+            }
+            var values: [Double?] = []
+            try scanner.array { (scanner) throws(JSONScanner.Malformed) in
+                if let next = scanner.peek(), next == UInt8(ascii: "-") || (0x30...0x39).contains(next) {
+                    values.append(try scanner.double())
+                } else {
+                    try scanner.skipValue()
+                    values.append(nil)
+                }
+            }
+            return values
+        }
     }
 }

@@ -82,6 +82,28 @@ struct JSONScanner {
         return value
     }
 
+    /// Any number, as `JSONDecoder` reads it into a Double.
+    mutating func double() throws(Malformed) -> Double {
+        skipSpace()
+        let start = at
+        try number()
+        return Double(String(decoding: bytes[start..<at], as: UTF8.self)) ?? .infinity
+    }
+
+    /// The next byte after whitespace, without consuming it: which kind of value follows.
+    mutating func peek() -> UInt8? {
+        skipSpace()
+        return at < bytes.count ? bytes[at] : nil
+    }
+
+    /// Consumes any value and gives its bytes, for a part decoded some other way.
+    mutating func rawValue() throws(Malformed) -> ArraySlice<UInt8> {
+        skipSpace()
+        let start = at
+        try skipValue()
+        return bytes[start..<at]
+    }
+
     /// Calls `element` for each element of an array.
     mutating func array(_ element: (inout JSONScanner) throws(Malformed) -> Void) throws(Malformed) {
         try expect(UInt8(ascii: "["))

@@ -3,7 +3,8 @@
 public struct ReaderLimits: Sendable {
     /// Most tar entries a pack may hold (`--max-entries`).
     public var maxEntries = 200_000
-    /// Largest metadata file read into memory: manifest, disclosures, index, tag files, card
+    /// Largest metadata file read into memory: manifest, disclosures, index, tag files, card;
+    /// also the most bytes all entry names may total, since a scan holds them to its end
     /// (`--max-metadata-size`).
     public var maxMetadataBytes = 64 << 20
     /// Most bytes the tar stream may expand to (`--max-total-size`).

@@ -31,7 +31,8 @@ public enum PackExtractor {
     public static func extract(
         _ path: String, options: ExtractOptions, progress: ProgressHandler? = nil
     ) throws -> ExtractResult {
-        let pack = try PackFile(path: path, limits: options.limits)
+        // Checked whole before a byte is staged, then read again: a pipe is spooled for that.
+        let pack = try PackFile(path: path, limits: options.limits, randomAccess: true)
         let destination = URL(fileURLWithPath: options.destination).standardizedFileURL.path
         let createdDestination = try prepare(destination, force: options.force)
         let staging = FileSystem.temporaryName(in: destination, prefix: stagingPrefix)
@@ -134,14 +135,20 @@ public enum PackExtractor {
         contents: PackContents, signature: SignatureStatus, warnings: [String], readThrough: String
     )
 
-    /// The full check of `verify`, staging every item on the way.
+    /// The full check of `verify` first, so a pack that fails it costs what `verify` costs and
+    /// stages nothing; then a second scan stages every item, each checked against the
+    /// verified disclosures, since the file may have changed in between.
     private static func stageSequentially(
         _ pack: PackFile, trusting trusted: TrustedKeys, staging: String, progress: ProgressHandler?
     ) throws -> Staged {
-        var links: [(path: String, target: String)] = []
         let (_, contents, signature, warnings) = try PackVerifier.scanAndCheck(
-            pack, trusting: trusted, progress: progress
-        ) { entry in
+            pack, trusting: trusted, progress: progress)
+        var scanner = PackScanner(pack: pack)
+        scanner.expected = Dictionary(uniqueKeysWithValues: contents.items.map { ($0.path, $0) })
+        scanner.progress = progress
+        scanner.phase = "extracting"
+        var links: [(path: String, target: String)] = []
+        let scanned = try scanner.scan { entry in
             guard let itemPath = Layout.itemPath(entry.path) else { return nil }
             if let target = entry.hardlinkTarget.flatMap(Layout.itemPath) {
                 links.append((itemPath, target))
@@ -149,6 +156,10 @@ public enum PackExtractor {
             }
             let file = try createStaged(itemPath, in: staging)
             return { try file.write($0) }
+        }
+        for item in contents.items where scanned.entry(Layout.payloadPath(item.path))?.sha256 != item.sha256 {
+            throw MLPackError.integrity(
+                entry: Layout.payloadPath(item.path), problem: "changed after it was verified (read it again)")
         }
         for link in links {
             let path = staging + "/" + link.path

@@ -70,7 +70,7 @@ struct RedactionPlan {
             }
         }
         try withholdWhatOnlyDroppedRunsUsed(
-            items: items, runs: runs, kept: keptRuns, card: card, dropped: dropped, references: referenceDigests,
+            contents: contents, runs: runs, kept: keptRuns, card: card, dropped: dropped, references: referenceDigests,
             withhold: withhold)
 
         if reasons[Layout.card] != nil {
@@ -105,38 +105,49 @@ struct RedactionPlan {
     /// A dropped run's code snapshot, environment, artifacts and data references go too,
     /// unless a kept run or the card still needs them.
     private static func withholdWhatOnlyDroppedRunsUsed(
-        items: [Item], runs: [RunRecord], kept: [RunRecord], card: Card, dropped: [String: String],
+        contents: PackContents, runs: [RunRecord], kept: [RunRecord], card: Card, dropped: [String: String],
         references referenceDigests: [String: String], withhold: (String, String) -> Void
     ) throws {
         guard !dropped.isEmpty else { return }
         let keptSnapshots = Set(kept.map { "code/" + $0.code.treeDigest.prefix(12) })
         let keptEnvironments = Set(kept.map(\.environment))
         let keptContent = Set(kept.flatMap { $0.inputs.map(\.sha256) + $0.outputs.map(\.sha256) })
-        let cardOutputs = Set(card.outputs.compactMap { output in items.first { $0.path == output.path }?.sha256 })
-        for run in runs where dropped[run.id] != nil {
-            let reason = "used only by withheld run \(run.id)"
+        let cardOutputs = Set(card.outputs.compactMap { contents.item($0.path)?.sha256 })
+        // What each dropped run used, by the first such run (in the pack's order): it names
+        // the reason, as it would if the items were searched run by run, but in one pass.
+        var snapshots: [String: Int] = [:], environments: [String: Int] = [:]
+        var written: [String: Int] = [:], read: [String: Int] = [:]
+        for (number, run) in runs.enumerated() where dropped[run.id] != nil {
             let snapshot = "code/" + run.code.treeDigest.prefix(12)
-            if !keptSnapshots.contains(snapshot) {
-                for item in items where item.path.hasPrefix(snapshot + "/") || item.path == snapshot + ".json" {
-                    withhold(item.path, reason)
-                }
+            if !keptSnapshots.contains(snapshot) && snapshots[snapshot] == nil { snapshots[snapshot] = number }
+            if !keptEnvironments.contains(run.environment) && environments["env/" + run.environment] == nil {
+                environments["env/" + run.environment] = number
             }
-            if !keptEnvironments.contains(run.environment) {
-                for item in items where item.path.hasPrefix("env/\(run.environment)/") { withhold(item.path, reason) }
+            for sha256 in run.outputs.map(\.sha256) where !keptContent.contains(sha256) && !cardOutputs.contains(sha256)
+            {
+                if written[sha256] == nil { written[sha256] = number }
             }
-            let written = Set(run.outputs.map(\.sha256)).subtracting(keptContent).subtracting(cardOutputs)
-            for item in items where item.role.isOutput && written.contains(item.sha256) {
-                withhold(item.path, reason)
+            for sha256 in run.inputs.map(\.sha256) where !keptContent.contains(sha256) {
+                if read[sha256] == nil { read[sha256] = number }
             }
-            let read = Set(run.inputs.map(\.sha256)).subtracting(keptContent)
-            // A reference is known by its digest; its listing and local record follow it.
-            for (name, digest) in referenceDigests where read.contains(digest) {
-                for path in [
-                    DataReference.itemPath(name), DataReference.listingPath(name), DataReference.localPath(name),
-                ]
-                where items.contains(where: { $0.path == path }) {
-                    withhold(path, reason)
-                }
+        }
+        // A reference is known by its digest; its listing and local record follow it.
+        var references: [String: Int] = [:]
+        for (name, digest) in referenceDigests {
+            guard let number = read[digest] else { continue }
+            for path in [DataReference.itemPath(name), DataReference.listingPath(name), DataReference.localPath(name)] {
+                references[path] = min(references[path] ?? number, number)
+            }
+        }
+        for item in contents.items {
+            var users: [Int?] = [references[item.path], item.role.isOutput ? written[item.sha256] : nil]
+            if item.path.hasSuffix(".json") { users.append(snapshots[String(item.path.dropLast(5))]) }
+            for slash in item.path.utf8.indices where item.path.utf8[slash] == UInt8(ascii: "/") {
+                let folder = String(item.path[..<slash])
+                users += [snapshots[folder], environments[folder]]
+            }
+            if let first = users.compactMap({ $0 }).min() {
+                withhold(item.path, "used only by withheld run \(runs[first].id)")
             }
         }
     }

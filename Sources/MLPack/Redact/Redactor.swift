@@ -49,14 +49,13 @@ public enum Redactor {
         guard pack.size != nil else { throw MLPackError.usage("redact needs a pack file, not standard input") }
         // Everything is checked before anything is copied.
         let (scanned, contents, _, _) = try PackVerifier.scanAndCheck(pack, trusting: TrustedKeys(), progress: progress)
-        guard case .success(let loaded) = pack.index else {
+        guard case .success = pack.index else {
             throw MLPackError.usage("\(input): its seek index is unusable; extract it and create it again")
         }
         let top = scanned.topDirectory
         func bytes(_ itemPath: String) throws -> [UInt8] {
             if let kept = scanned.metadata[Layout.payloadPath(itemPath)] { return kept }
-            guard let entry = loaded.index.entries.first(where: { $0.path == top + "/" + Layout.payloadPath(itemPath) })
-            else {
+            guard let entry = pack.indexEntry(top + "/" + Layout.payloadPath(itemPath)) else {
                 throw MLPackError.integrity(entry: Layout.payloadPath(itemPath), problem: "missing from the seek index")
             }
             let read = try pack.read(entry)
@@ -102,6 +101,7 @@ public enum Redactor {
                 progress: counter)
             var items: [Item] = []
             var firstWithContent: [String: String] = [:]
+            let entries = EntriesInOrder(pack: pack)
             let rewrites = Dictionary(uniqueKeysWithValues: plan.rewritten.map { ($0.change.path, $0.bytes) })
             for original in plan.kept {
                 let payloadPath = Layout.payloadPath(original.path)
@@ -118,12 +118,12 @@ public enum Redactor {
                 if original.size > 0, let target = firstWithContent[key] {
                     try writer.addHardlink(path: payloadPath, target: Layout.payloadPath(target), mode: original.mode)
                 } else {
-                    guard let entry = loaded.index.entries.first(where: { $0.path == top + "/" + payloadPath }) else {
+                    guard let entry = pack.indexEntry(top + "/" + payloadPath) else {
                         throw MLPackError.integrity(entry: payloadPath, problem: "missing from the seek index")
                     }
                     let written = try writer.add(
                         path: payloadPath,
-                        source: .reader(try EntryReader(pack: pack, entry: entry), size: original.size),
+                        source: .reader(try entries.open(entry), size: original.size),
                         mode: original.mode)
                     guard Hex.encode(written.sha256) == original.sha256 else {
                         throw MLPackError.integrity(

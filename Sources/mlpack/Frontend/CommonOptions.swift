@@ -18,7 +18,9 @@ struct LimitOptions: ParsableArguments {
     var maxTotalSize = ReaderLimits().maxTotalBytes
 
     @Option(
-        help: ArgumentHelp("Largest metadata file (manifest, disclosures, index) read into memory.", valueName: "BYTES")
+        help: ArgumentHelp(
+            "Largest metadata file (manifest, disclosures, index) read into memory; also the most bytes all entry names may total.",
+            valueName: "BYTES")
     )
     var maxMetadataSize = ReaderLimits().maxMetadataBytes
 
