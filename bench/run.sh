@@ -189,4 +189,5 @@ size() { du -h "$1" | cut -f1; }
 } > "$results"
 # The costs at the reader limits (minutes of input generation): not in the smoke run.
 [ "${1:-}" = "--smoke" ] || bash "$root/bench/costs.sh" >> "$results"
+[ "${1:-}" = "--smoke" ] || bash "$root/bench/tracing.sh" >> "$results"
 cat "$results"

@@ -160,4 +160,29 @@ struct InspectTests {
             #expect(try await tarMembers(pack).allSatisfy { $0.name.hasPrefix("my-model_v2/") })
         }
     }
+
+    /// A key id is a label a signer chooses (a forger can give their key the author's): inspect
+    /// says whether the signing key itself is trusted, and shows it, instead of a bare id.
+    @Test("inspect names the signing key, and says whether it is a trusted key, not just its id")
+    func signerLine() async throws {
+        try await withSandbox { box in
+            let key = box.path("author")
+            try await must(try Repo.mlpackBinary(), ["key", "generate", "--output", key, "--unencrypted"])
+            let project = try makeProject(in: box)
+            let pack = box.path("signed.mlpack")
+            try await must(
+                try Repo.mlpackBinary(),
+                ["create", "--output", pack, "--code", project.directory, "--key", key + ".key"])
+            let config = ["XDG_CONFIG_HOME": box.path("config")]
+            let stranger = try await mlpack(["inspect", pack], environment: config)
+            #expect(stranger.status == 0, "\(stranger)")
+            let publicKey = try String(contentsOfFile: key + ".pub", encoding: .utf8).split(separator: "\n")[1]
+            #expect(stranger.out.contains("NOT a key you trust: public key \(publicKey)"), "\(stranger)")
+            let trusted = try await mlpack(["inspect", pack, "--key", key + ".pub"], environment: config)
+            #expect(trusted.out.contains("a key you trust"), "\(trusted)")
+            #expect(!trusted.out.contains("NOT a key you trust"), "\(trusted)")
+            let json = try await mlpack(["inspect", pack, "--json"], environment: config)
+            #expect(json.out.contains("\"signerTrusted\" : false"), "\(json)")
+        }
+    }
 }

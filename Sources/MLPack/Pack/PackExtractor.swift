@@ -31,13 +31,14 @@ public enum PackExtractor {
     public static func extract(
         _ path: String, options: ExtractOptions, progress: ProgressHandler? = nil
     ) throws -> ExtractResult {
-        // Checked whole before a byte is staged, then read again: a pipe is spooled for that.
-        let pack = try PackFile(path: path, limits: options.limits, randomAccess: true)
         let destination = URL(fileURLWithPath: options.destination).standardizedFileURL.path
-        let createdDestination = try prepare(destination, force: options.force)
         let staging = FileSystem.temporaryName(in: destination, prefix: stagingPrefix)
+        // Registered first: a signal while a pipe is spooled ends mlpack as cleanly.
         InterruptCleanup.register(staging)
         defer { InterruptCleanup.unregister(staging) }
+        // Checked whole before a byte is staged, then read again: a pipe is spooled for that.
+        let pack = try PackFile(path: path, limits: options.limits, randomAccess: true)
+        let createdDestination = try prepare(destination, force: options.force)
         var lock = try makeStaging(staging)
         defer {
             close(lock)

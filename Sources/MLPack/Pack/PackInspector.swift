@@ -19,8 +19,13 @@ public struct InspectReport: Sendable, Codable {
     public var packId: String
     public var created: String
     public var title: String?
-    /// Key id of the signer, or "unsigned".
+    /// Key id of the signer, or "unsigned". A key id is a label anyone can give a key: only
+    /// `signerTrusted` says whether the key is one the user trusts.
     public var signer: String
+    /// The signer's public-key line (what to compare with the author's), when signed.
+    public var signerPublicKey: String?
+    /// Whether the signing key is one of the trusted keys (`--key`, the keyring).
+    public var signerTrusted: Bool
     /// "valid" or "unsigned": a signature that does not verify makes inspect fail (exit 1).
     /// It covers the manifest and the disclosures; the files themselves are only checked
     /// against them when `filesChecked`.
@@ -43,7 +48,9 @@ public struct InspectReport: Sendable, Codable {
 }
 
 public enum PackInspector {
-    public static func inspect(_ path: String, limits: ReaderLimits = .init()) throws -> InspectReport {
+    public static func inspect(
+        _ path: String, limits: ReaderLimits = .init(), trusted: TrustedKeys = .init()
+    ) throws -> InspectReport {
         let read = try PackItems.read(path, limits: limits) { item in
             item == Layout.card || (item.hasPrefix("runs/") || item.hasPrefix("refs/")) && item.hasSuffix(".json")
         }
@@ -57,6 +64,8 @@ public enum PackInspector {
             pack: path, name: contents.manifest.name, packId: contents.manifest.packId,
             created: contents.manifest.created,
             title: card?.title, signer: contents.manifest.signer?.keyId ?? "unsigned",
+            signerPublicKey: contents.signer?.base64,
+            signerTrusted: try contents.signature(trusting: trusted).isTrusted,
             signature: contents.signer == nil ? "unsigned" : "valid",
             filesChecked: read.readThrough == "sequential scan",
             items: items.count,

@@ -28,7 +28,10 @@ struct ReadTrace {
 
     /// The command line that runs `executable` (already resolved) under strace.
     func wrap(executable: String, arguments: [String]) -> [String] {
-        [strace, "-f", "-qq", "-e", "trace=openat,open,creat,rename,renameat,renameat2", "-o", log, "--", executable]
+        [
+            strace, "-f", "--seccomp-bpf", "-qq", "-e", "trace=openat,open,creat,rename,renameat,renameat2", "-o", log,
+            "--", executable,
+        ]
             + arguments.dropFirst()
     }
 

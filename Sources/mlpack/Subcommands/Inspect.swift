@@ -17,19 +17,28 @@ struct Inspect: ParsableCommand {
     var all = false
 
     @OptionGroup var format: OutputOptions
+    @OptionGroup(title: "Trust") var trust: TrustOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
-        let report = try PackInspector.inspect(pack, limits: limits.limits)
+        let report = try PackInspector.inspect(pack, limits: limits.limits, trusted: try trust.load())
         if !format.quiet { report.warnings.forEach(Terminal.warning) }
         if format.json { return try Terminal.printJSON(report) }
         print(pack)
         print("  name      \(report.name)")
         if let title = report.title { print("  title     \(title)") }
         print("  created   \(report.created)")
-        print(
-            "  signer    \(report.signer)\(report.signature == "unsigned" ? "" : " (signature \(report.signature) over the manifest and disclosures)")"
-        )
+        if let publicKey = report.signerPublicKey {
+            // A key id is a label anyone can give their key: only the key itself identifies the signer.
+            print(
+                "  signer    "
+                    + (report.signerTrusted
+                        ? "\(report.signer), a key you trust (signature \(report.signature) over the manifest and disclosures)"
+                        : "key id \(report.signer), NOT a key you trust: public key \(publicKey) (signature \(report.signature) over the manifest and disclosures; compare the key with the author's, or give --key)")
+            )
+        } else {
+            print("  signer    unsigned")
+        }
         print(
             "  files     "
                 + (report.filesChecked
