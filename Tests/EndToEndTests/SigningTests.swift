@@ -227,7 +227,8 @@ struct SigningTests {
                 "/bin/sh",
                 [
                     "-c",
-                    #"cd "$1" && find demo -type f | LC_ALL=C sort | tar --zstd --format=pax --no-recursion -cf "$2" -T -"#,
+                    // The one dialect packs use (spec §2.3): ustar, owner 0, no names.
+                    #"cd "$1" && find demo -type f | LC_ALL=C sort | tar --zstd --format=ustar --owner=0 --group=0 --numeric-owner --no-recursion -cf "$2" -T -"#,
                     "sh", box.path("untarred"), swapped,
                 ])
             let swappedResult = try await mlpack(["verify", swapped, "--key", base + ".pub"])

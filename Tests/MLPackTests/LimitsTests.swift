@@ -102,13 +102,19 @@ struct LimitsTests {
             } catch let error as FrameReader.Problem {
                 guard case .truncated = error else { Issue.record("got \(error)"); return }
             }
-            // Two frames with a skippable frame between them read as one stream.
+            // A skippable frame is allowed only last (the seek index, spec §2.1).
             var skippable = [UInt8]()
             skippable.appendLittleEndian(0x184D_2A50)
             skippable.appendLittleEndian(5)
             skippable += [1, 2, 3, 4, 5]
-            let joined = try dir.write("joined.zst", frame + skippable + frame)
-            #expect(try Self.drain(joined, limits: .init()) == 2 << 16)
+            #expect(try Self.drain(try dir.write("last.zst", frame + skippable), limits: .init()) == 1 << 16)
+            do {
+                _ = try Self.drain(try dir.write("joined.zst", frame + skippable + frame), limits: .init())
+                Issue.record("no error")
+            } catch let error as FrameReader.Problem {
+                guard case .layout(let offset, _) = error else { Issue.record("got \(error)"); return }
+                #expect(offset == UInt64(frame.count))
+            }
         }
     }
 
