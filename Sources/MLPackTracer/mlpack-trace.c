@@ -316,29 +316,22 @@ static char *const *traced_environment(char *const envp[], char **out) {
     return out;
 }
 
-int execve(const char *path, char *const argv[], char *const envp[]) {
-    REAL(execve);
-    char *environment[count(envp) + 3];
-    int pid = real_getpid();
-    if (header) append(KIND_EXEC, pid, NULL, path);
-    int result = real_execve(path, argv, traced_environment(envp, environment));
-    int saved = errno;
-    if (header) append(KIND_EXEC_FAILED, pid, NULL, path);
-    errno = saved;
-    return result;
-}
-
-int execvpe(const char *file, char *const argv[], char *const envp[]) {
-    REAL(execvpe);
-    char *environment[count(envp) + 3];
-    int pid = real_getpid();
-    if (header) append(KIND_EXEC, pid, NULL, file);
-    int result = real_execvpe(file, argv, traced_environment(envp, environment));
-    int saved = errno;
-    if (header) append(KIND_EXEC_FAILED, pid, NULL, file);
-    errno = saved;
-    return result;
-}
+// The exec is recorded before it happens (it does not return when it works), and undone
+// when it fails.
+#define EXEC_WRAPPER(name)                                                                      \
+    int name(const char *program, char *const argv[], char *const envp[]) {                     \
+        REAL(name);                                                                             \
+        char *environment[count(envp) + 3];                                                     \
+        int pid = real_getpid();                                                                \
+        append(KIND_EXEC, pid, NULL, program);                                                  \
+        int result = real_##name(program, argv, traced_environment(envp, environment));         \
+        int saved = errno;                                                                      \
+        append(KIND_EXEC_FAILED, pid, NULL, program);                                           \
+        errno = saved;                                                                          \
+        return result;                                                                          \
+    }
+EXEC_WRAPPER(execve)
+EXEC_WRAPPER(execvpe)
 
 int execv(const char *path, char *const argv[]) { return execve(path, argv, environ); }
 int execvp(const char *file, char *const argv[]) { return execvpe(file, argv, environ); }
@@ -379,7 +372,7 @@ int execle(const char *path, const char *arg, ...) {
         pid_t child = 0;                                                                        \
         int result = real_##name(&child, path, actions, attributes, argv,                      \
                                  traced_environment(envp, environment));                        \
-        if (result == 0 && header && path) append(KIND_EXEC, child, NULL, path);                \
+        if (result == 0) append(KIND_EXEC, child, NULL, path);                                  \
         if (pid) *pid = child;                                                                  \
         return result;                                                                          \
     }

@@ -166,13 +166,7 @@ struct InspectTests {
     @Test("inspect names the signing key, and says whether it is a trusted key, not just its id")
     func signerLine() async throws {
         try await withSandbox { box in
-            let key = box.path("author")
-            try await must(try Repo.mlpackBinary(), ["key", "generate", "--output", key, "--unencrypted"])
-            let project = try makeProject(in: box)
-            let pack = box.path("signed.mlpack")
-            try await must(
-                try Repo.mlpackBinary(),
-                ["create", "--output", pack, "--code", project.directory, "--key", key + ".key"])
+            let (pack, key) = try await makeSignedPack(in: box)
             let config = ["XDG_CONFIG_HOME": box.path("config")]
             let stranger = try await mlpack(["inspect", pack], environment: config)
             #expect(stranger.status == 0, "\(stranger)")

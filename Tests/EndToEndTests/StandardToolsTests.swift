@@ -185,13 +185,7 @@ struct StandardToolsTests {
     @Test("The README's check without mlpack binds the files to the signature")
     func readmeCheckBindsFilesToTheSignature() async throws {
         try await withSandbox { box in
-            let key = box.path("author")
-            try await must(try Repo.mlpackBinary(), ["key", "generate", "--output", key, "--unencrypted"])
-            let project = try makeProject(in: box)
-            let pack = box.path("demo.mlpack")
-            try await must(
-                try Repo.mlpackBinary(),
-                ["create", "--output", pack, "--code", project.directory, "--name", "demo", "--key", key + ".key"])
+            let (pack, key) = try await makeSignedPack(in: box)
             let readme = try String(contentsOfFile: Repo.root + "/README.md", encoding: .utf8)
             let section = try #require(readme.range(of: "## Checking a pack without mlpack"))
             let start = try #require(readme.range(of: "```sh\n", range: section.upperBound..<readme.endIndex))

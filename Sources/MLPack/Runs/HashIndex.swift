@@ -16,18 +16,6 @@ final class HashIndex: @unchecked Sendable {
         var size: UInt64
         var modified: Int64
         var changed: Int64
-
-        init(_ st: stat) {
-            device = UInt64(st.st_dev)
-            inode = UInt64(st.st_ino)
-            size = UInt64(st.st_size)
-            modified = Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
-            changed = Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec)
-        }
-
-        init(device: UInt64, inode: UInt64, size: UInt64, modified: Int64, changed: Int64) {
-            (self.device, self.inode, self.size, self.modified, self.changed) = (device, inode, size, modified, changed)
-        }
     }
 
     let path: String
@@ -94,6 +82,15 @@ final class HashIndex: @unchecked Sendable {
             unlink(temporary)
             throw error
         }
+    }
+}
+
+extension HashIndex.Stamp {
+    init(_ st: stat) {
+        self.init(
+            device: UInt64(st.st_dev), inode: UInt64(st.st_ino), size: UInt64(st.st_size),
+            modified: Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec),
+            changed: Int64(st.st_ctim.tv_sec) * 1_000_000_000 + Int64(st.st_ctim.tv_nsec))
     }
 }
 

@@ -431,6 +431,19 @@ func makeStandardPack(
     return (pack, project, weights)
 }
 
+/// The default project packed as `demo.mlpack` named "demo", signed with a new unencrypted
+/// key at `<sandbox>/author` (`.key`, `.pub`); returns the pack and the key's base path.
+func makeSignedPack(in sandbox: Sandbox) async throws -> (pack: String, key: String) {
+    let key = sandbox.path("author")
+    try await must(try Repo.mlpackBinary(), ["key", "generate", "--output", key, "--unencrypted"])
+    let project = try makeProject(in: sandbox)
+    let pack = sandbox.path("demo.mlpack")
+    try await must(
+        try Repo.mlpackBinary(),
+        ["create", "--output", pack, "--code", project.directory, "--name", "demo", "--key", key + ".key"])
+    return (pack, key)
+}
+
 // MARK: - The environment capture in every pack
 
 /// Checks that a pack lists exactly the environment items a pack made on this machine
