@@ -124,3 +124,41 @@ struct TracingTests {
         }
     }
 }
+
+extension TracingTests {
+    @Test("many files read in a folder of the project are one folder input; a file an earlier run wrote stays linked")
+    func manyReadsInTheProject() async throws {
+        try await withSandbox { box in
+            let project = try box.mkdir("proj")
+            for number in 0..<150 { try box.write("proj/data/raw/\(number / 50)/\(number).txt", "\(number)\n") }
+            try box.write("proj/prepare.py", "open('data/offset.txt', 'w').write('7')\n")
+            try box.write(
+                "proj/train.py",
+                """
+                import glob
+                offset = int(open("data/offset.txt").read())
+                total = sum(int(open(path).read()) for path in sorted(glob.glob("data/raw/*/*.txt")))
+                open("total.txt", "w").write(str(total + offset))
+                """)
+            try box.write("proj/.gitignore", "data/\ntotal.txt\n")
+            try await must("git", ["init", "-q"], cwd: project)
+            try await must("git", ["add", "."], cwd: project)
+            #expect(try await mlpack(["run", "--", "python3", "prepare.py"], cwd: project).status == 0)
+            let train = try await mlpack(["run", "--", "python3", "train.py"], cwd: project)
+            #expect(train.status == 0, "\(train)")
+            let runs = try await mlpack(["runs", "--json"], cwd: project)
+            let ids = try #require(
+                (try JSONSerialization.jsonObject(with: Data(runs.out.utf8)) as? [String: Any])?["runs"]
+                    as? [[String: Any]]
+            ).compactMap { $0["id"] as? String }
+            let shown = try await mlpack(["runs", "show", ids[1], "--json"], cwd: project)
+            let record = try #require(try JSONSerialization.jsonObject(with: Data(shown.out.utf8)) as? [String: Any])
+            let inputs = try #require(record["inputs"] as? [[String: Any]])
+            let byPath = Dictionary(uniqueKeysWithValues: inputs.map { ($0["path"] as? String ?? "", $0) })
+            #expect(byPath.keys.sorted() == ["data/offset.txt", "data/raw"], "\(shown.out)")
+            #expect(byPath["data/raw"]?["kind"] as? String == "directory")
+            #expect(byPath["data/raw"]?["fileCount"] as? Int == 150)
+            #expect(byPath["data/offset.txt"]?["producedBy"] as? String == ids[0])
+        }
+    }
+}

@@ -31,7 +31,13 @@ struct RunPartsTests {
     func lineageByContent() {
         let runs = [Self.run("a", outputs: ["1", "2"]), Self.run("b", outputs: ["2"]), Self.run("c", outputs: ["3"])]
         var inputs: [RunRecord.FileRecord] = ["1", "2", "4"].map { .init(path: "in", kind: .file, sha256: $0, size: 1) }
-        RunFiles.linkProducers(&inputs, runs: runs)
+        RunFiles.linkProducers(
+            &inputs,
+            runs: runs.map { run in
+                RunOutputs(
+                    id: run.id, started: run.started,
+                    outputs: run.outputs.map { .init(path: $0.path, sha256: $0.sha256) })
+            })
         #expect(inputs.map(\.producedBy) == ["a", "b", nil])
     }
 

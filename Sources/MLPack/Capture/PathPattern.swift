@@ -10,6 +10,8 @@
 public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
     public let description: String
     private let components: [String]
+    /// Per component: no wildcard, so compared as bytes (most patterns are plain names).
+    private let literal: [Bool]
     private let anywhere: Bool
     private let directoryOnly: Bool
 
@@ -22,15 +24,23 @@ public struct PathPattern: Sendable, Equatable, CustomStringConvertible {
         directoryOnly = body.hasSuffix("/")
         while body.hasSuffix("/") { body = body.dropLast() }
         components = body.split(separator: "/").map(String.init)
+        literal = components.map { !$0.utf8.contains(where: { "*?[\\".utf8.contains($0) }) }
         anywhere = !anchored && components.count == 1
     }
 
-    public func matches(_ path: String) -> Bool {
-        let parts = path.split(separator: "/").map(String.init)
+    public func matches(_ path: String) -> Bool { matches(components: Self.components(of: path)) }
+
+    /// A path split as `matches(components:)` takes it: a set of patterns splits it once.
+    static func components(of path: String) -> [String] { path.split(separator: "/").map(String.init) }
+
+    func matches(components parts: [String]) -> Bool {
         guard !components.isEmpty else { return false }
         // A directory-only pattern may not match the last component, which is the file.
         let candidates = directoryOnly ? parts.dropLast() : parts[...]
-        if anywhere { return candidates.contains { Self.fnmatch(components[0], $0) } }
+        if anywhere {
+            if literal[0] { return candidates.contains { $0.utf8.elementsEqual(components[0].utf8) } }
+            return candidates.contains { Self.fnmatch(components[0], $0) }
+        }
         return Self.match(components[...], parts[...], directoryOnly: directoryOnly)
     }
 
@@ -68,5 +78,8 @@ struct PatternSet: Sendable {
 
     var isEmpty: Bool { patterns.isEmpty }
 
-    func matches(_ path: String) -> Bool { patterns.contains { $0.matches(path) } }
+    func matches(_ path: String) -> Bool {
+        let components = PathPattern.components(of: path)
+        return patterns.contains { $0.matches(components: components) }
+    }
 }

@@ -274,7 +274,7 @@ public enum SecretScrubber {
     /// Whether the file at `path` (any folder) is named like a secret: packed only when named
     /// explicitly, and never in a published pack.
     public static func isSecretFile(_ path: String) -> Bool {
-        let name = (path as NSString).lastPathComponent
+        let name = path.split(separator: "/").last.map(String.init) ?? path
         if templateSuffixes.contains(where: { name.hasSuffix($0) }) { return false }
         return secretFileNames.matches(name)
     }

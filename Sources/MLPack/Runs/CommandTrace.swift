@@ -66,7 +66,8 @@ enum CommandTrace {
         var problems: [String] = []
     }
 
-    func finish(command pid: pid_t, cwd: String) -> Result {
+    /// `known`: paths that are regular files, links resolved (see `ReadTrace.existing`).
+    func finish(command pid: pid_t, cwd: String, known: (String) -> Bool = { _ in false }) -> Result {
         switch self {
         case .ptrace(let trace):
             return Result(files: trace.files(cwd: cwd))
@@ -81,7 +82,8 @@ enum CommandTrace {
             if events.overflowed { problems.append("the read tracer's log is full: later opens were not seen") }
             return Result(
                 files: ReadTrace.Files(
-                    read: ReadTrace.existing(events.reads), written: ReadTrace.existing(events.writes)),
+                    read: ReadTrace.existing(events.reads, known: known),
+                    written: ReadTrace.existing(events.writes, known: known)),
                 complete: unseen.isEmpty && !events.overflowed, unseen: unseen, problems: problems)
         }
     }

@@ -27,19 +27,43 @@ final class HashIndex: @unchecked Sendable {
     init(path: String) {
         self.path = path
         guard let data = FileManager.default.contents(atPath: path) else { return }
-        for line in data.split(separator: UInt8(ascii: "\n")) {
-            let fields = line.split(separator: UInt8(ascii: "\t"), maxSplits: 6, omittingEmptySubsequences: false)
-            guard fields.count == 7 else { continue }
-            let numbers = fields.prefix(5).map { String(decoding: $0, as: UTF8.self) }
-            guard let device = UInt64(numbers[0]), let inode = UInt64(numbers[1]), let size = UInt64(numbers[2]),
-                let modified = Int64(numbers[3]), let changedTime = Int64(numbers[4]), fields[5].count == 64,
-                let file = String(validating: fields[6], as: UTF8.self)
-            else { continue }
-            entries[file] = (
-                Stamp(device: device, inode: inode, size: size, modified: modified, changed: changedTime),
-                String(decoding: fields[5], as: UTF8.self)
-            )
+        // Parsed by hand: the index of a large dataset holds a line per file, read every run.
+        data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
+            var start = 0
+            while start < bytes.count {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
+                if let (file, entry) = Self.entry(bytes[start..<end]) { entries[file] = entry }
+                start = end + 1
+            }
         }
+    }
+
+    /// One line: device, inode, size, mtime, ctime, SHA-256 and the path, tab-separated.
+    private static func entry(_ line: Slice<UnsafeRawBufferPointer>) -> (String, (stamp: Stamp, sha256: String))? {
+        var position = line.startIndex
+        func number() -> UInt64? {
+            var value: UInt64 = 0
+            var digits = 0
+            while position < line.endIndex, line[position] != UInt8(ascii: "\t") {
+                let digit = line[position] &- UInt8(ascii: "0")
+                guard digit < 10, digits < 19 else { return nil }
+                value = value * 10 + UInt64(digit)
+                digits += 1
+                position += 1
+            }
+            guard digits > 0, position < line.endIndex else { return nil }
+            position += 1
+            return value
+        }
+        guard let device = number(), let inode = number(), let size = number(), let modified = number(),
+            let changed = number(), let modified = Int64(exactly: modified), let changed = Int64(exactly: changed),
+            line.endIndex - position > 65, line[position + 64] == UInt8(ascii: "\t"),
+            let file = String(validating: line[(position + 65)...], as: UTF8.self)
+        else { return nil }
+        let sha256 = String(decoding: line[position..<(position + 64)], as: UTF8.self)
+        let stamp = Stamp(
+            device: device, inode: inode, size: size, modified: modified, changed: changed)
+        return (file, (stamp, sha256))
     }
 
     /// The run store's index.

@@ -50,10 +50,12 @@ struct ReadTrace {
         return Files(read: Self.existing(parsed.read), written: Self.existing(parsed.written))
     }
 
-    /// The paths that are regular files now, links resolved, each once, in order.
-    static func existing(_ paths: [String]) -> [String] {
+    /// The paths that are regular files now, links resolved, each once, in order. `known`
+    /// paths are already such (the project's files after the run): they cost no system call.
+    static func existing(_ paths: [String], known: (String) -> Bool = { _ in false }) -> [String] {
         var seen = Set<String>()
         return paths.compactMap { path in
+            if known(path) { return seen.insert(path).inserted ? path : nil }
             guard let resolved = RunFiles.realPath(path), seen.insert(resolved).inserted,
                 FileSystem.status(resolved)?.isRegular == true
             else { return nil }

@@ -57,10 +57,12 @@ enum RunFiles {
     ) throws -> RunRecord.FileRecord {
         var relatives: [String] = []
         var notUTF8: [String] = []
-        let walked = try CodeSelection.walk(absolute, skipDefaults: false, skipping: { notUTF8.append($0) })
+        let walked = try CodeSelection.walkWithStatus(absolute, skipDefaults: false, skipping: { notUTF8.append($0) })
         for name in notUTF8 { warn("\(recorded)/\(name): left out (its name is not UTF-8)") }
-        for relative in walked {
-            guard FileSystem.status(absolute + "/" + relative, followLinks: true)?.isRegular == true else {
+        for (relative, status) in walked {
+            guard
+                status.isRegular || FileSystem.status(absolute + "/" + relative, followLinks: true)?.isRegular == true
+            else {
                 warn("\(recorded)/\(relative): left out (a link to something other than a file)")
                 continue
             }
@@ -93,7 +95,7 @@ enum RunFiles {
 
     /// Lineage by content: each input whose digest an earlier run wrote gets that run (the
     /// newest such) as `producedBy`.
-    static func linkProducers(_ inputs: inout [RunRecord.FileRecord], runs: [RunRecord]) {
+    static func linkProducers(_ inputs: inout [RunRecord.FileRecord], runs: [RunOutputs]) {
         var producer: [String: String] = [:]
         for run in runs {  // oldest first: a newer writer overrides an older one
             for output in run.outputs { producer[output.sha256] = run.id }

@@ -113,9 +113,10 @@ public enum RunRecorder {
         let termination = ForegroundCommand.wait(pid)
         forwarder.stopForwarding()
         let ended = Date()
-        let changed = TreeSnapshot.take(root).changed(since: before)
+        let after = TreeSnapshot.take(root)
+        let changed = after.changed(since: before)
         let overlapped = activity.end()
-        let traced = trace?.finish(command: pid, cwd: cwd)
+        let traced = trace?.finish(command: pid, cwd: cwd, known: { after.holds($0, root: root) })
         for program in traced?.unseen ?? [] {
             warning(
                 "\(program) ran without the read tracer (a static binary, or its environment dropped it): its reads were not seen; name its inputs with \(input: .runInput), or trace with \(input: .trace)=ptrace"
@@ -131,18 +132,21 @@ public enum RunRecorder {
             var outputs = try findOutputs(
                 request, cwd: cwd, store: store, changed: claimed, index: index, warn: warning)
             let metrics = readMetrics(request.metrics, cwd: cwd, outputs: &outputs, root: root, warn: warning)
+            let earlier: [RunOutputs]
+            do { earlier = try store.runOutputs() } catch {
+                warn("lineage not linked: \(error)")
+                earlier = []
+            }
             var privateReads: [String] = []
             if let traced, let pythonPrefixes {
                 let found = tracedInputs(
                     traced.files.read, root: root, pythonPrefixes: pythonPrefixes.value, code: code,
-                    known: inputs, outputs: outputs, arguments: request.command, cwd: cwd, store: store, index: index,
-                    warn: warn)
+                    known: inputs, outputs: outputs, earlierOutputs: Set(earlier.flatMap { $0.outputs.map(\.path) }),
+                    arguments: request.command, cwd: cwd, store: store, index: index, snapshot: after, warn: warn)
                 inputs += found.inputs
                 privateReads = found.privateReads
             }
-            do { RunFiles.linkProducers(&inputs, runs: try store.runs()) } catch {
-                warn("lineage not linked: \(error)")
-            }
+            RunFiles.linkProducers(&inputs, runs: earlier)
 
             var raw = probe.value
             raw.codeFiles = code.files.map { ($0.path, $0.sha256) }
@@ -300,8 +304,10 @@ public enum RunRecorder {
     /// are grouped by dataset (`datasetRoots`): a folder of them becomes one folder input.
     static func tracedInputs(
         _ files: [String], root: String, pythonPrefixes: [String], code: RunRecord.Code, known: [RunRecord.FileRecord],
-        outputs: [RunRecord.FileRecord], arguments: [String] = [], cwd: String = "/", store: RunStore? = nil,
-        index: HashIndex? = nil, home: String = Host.current.home, warn: (String) -> Void
+        outputs: [RunRecord.FileRecord], earlierOutputs: Set<String> = [], arguments: [String] = [], cwd: String = "/",
+        store: RunStore? = nil,
+        index: HashIndex? = nil, snapshot: TreeSnapshot? = nil, home: String = Host.current.home,
+        warn: (String) -> Void
     ) -> (inputs: [RunRecord.FileRecord], privateReads: [String]) {
         let excluded = Set(code.files.map(\.path)).union(outputs.map(\.path)).union(known.map(\.path))
         let folders = known.filter { $0.kind == .directory }.map { $0.path == "." ? "" : $0.path + "/" }
@@ -314,7 +320,7 @@ public enum RunRecorder {
             let name = RunFiles.recordedPath(file, projectRoot: root)
             if name.hasPrefix("/") {
                 if ReadTrace.isSystemFile(file) { continue }
-            } else if TreeSnapshot.isSkipped(relative: name, root: root) {
+            } else if snapshot?.files[name] == nil && TreeSnapshot.isSkipped(relative: name, root: root) {
                 continue
             }
             if excluded.contains(name) || folders.contains(where: { name.hasPrefix($0) }) { continue }
@@ -346,8 +352,53 @@ public enum RunRecorder {
                 recorded += dataset.files
             }
         }
+        if let store {
+            var grouped = Set<String>()
+            let folders = dataFolders(recorded, code: code, earlierOutputs: earlierOutputs).filter { folder, _ in
+                // A folder input would list a private file's digest.
+                !privateReads.contains { $0.hasPrefix(folder + "/") }
+            }
+            for (folder, files) in folders {
+                do {
+                    records.append(
+                        try RunFiles.directoryRecord(
+                            root + "/" + folder, recorded: folder, store: store, index: index, warn: warn))
+                    grouped.formUnion(files)
+                } catch {
+                    warn("\(folder): not recorded as a folder (\(error)); its files read are recorded one by one")
+                }
+            }
+            let kept = recorded.indices.filter { !grouped.contains(recorded[$0]) }
+            absolute = kept.map { absolute[$0] }
+            recorded = kept.map { recorded[$0] }
+        }
         records += RunFiles.fileRecords(absolute: absolute, recorded: recorded, index: index, warn: warn)
         return (records, privateReads)
+    }
+
+    /// A folder of the project that a run read at least this many data files of is one
+    /// folder input, as a dataset outside is: a data loader's files, not thousands of inputs.
+    static let folderInputMinimum = 100
+
+    /// Among data files read under the project (`recorded`, relative paths), those that make
+    /// folder inputs: grouped by top-level folder, the deepest folder common to a group of at
+    /// least `folderInputMinimum` files, unless it holds code. A file an earlier run wrote is
+    /// left out of the groups: it stays an input of its own, which lineage links by content.
+    static func dataFolders(
+        _ recorded: [String], code: RunRecord.Code, earlierOutputs: Set<String>
+    ) -> [(folder: String, files: [String])] {
+        var groups: [Substring: [String]] = [:]
+        for file in recorded where !earlierOutputs.contains(file) {
+            let components = file.split(separator: "/")
+            guard components.count > 1 else { continue }
+            groups[components[0], default: []].append(file)
+        }
+        return groups.sorted { $0.key < $1.key }.compactMap { _, files in
+            guard files.count >= folderInputMinimum else { return nil }
+            let folder = commonFolder(files)
+            guard !code.files.contains(where: { $0.path.hasPrefix(folder + "/") }) else { return nil }
+            return (folder, files)
+        }
     }
 
     /// Files read outside the project, grouped by the dataset they belong to: below a folder
@@ -379,12 +430,17 @@ public enum RunRecorder {
         return order.map { key in
             let files = groups[key]!
             if key.hasPrefix("named:") { return (String(key.dropFirst("named:".count)), files) }
-            var common = files[0].split(separator: "/").dropLast()
-            for file in files.dropFirst() {
-                let parts = file.split(separator: "/").dropLast()
-                common = common.prefix(zip(common, parts).prefix { $0 == $1 }.count)
-            }
-            return ("/" + common.joined(separator: "/"), files)
+            return ("/" + commonFolder(files), files)
         }
+    }
+
+    /// The deepest folder that holds all of `files` (not empty), without leading `/`.
+    static func commonFolder(_ files: [String]) -> String {
+        var common = files[0].split(separator: "/").dropLast()
+        for file in files.dropFirst() {
+            let parts = file.split(separator: "/").dropLast()
+            common = common.prefix(zip(common, parts).prefix { $0 == $1 }.count)
+        }
+        return common.joined(separator: "/")
     }
 }

@@ -64,12 +64,18 @@ public struct RunStore: Sendable {
     }
 
     /// Every recorded run, oldest first.
-    public func runs() throws -> [RunRecord] {
+    public func runs() throws -> [RunRecord] { try records(RunRecord.self) }
+
+    /// Each run's id and what it wrote (path and digest), oldest first: what lineage links
+    /// by, read without decoding whole records (a traced run's inputs can number thousands).
+    func runOutputs() throws -> [RunOutputs] { try records(RunOutputs.self) }
+
+    private func records<Record: Decodable & RunOrder>(_ type: Record.Type) throws -> [Record] {
         guard FileSystem.status(runsDirectory)?.isDirectory == true else { return [] }
         return try FileSystem.directoryEntries(runsDirectory).filter { $0.hasSuffix(".json") }.map { name in
             let path = runsDirectory + "/" + name
             guard let bytes = FileManager.default.contents(atPath: path),
-                let run = try? JSONText.decode(RunRecord.self, from: Array(bytes))
+                let run = try? JSONText.decode(Record.self, from: Array(bytes))
             else {
                 throw MLPackError.io(path: path, reason: "not a valid run record")
             }
@@ -232,3 +238,22 @@ public struct RunStore: Sendable {
         }
     }
 }
+
+/// The part of a run record lineage needs.
+struct RunOutputs: Decodable, RunOrder {
+    struct Output: Decodable {
+        var path: String
+        var sha256: String
+    }
+    var id: String
+    var started: String
+    var outputs: [Output]
+}
+
+/// How run records are ordered: by start, then id.
+protocol RunOrder {
+    var id: String { get }
+    var started: String { get }
+}
+
+extension RunRecord: RunOrder {}

@@ -55,6 +55,12 @@ struct TreeSnapshot {
         return TreeSnapshot(files: files)
     }
 
+    /// Whether `absolute` names one of the files, below `root`: a regular file reached
+    /// without a link (the walk follows none), so its own canonical name.
+    func holds(_ absolute: String, root: String) -> Bool {
+        absolute.hasPrefix(root + "/") && files[String(absolute.dropFirst(root.count + 1))] != nil
+    }
+
     /// Files new in `self` or different from `before`, sorted.
     func changed(since before: TreeSnapshot) -> [String] {
         files.filter { path, entry in before.files[path] != entry }.keys.sortedBytewise()
