@@ -547,8 +547,10 @@ def decode_path(raw, label):
 
 
 def is_metadata(relative):
-    """Files read into memory (§8): tag files, the card, the RO-Crate view."""
-    return not relative.startswith("data/") or relative in (CARD, RO_CRATE)
+    """Files read into memory (§8): tag files, the card, the RO-Crate view, run records and
+    data references (their roles are not known yet, so by path)."""
+    return (not relative.startswith("data/") or relative in (CARD, RO_CRATE)
+            or relative.startswith(("data/runs/", "data/refs/")) and relative.endswith(".json"))
 
 
 class Scan:
@@ -587,7 +589,7 @@ def scan(pack, limits, capture=None):
             raise Invalid(label, f"rejected: second top-level directory (the first is {result.top})")
         if entry.mode not in (0o644, 0o755):
             shown_mode = "?" if entry.mode is None else f"{entry.mode:o}"
-            raise Invalid(label, f"rejected: mode {shown_mode} (only 644 and 755)")
+            raise Invalid(label, f"rejected: mode {shown_mode} (only 644 and 755 are allowed)")
         if relative in result.by_path:
             raise Invalid(label, "rejected: duplicate entry")
         key = case_key(relative)
@@ -601,6 +603,8 @@ def scan(pack, limits, capture=None):
             raise Limit("metadata-size", f"the entry names total more than {limits.max_metadata_size} bytes",
                         "--max-metadata-size")
         entry.path = relative
+        if not relative.startswith("data/") and relative not in TAG_FILES:
+            raise Invalid(relative, "unexpected file outside data/")
         if entry.kind == b"1":
             if entry.size != 0:
                 raise Invalid(label, "rejected: hard link with a non-zero size")
@@ -832,7 +836,7 @@ def check_ro_crate(data, manifest, items):
             raise wrong(f"{item.path} has another size or sha256")
         if identifier not in parts:
             raise wrong(f"the root's hasPart lacks {item.path}")
-    for identifier, entity in entities.items():
+    for identifier in sorted(entities):
         if identifier.startswith("#") or identifier.endswith("/") or identifier == "ro-crate-metadata.json":
             continue
         if re.match(r"[A-Za-z][A-Za-z0-9+.-]*:", identifier):
@@ -883,9 +887,9 @@ def check_signature(manifest, manifest_bytes, signature_bytes, where_manifest, w
     if signer is None and signature_bytes is None:
         return None
     if signer is None:
-        raise Invalid(where_signature, "a signature, but the manifest names no signer")
+        raise Invalid(where_signature, "present, but the manifest names no signer")
     if signature_bytes is None:
-        raise Invalid(where_signature, f"missing, but {where_manifest} names signer {signer['keyId']}")
+        raise Invalid(where_signature, f"missing: the manifest is signed by key {signer['keyId']}")
     key_id, _ = parse_public_key(signer["publicKey"], where_manifest)
     if key_id_text(key_id) != signer["keyId"]:
         raise Invalid(where_manifest, f"signer.keyId {signer['keyId']} is not the id of signer.publicKey "
@@ -1040,38 +1044,45 @@ def compare_index(index, scan_result):
 # Verification (§6.1)
 
 
-def check_manifest_and_files(scan_result, work):
-    """§6.1 (3)-(7) and §10.1 on a full scan. Returns (manifest, items, withheld, signer)."""
+def check_manifest_and_files(scan_result, trusted, work):
+    """§6.1 (3)-(8) on a full scan, in the order §6.1 gives.
+    Returns (manifest, items, withheld, signer, coverage)."""
     files = scan_result.by_path
-    for required in sorted(REQUIRED_TAG_FILES):
+    for required in (MANIFEST, DISCLOSURES):
         if required not in files:
             raise Invalid(required, "missing")
     manifest_bytes = files[MANIFEST].data
     manifest = parse_manifest(manifest_bytes, MANIFEST)
+    signature = files[SIGNATURE].data if SIGNATURE in files else None
+    signer = check_signature(manifest, manifest_bytes, signature, MANIFEST, SIGNATURE, work)
     items = parse_disclosures(files[DISCLOSURES].data, DISCLOSURES, manifest["items"], manifest["name"])
+    coverage = check_derived(scan_result, manifest, items, work) if "derivedFrom" in manifest else None
+    trusted_signer(signer, trusted)
     by_item_path = {item.path: item for item in items}
+    for required in sorted(REQUIRED_TAG_FILES):
+        if required not in files:
+            raise Invalid(required, "missing")
     for entry in scan_result.entries:
-        if entry.path == RO_CRATE:
+        if entry.path == RO_CRATE or not entry.path.startswith("data/"):
             continue
-        if entry.path.startswith("data/"):
-            item = by_item_path.get(entry.path[5:])
-            if item is None:
-                raise Invalid(entry.path, "not in the pack's disclosures")
-            if item.size != entry.size:
-                raise Invalid(entry.path, f"size {entry.size} differs from the disclosed {item.size}")
-            if item.sha256 != entry.sha256:
-                raise Invalid(entry.path, "sha256 differs from its disclosure (content was changed)")
-            if item.mode != entry.mode:
-                raise Invalid(entry.path, f"mode {entry.mode:o} differs from the disclosed {item.mode:o}")
-        elif entry.path not in TAG_FILES:
-            raise Invalid(entry.path, "not a file of the pack's layout (§4)")
+        item = by_item_path.get(entry.path[5:])
+        if item is None:
+            raise Invalid(entry.path, "not in the pack's disclosures")
+        if item.size != entry.size:
+            raise Invalid(entry.path, f"size {entry.size} differs from the disclosed {item.size}")
+        if item.sha256 != entry.sha256:
+            raise Invalid(entry.path, "sha256 differs from its disclosure (content was changed)")
+        if item.mode != entry.mode:
+            raise Invalid(entry.path, f"mode {entry.mode:o} differs from the disclosed {item.mode:o}")
     for entry in scan_result.entries:
         if entry.kind == b"1" and files[entry.link].mode != entry.mode:
             raise Invalid(entry.path, f"hard link with mode {entry.mode:o}, but its target has "
                                       f"{files[entry.link].mode:o}")
-    for item in items:
+    for item in sorted(items, key=lambda i: i.path.encode()):
         if "data/" + item.path not in files:
             raise Invalid("data/" + item.path, "disclosed but missing from the archive")
+    if CARD[5:] not in by_item_path:
+        raise Invalid(CARD, "missing (every pack has a card)")
     if RO_CRATE not in files:
         raise Invalid(RO_CRATE, "missing")
     check_ro_crate(files[RO_CRATE].data, manifest, items)
@@ -1081,13 +1092,6 @@ def check_manifest_and_files(scan_result, work):
     originals = [entry.path for entry in scan_result.entries if entry.path.startswith("mlpack/original/")]
     if "derivedFrom" not in manifest and originals:
         raise Invalid(originals[0], "in a pack that is not derived (no derivedFrom)")
-    if CARD[5:] not in by_item_path:
-        raise Invalid(CARD, "missing (every pack has a card)")
-    signature = files[SIGNATURE].data if SIGNATURE in files else None
-    signer = check_signature(manifest, manifest_bytes, signature, MANIFEST, SIGNATURE, work)
-    coverage = None
-    if "derivedFrom" in manifest:
-        coverage = check_derived(scan_result, manifest, items, work)
     withheld = len(manifest["items"]) - len(items)
     return manifest, items, withheld, signer, coverage
 
@@ -1100,7 +1104,7 @@ def check_derived(scan_result, manifest, items, work):
             raise Invalid(required, "missing in a derived pack")
     original_bytes = files[ORIGINAL_MANIFEST].data
     if sha256_hex(original_bytes) != manifest["derivedFrom"]:
-        raise Invalid(ORIGINAL_MANIFEST, "does not hash to the manifest's derivedFrom")
+        raise Invalid(ORIGINAL_MANIFEST, "is not the manifest derivedFrom names")
     original = parse_manifest(original_bytes, ORIGINAL_MANIFEST)
     signature = files[ORIGINAL_SIGNATURE].data if ORIGINAL_SIGNATURE in files else None
     author = check_signature(original, original_bytes, signature, ORIGINAL_MANIFEST, ORIGINAL_SIGNATURE, work)
@@ -1117,10 +1121,22 @@ def check_derived(scan_result, manifest, items, work):
     return author, covered
 
 
+def trusted_signer(signer, trusted):
+    """§10 step 4: True when a trusted key has the signer's id and bytes; the same id with
+    other bytes is invalid."""
+    if signer is None:
+        return False
+    raw_id, raw_key = parse_public_key(signer[1], MANIFEST)
+    same_id = [key for key in trusted if key[0] == raw_id]
+    if same_id and not any(key[1] == raw_key for key in same_id):
+        raise Invalid(SIGNATURE, f"key id {signer[0]} is trusted, but with a different public key")
+    return bool(same_id)
+
+
 def verify(pack, limits, trusted, allow_unsigned, work, capture=None):
     """Full verification. Returns (exit code, report lines, captured file or None)."""
     scan_result = scan(pack, limits, capture)
-    manifest, items, withheld, signer, coverage = check_manifest_and_files(scan_result, work)
+    manifest, items, withheld, signer, coverage = check_manifest_and_files(scan_result, trusted, work)
     if not pack.seekable:
         index_state = "not read (standard input is read sequentially)"
     else:
@@ -1145,12 +1161,8 @@ def verify(pack, limits, trusted, allow_unsigned, work, capture=None):
             message = f"{pack.display} is unsigned (pass --allow-unsigned to accept unsigned packs)"
     else:
         key_id, public_key = signer
-        raw_id, raw_key = parse_public_key(public_key, MANIFEST)
-        same_id = [key for key in trusted if key[0] == raw_id]
-        if any(key[1] == raw_key for key in same_id):
+        if trusted_signer(signer, trusted):
             lines.append(f"  signature   valid, by trusted key {key_id}")
-        elif same_id:
-            raise Invalid(MANIFEST, f"signed by key {key_id}, but the trusted key with that id is another key")
         else:
             lines.append(f"  signature   valid, by key {key_id}, which is not trusted")
             status = EXIT_UNTRUSTED
@@ -1281,11 +1293,7 @@ def trust_problem(pack, signer, trusted, allow_unsigned):
         if not allow_unsigned:
             raise Untrusted(f"{pack.display} is unsigned (pass --allow-unsigned to accept unsigned packs)")
         return
-    raw_id, raw_key = parse_public_key(signer[1], MANIFEST)
-    same_id = [key for key in trusted if key[0] == raw_id]
-    if same_id and not any(key[1] == raw_key for key in same_id):
-        raise Invalid(MANIFEST, f"signed by key {signer[0]}, but the trusted key with that id is another key")
-    if not same_id:
+    if not trusted_signer(signer, trusted):
         raise Untrusted(f"{pack.display} is signed by key {signer[0]}, which you do not trust yet "
                         f"(trust it with --key {signer[1]})")
 
