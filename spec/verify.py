@@ -698,8 +698,11 @@ def parse_manifest(data, entry):
     if manifest.get("digestAlgorithm") != "sha-256":
         raise Invalid(entry, "not a valid manifest (digestAlgorithm is not sha-256)")
     items = manifest.get("items")
-    if not isinstance(items, list) or not all(isinstance(item, str) and DIGEST_RE.match(item) for item in items):
-        raise Invalid(entry, "not a valid manifest (items are not item digests)")
+    if not isinstance(items, list):
+        raise Invalid(entry, "not a valid manifest (items is not an array)")
+    for item in items:
+        if not isinstance(item, str) or not DIGEST_RE.match(item):
+            raise Invalid(entry, f"item digest {json.dumps(item)} is not 32 bytes of base64url")
     if any(items[i].encode() >= items[i + 1].encode() for i in range(len(items) - 1)):
         raise Invalid(entry, "not a valid manifest (items are not sorted and unique)")
     if "signer" in manifest:
@@ -749,20 +752,20 @@ def parse_disclosures(data, entry, manifest_items, manifest_name):
         salt, path, role, size, sha256, mode = fields
         salt_bytes = b64url_decode(salt) if isinstance(salt, str) else None
         if salt_bytes is None or len(salt_bytes) != 32:
-            raise Invalid(entry, f"{where}: the salt is not 32 bytes of unpadded base64url")
+            raise Invalid(entry, f"{where}: malformed disclosure: the salt is not 32 bytes of unpadded base64url")
         if not isinstance(path, str) or path_problem(path):
             problem = path_problem(path) if isinstance(path, str) else "not a string"
-            raise Invalid(entry, f"{where}: bad path ({problem})")
+            raise Invalid(entry, f"{where}: malformed disclosure: bad path ({problem})")
         if not isinstance(role, str) or role not in ROLES:
-            raise Invalid(entry, f"{where}: unknown role {json.dumps(role)}")
+            raise Invalid(entry, f"{where}: malformed disclosure: unknown role {json.dumps(role)}")
         if not is_int(size):
-            raise Invalid(entry, f"{where}: size is not an integer ≥ 0")
+            raise Invalid(entry, f"{where}: malformed disclosure: size is not an integer ≥ 0")
         if not isinstance(sha256, str) or not HEX64_RE.match(sha256):
-            raise Invalid(entry, f"{where}: sha256 is not 64 lower-case hex digits")
+            raise Invalid(entry, f"{where}: malformed disclosure: sha256 is not 64 lower-case hex digits")
         if type(mode) is not int or mode not in (420, 493):
-            raise Invalid(entry, f"{where}: mode is not 420 or 493")
+            raise Invalid(entry, f"{where}: malformed disclosure: mode is not 420 or 493")
         if len(("data/" + path).encode()) + len(manifest_name) + 1 > 4096:
-            raise Invalid(entry, f"{where}: bad path (path longer than 4096 bytes)")
+            raise Invalid(entry, f"{where}: malformed disclosure: bad path (path longer than 4096 bytes)")
         item = Item(disclosure, salt, path, role, size, sha256, mode)
         if item.digest not in allowed:
             raise Invalid(entry, f"the disclosure of data/{path} is not in the manifest")
