@@ -84,6 +84,8 @@ for round in $(seq "$rounds"); do
     [ "$have_model_signing" = yes ] && measure model_signing python3 -c "import model_signing.hashing as h; h.hash('model')"
 
     measure verify "$mlpack" verify p.mlpack --allow-unsigned -q
+    # The second reader (spec/verify.py): the reference, not the fast path (no target).
+    measure verify_py python3 "$root/spec/verify.py" p.mlpack --allow-unsigned -q
     measure tar_verify sh -c "rm -rf x && mkdir x && tar --zstd -xf t.tar.zst -C x && cd x/model && sha256sum --quiet -c ../../sums"
     rm -rf x
 
@@ -166,6 +168,7 @@ size() { du -h "$1" | cut -f1; }
     echo "| create, for reference | $(med create) s | \`cp\` of the weights to a new file (writing alone) | $(med floor_write) s | $(ratio "$(med create)" "$(med floor_write)") | | |"
     row "verify" verify "tar --zstd -xf + sha256sum -c" tar_verify 0.35
     row "verify" verify "openssl dgst -sha256 (the floor)" floor_create 1.3
+    echo "| verify by \`spec/verify.py\` (the second reader: no target) | $(med verify_py) s, peak RSS $(($(rss verify_py) / 1024)) MiB | \`mlpack verify\` | $(med verify) s | $(ratio "$(med verify_py)" "$(med verify)") | | |"
     row "data reference, $data_files files (environment captured now)" data "find \| xargs sha256sum" sha_data 0.5
     [ "$have_dvc" = yes ] && row "data reference, $data_files files (environment captured now)" data "dvc add" dvc 0.5
     row "data reference, $data_files files (\`--env env.json\`: hashing and the pack)" data_saved "find \| xargs sha256sum" sha_data 0.5

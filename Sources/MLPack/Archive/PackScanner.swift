@@ -245,7 +245,7 @@ struct PackScanner {
     /// Files readers parse: the tag files, and the items the derived views are made from
     /// (by path here, since roles are known only once the disclosures are read).
     static func isMetadata(_ path: String) -> Bool {
-        Layout.tagFiles.contains(path) || path == Layout.payloadPath(Layout.card)
+        Layout.tagFiles.contains(path) || path == Layout.payloadPath(Layout.card) || path == Layout.roCrate
             || ((path.hasPrefix("data/runs/") || path.hasPrefix("data/refs/")) && path.hasSuffix(".json"))
     }
 

@@ -40,14 +40,16 @@ public struct PackContents: Sendable {
             manifestPath: Layout.manifest, disclosuresPath: Layout.disclosures)
         var provenance: Provenance?
         if let derivedFrom = manifest.derivedFrom {
-            let (original, originalBytes, author, kept) = try loadManifest(
-                tagFile(Layout.originalManifest), signature: tagFile(Layout.originalSignature),
-                disclosures: tagFile(Layout.originalDisclosures),
-                manifestPath: Layout.originalManifest, disclosuresPath: Layout.originalDisclosures)
-            guard SHA256Hasher.hex(originalBytes) == derivedFrom else {
+            // The hash first: an edited original is a broken link to the author, not a bad signature.
+            if let bytes = try tagFile(Layout.originalManifest), SHA256Hasher.hex(bytes) != derivedFrom {
                 throw MLPackError.integrity(
                     entry: Layout.originalManifest, problem: "is not the manifest derivedFrom names")
             }
+            let (original, _, author, kept) = try loadManifest(
+                tagFile(Layout.originalManifest), signature: tagFile(Layout.originalSignature),
+                disclosures: tagFile(Layout.originalDisclosures),
+                manifestPath: Layout.originalManifest, disclosuresPath: Layout.originalDisclosures,
+                signaturePath: Layout.originalSignature)
             let current = Dictionary(uniqueKeysWithValues: disclosures.map { ($0.item.path, $0.item) })
             let covered = kept.filter { current[$0.item.path] == $0.item }.map(\.item.path)
             guard covered.count == kept.count else {
@@ -70,13 +72,14 @@ public struct PackContents: Sendable {
     /// One manifest with its signature and disclosures, each checked against the others.
     private static func loadManifest(
         _ manifestBytes: [UInt8]?, signature: [UInt8]?, disclosures disclosuresBytes: [UInt8]?,
-        manifestPath: String, disclosuresPath: String
+        manifestPath: String, disclosuresPath: String, signaturePath: String = Layout.signature
     ) throws -> (Manifest, [UInt8], PublicKey?, [Disclosure]) {
         guard let manifestBytes else { throw MLPackError.integrity(entry: manifestPath, problem: "missing") }
         guard let disclosuresBytes else { throw MLPackError.integrity(entry: disclosuresPath, problem: "missing") }
         let manifest = try Manifest.decode(manifestBytes, path: manifestPath)
         let signer = try SignatureStatus.validSigner(
-            manifest: manifest, manifestBytes: manifestBytes, signatureBytes: signature)
+            manifest: manifest, manifestBytes: manifestBytes, signatureBytes: signature, manifestPath: manifestPath,
+            signaturePath: signaturePath)
         func invalid(_ problem: String) -> MLPackError { .integrity(entry: disclosuresPath, problem: problem) }
         let file: DisclosureFile
         do { file = try DisclosureFile(json: disclosuresBytes) } catch {
@@ -209,15 +212,18 @@ public struct PackContents: Sendable {
     }
 
     private func checkBagIt(_ scanned: ScannedPack) throws {
-        let roCrate = try DerivedViews.roCrate(items: items) { scanned.metadata[Layout.payloadPath($0)] }
-        guard let entry = scanned.entry(Layout.roCrate) else {
+        guard item(Layout.card) != nil else {
+            throw MLPackError.integrity(entry: Layout.payloadPath(Layout.card), problem: "missing")
+        }
+        guard let entry = scanned.entry(Layout.roCrate), let roCrate = scanned.metadata[Layout.roCrate] else {
             throw MLPackError.integrity(entry: Layout.roCrate, problem: "missing")
         }
-        guard entry.sha256 == SHA256Hasher.hex(roCrate) else {
-            throw MLPackError.integrity(
-                entry: Layout.roCrate, problem: "does not match the pack's items (RO-Crate view tampered with)")
-        }
-        let payload = DerivedViews.payload(items: items, roCrate: roCrate)
+        // Checked by what it states (§6.3), then bound to the BagIt view by its hash like any payload file.
+        try ROCrate.check(roCrate, manifest: manifest, items: items)
+        let payload =
+            items.map(BagIt.PayloadFile.init) + [
+                BagIt.PayloadFile(path: Layout.roCrate, sha256: entry.sha256, size: entry.size)
+            ]
         let expected: [(String, [UInt8])] = [
             (Layout.bagitDeclaration, BagIt.declaration),
             (Layout.bagInfo, BagIt.bagInfo(manifest: manifest, payload: payload)),

@@ -81,32 +81,35 @@ public enum SignatureStatus: Sendable, Equatable, CustomStringConvertible {
     /// Checks the signature over the manifest's exact bytes against the signer the manifest
     /// names; returns that signer, or nil for an unsigned pack. Anything that does not verify
     /// is an integrity failure: nothing else of the pack is looked at before this passed.
-    static func validSigner(manifest: Manifest, manifestBytes: [UInt8], signatureBytes: [UInt8]?) throws -> PublicKey? {
+    static func validSigner(
+        manifest: Manifest, manifestBytes: [UInt8], signatureBytes: [UInt8]?, manifestPath: String = Layout.manifest,
+        signaturePath: String = Layout.signature
+    ) throws -> PublicKey? {
         func invalid(_ entry: String, _ problem: String) -> MLPackError { .integrity(entry: entry, problem: problem) }
         switch (manifest.signer, signatureBytes) {
         case (nil, nil):
             return nil
         case (nil, .some):
-            throw invalid(Layout.signature, "present, but the manifest names no signer")
+            throw invalid(signaturePath, "present, but the manifest names no signer")
         case (.some(let signer), nil):
-            throw invalid(Layout.signature, "missing: the manifest is signed by key \(signer.keyId)")
+            throw invalid(signaturePath, "missing: the manifest is signed by key \(signer.keyId)")
         case (.some(let signer), .some(let bytes)):
             let key: PublicKey
             do { key = try PublicKey(base64: signer.publicKey) } catch {
-                throw invalid(Layout.manifest, "the signer's public key is malformed")
+                throw invalid(manifestPath, "the signer's public key is malformed")
             }
             guard key.id == signer.keyId else {
-                throw invalid(Layout.manifest, "the signer's key id does not match its public key")
+                throw invalid(manifestPath, "the signer's key id does not match its public key")
             }
             let signature: Signature
-            do { signature = try Signature(parsing: bytes) } catch { throw invalid(Layout.signature, "\(error)") }
+            do { signature = try Signature(parsing: bytes) } catch { throw invalid(signaturePath, "\(error)") }
             guard signature.keyId == key.keyId else {
                 throw invalid(
-                    Layout.signature, "made with key \(signature.keyIdText), not with the signer's key \(key.id)")
+                    signaturePath, "made with key \(signature.keyIdText), not with the signer's key \(key.id)")
             }
             guard signature.verifies(manifestBytes, with: key) else {
                 throw invalid(
-                    Layout.signature, "does not verify: the manifest or the signature was changed after signing")
+                    signaturePath, "does not verify: the manifest or the signature was changed after signing")
             }
             return key
         }
