@@ -23,7 +23,7 @@ printf 'import sklearn, numpy\nopen("out.txt", "w").write(sklearn.__version__ + 
 printf 'out.txt\n' > .gitignore
 git add train.py .gitignore && git -c user.email=b@example.com -c user.name=b commit -qm bench
 "$mlpack" run -q -- "$work/author-venv/bin/python" train.py
-"$mlpack" create -q --output "$work/sklearn.mlpack" --output-of out.txt --unsigned
+"$mlpack" create -q --output "$work/sklearn.mlpack" --output-of out.txt --unsigned >/dev/null
 cd "$work"
 
 variants=(mlpack_cold mlpack_warm mlpack_cached pip_cold pip_warm)

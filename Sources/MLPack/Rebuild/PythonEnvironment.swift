@@ -100,11 +100,6 @@ public enum PythonEnvironmentBuilder {
         let uv = try UV.locate()
         let wanted = python.version.split(separator: ".").prefix(2).joined(separator: ".")
         let interpreter = try UV.interpreter(wanted, uv: uv, offline: options.offline, progress: progress)
-        report.used = interpreter.version
-        if interpreter.version != python.version {
-            report.notes.append(
-                "Python \(interpreter.version) stands for the recorded \(python.version) (same major.minor)")
-        }
 
         // What comes from an index, what from the project, what cannot be had.
         var pins: [EnvironmentCapture.Package] = []
@@ -132,6 +127,7 @@ public enum PythonEnvironmentBuilder {
             report.folder = root + "/envs/" + key
             report.interpreter = report.folder! + "/bin/python"
             report.reused = true
+            report.used = pyvenv(report.folder!, "version_info")
             report.from = "mlpack's environment cache (\(root)/envs)"
             report.installed = cached.installed
             report.notInstalled = cached.notInstalled
@@ -153,7 +149,7 @@ public enum PythonEnvironmentBuilder {
         let building = FileSystem.temporaryName(in: parent, prefix: ".building-")
         defer { FileSystem.removeTree(building) }
         progress(
-            "building the Python environment of \(id): Python \(interpreter.version), \(pins.count + tools.count) packages"
+            "building the Python environment of \(id): \(interpreter.path), \(pins.count + tools.count) packages"
         )
         let venv = UV.run(
             [uv, "venv", "--no-config", "--relocatable", "--python", interpreter.path, building], timeout: 600)
@@ -163,44 +159,46 @@ public enum PythonEnvironmentBuilder {
         let sources = UV.sources(options)
         report.from = sources.description
         let requirements = building + "/mlpack-requirements.txt"
-        try writeText(requirements, pins.map { "\($0.name)==\($0.version)\n" }.joined())
         // Wheels only: building a source distribution runs its code, here outside the sandbox.
         let install =
             [uv, "pip", "install", "--no-config", "--python", building + "/bin/python", "--no-deps", "--no-build"]
             + sources.arguments
+        // One uv call when everything is there (the usual case); else the packages alone, then
+        // one by one, to name each that cannot be had — never failing on an installer.
         var fetched = 0
-        if !pins.isEmpty {
-            let all = UV.run(install + ["-r", requirements], timeout: 6 * 3600)
-            if all.ok {
-                fetched += UV.prepared(all.output)
-                report.installed += pins
-            } else {
-                // One by one, to name each package that cannot be had.
-                for package in pins {
-                    let one = UV.run(install + ["\(package.name)==\(package.version)"], timeout: 3600)
-                    if one.ok {
-                        fetched += UV.prepared(one.output)
-                        report.installed.append(package)
-                    } else {
-                        report.notInstalled.append(
-                            .init(
-                                name: package.name, version: package.version,
-                                reason: UV.lastLine(one.output) + hint(for: package)))
-                    }
+        func installEach(_ packages: [EnvironmentCapture.Package], reason: (String) -> String) {
+            for package in packages {
+                let one = UV.run(install + ["\(package.name)==\(package.version)"], timeout: 3600)
+                if one.ok {
+                    fetched += UV.prepared(one.output)
+                    report.installed.append(package)
+                } else {
+                    report.notInstalled.append(
+                        .init(name: package.name, version: package.version, reason: reason(UV.lastLine(one.output))))
                 }
             }
         }
-        for package in tools {
-            let one = UV.run(install + ["\(package.name)==\(package.version)"], timeout: 3600)
-            if one.ok {
-                fetched += UV.prepared(one.output)
-                report.installed.append(package)
+        let everything = pins + tools
+        try writeText(requirements, everything.map { "\($0.name)==\($0.version)\n" }.joined())
+        if !everything.isEmpty, case let all = UV.run(install + ["-r", requirements], timeout: 6 * 3600), all.ok {
+            fetched += UV.prepared(all.output)
+            report.installed = everything
+        } else if !everything.isEmpty {
+            try writeText(requirements, pins.map { "\($0.name)==\($0.version)\n" }.joined())
+            if !pins.isEmpty, case let some = UV.run(install + ["-r", requirements], timeout: 6 * 3600), some.ok {
+                fetched += UV.prepared(some.output)
+                report.installed = pins
             } else {
-                report.notInstalled.append(
-                    .init(
-                        name: package.name, version: package.version,
-                        reason: "an installer, not needed to run: " + UV.lastLine(one.output)))
+                installEach(pins) { $0 }
+                report.notInstalled = report.notInstalled.map { missing in
+                    var missing = missing
+                    if let package = pins.first(where: { $0.name == missing.name }) {
+                        missing.reason += hint(for: package)
+                    }
+                    return missing
+                }
             }
+            installEach(tools) { "an installer, not needed to run: " + $0 }
         }
         report.fetched = fetched
         if case .folder(let folder) = target, !project.isEmpty {
@@ -243,6 +241,7 @@ public enum PythonEnvironmentBuilder {
         }
         report.folder = final
         report.interpreter = final + "/bin/python"
+        report.used = pyvenv(final, "version_info")
         report.seconds = Date().timeIntervalSince(started)
         let hasProject: Bool
         if case .folder = target { hasProject = false } else { hasProject = !project.isEmpty }
@@ -335,13 +334,16 @@ public enum PythonEnvironmentBuilder {
 
     /// The installation a venv was made from (pyvenv.cfg's `home` is its bin/).
     static func basePrefix(of folder: String) -> String? {
+        guard let home = pyvenv(folder, "home") else { return nil }
+        return (URL(fileURLWithPath: home).resolvingSymlinksInPath().path as NSString).deletingLastPathComponent
+    }
+
+    /// A value of a venv's pyvenv.cfg (`home`, `version_info`).
+    static func pyvenv(_ folder: String, _ key: String) -> String? {
         guard let text = try? String(contentsOfFile: folder + "/pyvenv.cfg", encoding: .utf8) else { return nil }
         for line in text.split(separator: "\n") {
             let parts = line.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            if parts.count == 2, parts[0] == "home" {
-                let bin = URL(fileURLWithPath: parts[1]).resolvingSymlinksInPath().path
-                return (bin as NSString).deletingLastPathComponent
-            }
+            if parts.count == 2, parts[0] == key { return parts[1] }
         }
         return nil
     }
@@ -351,7 +353,7 @@ public enum PythonEnvironmentBuilder {
         interpreter: UV.Interpreter, pins: [EnvironmentCapture.Package], tools: [EnvironmentCapture.Package],
         project: [EnvironmentCapture.Package], pathLines: [String]
     ) -> String {
-        var text = "mlpack python environment 1\npython \(interpreter.version) \(interpreter.path)\n"
+        var text = "mlpack python environment 1\npython \(interpreter.path) \(interpreter.identity)\n"
         text += "platform \(EnvironmentProbe.unameText() ?? "") \(EnvironmentProbe.libcVersion() ?? "")\n"
         text += pins.map { "pin \($0.name)==\($0.version)\n" }.sorted().joined()
         text += tools.map { "tool \($0.name)==\($0.version)\n" }.sorted().joined()
@@ -407,7 +409,8 @@ public enum PythonEnvironmentBuilder {
 enum UV {
     struct Interpreter {
         var path: String
-        var version: String
+        /// Its resolved path, size and modification time.
+        var identity: String
     }
 
     static func locate() throws -> String {
@@ -440,16 +443,17 @@ enum UV {
             found = ChildProcess.run(find + [version], timeout: 60, environment: environment)
         }
         let path = found?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        guard path.hasPrefix("/"),
-            let full = ChildProcess.run(
-                [path, "-c", "import platform; print(platform.python_version())"], timeout: 60,
-                environment: environment)?.trimmingCharacters(in: .whitespacesAndNewlines)
-        else {
+        // The binary's size and time stand for its version in the cache key (no process to
+        // start): an upgrade in place makes another environment.
+        let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+        guard path.hasPrefix("/"), let attributes = try? FileManager.default.attributesOfItem(atPath: real) else {
             throw MLPackError.usage(
                 "the pack's runs used Python \(version), which this machine lacks\(offline ? " (and \(input: .offline) forbids uv python install)" : ""): install Python \(version), or use this machine's Python with \(input: .pythonEnv) host"
             )
         }
-        return Interpreter(path: path, version: full)
+        let size = (attributes[.size] as? NSNumber)?.uint64Value ?? 0
+        let time = (attributes[.modificationDate] as? Date)?.timeIntervalSince1970 ?? 0
+        return Interpreter(path: path, identity: "\(real) \(size) \(time)")
     }
 
     /// The index and find-links options, and how the report words them.

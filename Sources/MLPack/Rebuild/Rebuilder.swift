@@ -212,6 +212,11 @@ public enum Rebuilder {
                     throw error
                 }
                 replay.pythonEnvironments[run.environment] = built
+                if built.hasProject && sandbox.bubblewrap == nil {
+                    // The project's import root is a bind of the sandbox, which there is none of.
+                    report.notes.append(
+                        "without the sandbox the project's editable install points nowhere: imports of it fail")
+                }
                 progress(
                     "Python environment of \(run.environment): \(report.reused ? "reused from the cache" : "built") in \(String(format: "%.1f s", report.seconds ?? 0))"
                 )
@@ -229,6 +234,9 @@ public enum Rebuilder {
             probes[run.environment] = probe
             if let probe, let found = PythonParsers.probe(probe) {
                 report.used = found.python.version
+                if let recorded = report.recorded, recorded != found.python.version {
+                    report.notes.append("Python \(found.python.version) stands for the recorded \(recorded)")
+                }
                 if options.python.source == .host { report.interpreter = found.executable }
             } else {
                 report.used = nil
