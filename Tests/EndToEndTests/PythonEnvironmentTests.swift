@@ -98,7 +98,9 @@ struct PythonEnvironmentTests: RebuildSuite {
         let wheels = box.path("index/simple/tinypkg")
         let authorHome = try box.mkdir("author-home")
         let venv = authorHome + "/.cache/venvs/train"
-        try await must("python3", ["-m", "venv", venv])
+        // ensurepip takes a minute when the whole suite shares the machine.
+        let made = try await run("python3", ["-m", "venv", venv], timeout: 600)
+        guard made.status == 0 else { throw TestError("python3 -m venv: \(made)") }
         try await must(
             "uv",
             [
