@@ -78,7 +78,9 @@ step "a reviewer: mlpack verify --rebuild replays the published pack's lineage i
 # The data is referenced, not shipped: here the reviewer's cache is filled from the author's
 # local copy (a real dataset would be fetched from its --data-uri).
 "$mlpack" fetch "$out/spirals.mlpack" --cache "$out/data-cache"
-"$mlpack" verify "$out/spirals-public.mlpack" --rebuild --key "$out/author.pub" --cache "$out/data-cache" \
+# --python-env host: the demo trained with this machine's python3 and all its packages. A
+# reviewer elsewhere leaves it out, and the rebuild builds that environment with uv.
+"$mlpack" verify "$out/spirals-public.mlpack" --rebuild --python-env host --key "$out/author.pub" --cache "$out/data-cache" \
     --report "$out/rebuild-report.md"
 
 step "the report to paste into the review (out/demo/rebuild-report.md)"

@@ -27,4 +27,10 @@ if ! python3 -c 'import numpy, safetensors, bagit, jsonschema, rocrate_validator
         || python3 -m pip install -q --break-system-packages "${python_packages[@]}"
 fi
 
+# uv builds a pack's Python environment for `verify --rebuild` (and `mlpack env build`).
+if ! command -v uv >/dev/null; then
+    echo "setup: installing uv"
+    python3 -m pip install -q uv 2>/dev/null || python3 -m pip install -q --break-system-packages uv
+fi
+
 command -v swift >/dev/null || { echo "setup: Swift 6 is needed (https://www.swift.org/install/linux/)" >&2; exit 1; }

@@ -46,7 +46,8 @@ struct RebuildTests: RebuildSuite {
             let (pack, project) = try await demoPack(in: box)
             let cache = box.path("cache")
             let result = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--cache", cache, "--report", box.path("review.md"),
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--cache", cache, "--report",
+                box.path("review.md"),
             ])
             #expect(result.status == 0, "\(result)")
             #expect(result.out.contains("sandbox: bubblewrap, no network"))
@@ -57,7 +58,8 @@ struct RebuildTests: RebuildSuite {
             #expect(markdown.contains("| identical | `artifacts/finetuned.safetensors`"))
 
             let jsonReport = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--cache", cache, "--json", "--report",
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--cache", cache, "--json",
+                "--report",
                 box.path("review.json"),
             ])
             #expect(jsonReport.status == 0, "\(jsonReport)")
@@ -75,7 +77,8 @@ struct RebuildTests: RebuildSuite {
 
             // --keep leaves the workspaces and logs.
             let kept = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--cache", cache, "--workdir", box.path("work"), "-q",
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--cache", cache, "--workdir",
+                box.path("work"), "-q",
             ])
             #expect(kept.status == 0, "\(kept)")
             #expect(exists(box.path("work")))
@@ -85,7 +88,8 @@ struct RebuildTests: RebuildSuite {
             // Missing data: a clear error naming the reference and where it was looked for; nothing runs.
             try FileManager.default.moveItem(atPath: project + "/dataset", toPath: box.path("dataset-moved"))
             let missing = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--cache", box.path("empty-cache"),
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--cache",
+                box.path("empty-cache"),
             ])
             #expect(missing.status == 2, "\(missing)")
             #expect(missing.errLines.filter { $0.contains("error") }.count == 1, "\(missing)")
@@ -118,12 +122,14 @@ struct RebuildTests: RebuildSuite {
             let pack = box.path("clock.mlpack")
             try await create(pack, from: root, of: "model.safetensors")
 
-            let untrusted = try await mlpack(["verify", pack, "--rebuild", "--workdir", box.path("never")])
+            let untrusted = try await mlpack([
+                "verify", pack, "--rebuild", "--python-env", "host", "--workdir", box.path("never"),
+            ])
             #expect(untrusted.status == 3, "\(untrusted)")
             #expect(!exists(box.path("never")), "nothing runs before the signature is trusted")
 
             let result = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--report", box.path("r.json"),
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--report", box.path("r.json"),
             ])
             #expect(result.status == 4, "\(result)")
             #expect(result.out.contains("result: NOT REPRODUCED"))
@@ -146,7 +152,9 @@ struct RebuildTests: RebuildSuite {
             if let workdir = report["workdir"] as? String { try? FileManager.default.removeItem(atPath: workdir) }
 
             // Standard-normal weights never differ by 100: within tolerance, and the timing does not count.
-            let loose = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--atol", "100", "--json"])
+            let loose = try await mlpack([
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--atol", "100", "--json",
+            ])
             #expect(loose.status == 0, "\(loose)")
             let looseReport = try #require(try JSONSerialization.jsonObject(with: loose.stdout) as? [String: Any])
             #expect(looseReport["verdict"] as? String == "reproduced")
@@ -174,7 +182,9 @@ struct RebuildTests: RebuildSuite {
             #expect(String(decoding: try readBytes(root + "/metrics.json"), as: UTF8.self).contains("NaN"))
             let pack = box.path("nan.mlpack")
             try await create(pack, from: root, of: "model.txt")
-            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--json"])
+            let result = try await mlpack([
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--json",
+            ])
             #expect(result.status == 0, "\(result)")
             let report = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
             let metrics = try #require(
@@ -193,11 +203,17 @@ struct RebuildTests: RebuildSuite {
             let pack = box.path("once.mlpack")
             try await create(pack, from: root, of: "out.txt")
             try FileManager.default.copyItem(atPath: pack, toPath: box.path("twice.mlpack"))
-            let piped = try await mlpackFromPipe(pack, ["verify", "-", "--rebuild", "--allow-unsigned"])
+            let piped = try await mlpackFromPipe(
+                pack, ["verify", "-", "--rebuild", "--python-env", "host", "--allow-unsigned"])
             #expect(piped.status == 0 && piped.out.contains("result: REPRODUCED"), "\(piped)")
             let trace = box.path("trace")
             for (arguments, packs) in [
-                (["verify", pack, "--rebuild", "--allow-unsigned", "--unsafe-no-sandbox", "-q"], [pack]),
+                (
+                    [
+                        "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--unsafe-no-sandbox",
+                        "-q",
+                    ], [pack]
+                ),
                 (["diff", pack, box.path("twice.mlpack")], [pack, box.path("twice.mlpack")]),
             ] {
                 let traced = try await run(
@@ -256,7 +272,7 @@ struct RebuildTests: RebuildSuite {
             try await create(pack, from: root, of: "downloaded.bin")
 
             let result = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--report", box.path("r.md"),
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--report", box.path("r.md"),
             ])
             #expect(result.status == 4, "\(result)")
             #expect(result.out.contains("failed"))
@@ -291,7 +307,9 @@ struct RebuildTests: RebuildSuite {
             let pack = box.path("escape.mlpack")
             try await create(pack, from: root, of: "model.txt")
 
-            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--json"])
+            let result = try await mlpack([
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--json",
+            ])
             #expect(result.status == 4, "\(result)")
             #expect(!exists(outside), "the run must not write outside its workspace")
             let report = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
@@ -319,12 +337,13 @@ struct RebuildTests: RebuildSuite {
             try FileManager.default.createSymbolicLink(
                 atPath: bin + "/python3", withDestinationPath: "/usr/bin/python3")
             let refused = try await mlpack(
-                ["verify", pack, "--rebuild", "--allow-unsigned"], environment: ["PATH": bin])
+                ["verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned"], environment: ["PATH": bin])
             #expect(refused.status == 2, "\(refused)")
             #expect(refused.err.contains("bubblewrap (bwrap) is not installed"))
             #expect(refused.err.contains("--unsafe-no-sandbox"))
             let unsafe = try await mlpack(
-                ["verify", pack, "--rebuild", "--allow-unsigned", "--unsafe-no-sandbox"], environment: ["PATH": bin])
+                ["verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--unsafe-no-sandbox"],
+                environment: ["PATH": bin])
             #expect(unsafe.status == 0, "\(unsafe)")
             #expect(unsafe.out.contains("sandbox: none (unconfined, as asked)"))
             #expect(unsafe.out.contains("result: REPRODUCED"))
@@ -350,7 +369,8 @@ struct RebuildTests: RebuildSuite {
             let pack = box.path("hang.mlpack")
             try await create(pack, from: root, of: "model.txt")
             let result = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--timeout", "2", "--workdir", box.path("work"),
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--timeout", "2", "--workdir",
+                box.path("work"),
             ])
             #expect(result.status == 4, "\(result)")
             #expect(result.out.contains("timed out"))
@@ -364,10 +384,10 @@ struct RebuildTests: RebuildSuite {
             let flags = try await mlpack(["verify", "x.mlpack", "--atol", "1"])
             #expect(flags.status == 2)
             #expect(flags.err.contains("go with --rebuild"))
-            let negative = try await mlpack(["verify", "x.mlpack", "--rebuild", "--atol", "-1"])
+            let negative = try await mlpack(["verify", "x.mlpack", "--rebuild", "--python-env", "host", "--atol", "-1"])
             #expect(negative.status == 2)
             let (pack, _, _) = try await makeStandardPack(in: box)
-            let noRuns = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned"])
+            let noRuns = try await mlpack(["verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned"])
             #expect(noRuns.status == 2, "\(noRuns)")
             #expect(noRuns.err.contains("holds no recorded runs"))
         }

@@ -76,11 +76,13 @@ struct RedTeamTests: RebuildSuite {
             let pack = box.path("preload.mlpack")
             try await create(pack, from: root, of: "out.txt")
 
-            let text = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned"])
+            let text = try await mlpack(["verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned"])
             #expect(text.status == 0, "\(text)")
             #expect(!exists(canary), "the pack's LD_PRELOAD was loaded by a process mlpack started")
             #expect(text.out.contains("ignored variable LD_PRELOAD from the pack"), "\(text)")
-            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--json"])
+            let result = try await mlpack([
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--json",
+            ])
             #expect(!exists(canary))
             let ignored = try firstRun(try report(result))["ignoredVariables"] as? [String] ?? []
             #expect(
@@ -167,7 +169,9 @@ struct RedTeamTests: RebuildSuite {
             let pack = box.path("link.mlpack")
             try await create(pack, from: root, of: "model.txt")
 
-            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--json"])
+            let result = try await mlpack([
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--json",
+            ])
             #expect(result.status == 4, "\(result)")
             let metrics = try output(try report(result), "out/metrics.json")
             #expect(metrics["verdict"] as? String == "missing")
@@ -207,7 +211,9 @@ struct RedTeamTests: RebuildSuite {
             let pack = box.path("forged.mlpack")
             try await create(pack, from: root, of: "model.safetensors")
 
-            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--json"])
+            let result = try await mlpack([
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--json",
+            ])
             #expect(result.status == 4, "weights this code never made were accepted: \(result)")
             #expect(try output(try report(result), "model.safetensors")["verdict"] as? String == "different")
         }
@@ -236,7 +242,9 @@ struct RedTeamTests: RebuildSuite {
             }
             let pack = box.path("answer.mlpack")
             try await create(pack, from: root, of: "model.bin")
-            let result = try await mlpack(["verify", pack, "--rebuild", "--allow-unsigned", "--json"])
+            let result = try await mlpack([
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--json",
+            ])
             #expect(result.status == 4, "a run that was handed its output was accepted: \(result)")
             let rows = try #require(try report(result)["outputs"] as? [[String: Any]])
             let weights = try #require(
@@ -277,7 +285,10 @@ struct RedTeamTests: RebuildSuite {
             try await create(pack, from: root, of: "out.txt")
 
             let result = try await mlpack(
-                ["verify", pack, "--rebuild", "--allow-unsigned", "--workdir", box.path("work"), "--json"],
+                [
+                    "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--workdir",
+                    box.path("work"), "--json",
+                ],
                 environment: environment)
             #expect(result.status == 4, "\(result)")
             let run = try firstRun(try report(result))
@@ -362,7 +373,10 @@ struct RedTeamTests: RebuildSuite {
             try await create(pack, from: root, of: "escapes.txt")
 
             let result = try await mlpack(
-                ["verify", pack, "--rebuild", "--allow-unsigned", "--workdir", box.path("work"), "--json"],
+                [
+                    "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--workdir",
+                    box.path("work"), "--json",
+                ],
                 environment: ["HOME": home])
             let escapes = (try? FileManager.default.subpathsOfDirectory(atPath: box.path("work/runs")))?.first {
                 $0.hasSuffix("project/escapes.txt")
@@ -406,7 +420,8 @@ struct RedTeamTests: RebuildSuite {
             try await create(pack, from: root, of: "model.txt")
 
             let result = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--max-processes", "64", "--timeout", "120", "--json",
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--max-processes", "64",
+                "--timeout", "120", "--json",
             ])
             let report = try report(result)
             let limits = try #require(report["limits"] as? [String: Any])
@@ -452,7 +467,8 @@ struct RedTeamTests: RebuildSuite {
             let pack = box.path("fill.mlpack")
             try await create(pack, from: root, of: "model.txt")
             let filled = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--max-workspace-size", "20M", "--workdir",
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--max-workspace-size", "20M",
+                "--workdir",
                 box.path("w1"), "--json",
             ])
             #expect(filled.status == 4, "\(filled)")
@@ -472,7 +488,8 @@ struct RedTeamTests: RebuildSuite {
             let hogPack = box.path("hog.mlpack")
             try await create(hogPack, from: root, of: "hog.txt")
             let hog = try await mlpack([
-                "verify", hogPack, "--rebuild", "--allow-unsigned", "--max-memory", "256M", "--json",
+                "verify", hogPack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--max-memory", "256M",
+                "--json",
             ])
             #expect(hog.status == 4, "\(hog)")
             let hogRun = try firstRun(try report(hog))

@@ -170,7 +170,8 @@ struct RedactTests {
             let fetch = try await mlpack(["fetch", source.pack, "--cache", cache])
             #expect(fetch.status == 0, "\(fetch)")
             let rebuild = try await mlpack([
-                "verify", published, "--rebuild", "--key", source.key + ".pub", "--cache", cache,
+                "verify", published, "--rebuild", "--python-env", "host", "--key", source.key + ".pub", "--cache",
+                cache,
             ])
             #expect(rebuild.status == 0, "\(rebuild)")
             #expect(rebuild.out.contains("result: REPRODUCED"))

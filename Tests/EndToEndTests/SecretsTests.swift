@@ -172,7 +172,9 @@ struct SecretsTests: RebuildSuite {
             let (root, _) = try await recordedProject(in: box, planted)
             let pack = box.path("p.mlpack")
             try await create(pack, from: root, of: root + "/model.weights")
-            let arguments = ["verify", pack, "--rebuild", "--allow-unsigned", "--cache", box.path("cache")]
+            let arguments = [
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--cache", box.path("cache"),
+            ]
 
             let missing = try await mlpack(arguments)
             #expect(missing.status == 2, "\(missing)")

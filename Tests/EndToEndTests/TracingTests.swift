@@ -77,7 +77,7 @@ struct TracingTests {
             #expect(Set(files.filter { $0.hasPrefix("code/") && $0.hasSuffix(".json") }).count == 2, "\(files)")
 
             let rebuild = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--workdir", box.path("w"),
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--workdir", box.path("w"),
             ])
             #expect(rebuild.status == 0, "\(rebuild)")
             #expect(rebuild.out.contains("REPRODUCED"), "\(rebuild)")
@@ -118,7 +118,7 @@ struct TracingTests {
             #expect(check.out.split(separator: "\n").count == 1000)
 
             let rebuild = try await mlpack([
-                "verify", pack, "--rebuild", "--allow-unsigned", "--workdir", box.path("w"),
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--workdir", box.path("w"),
             ])
             #expect(rebuild.status == 0, "\(rebuild)")
         }

@@ -110,7 +110,7 @@ struct UsageErrorTests {
                 ["create", "--output", box.path("x.mlpack"), "--code", box.root, "--unsigned"],
                 ["compare", box.path("a.json"), box.path("b.json")],
                 ["diff", box.path("a.mlpack"), box.path("b.mlpack")],
-                ["verify", box.path("a.mlpack"), "--rebuild"],
+                ["verify", box.path("a.mlpack"), "--rebuild", "--python-env", "host"],
             ]
             for command in commands {
                 let result = try await mlpack(command + ["--metric-tolerance", entry])

@@ -17,6 +17,8 @@ public struct RebuildOptions: Sendable {
     /// Values for the placeholders of recorded command lines (`MLPACK_SECRET_API_KEY`), on
     /// top of the environment variables of those names.
     public var secrets: [String: String] = [:]
+    /// Where the runs' Python comes from (`--python-env`, `--index-url`, …).
+    public var python = PythonEnvironmentOptions()
 
     public init() {}
 }
@@ -107,6 +109,9 @@ public struct RebuildReport: Sendable, Codable {
     /// The card's tolerance with the reviewer's --atol/--rtol on top.
     public var tolerance: ComparisonTolerance
     public var outputs: [Output]
+    /// The Python environment of each environment capture the runs use.
+    public var pythonEnvironments: [PythonEnvironmentReport]
+    /// The pack's platform against what the last run gets here (its Python as asked in the sandbox).
     public var drift: EnvironmentDiff?
     public var verdict: Verdict
     public var workdir: String?
@@ -165,7 +170,7 @@ public enum Rebuilder {
         // 2. The data, fetched (or found in the cache) before anything runs.
         let data = try dataSources(pack, trusted: trusted, options: options, progress: progress)
 
-        // 3. Replay, each run in a fresh workspace.
+        // 3. The work folder: one fresh workspace per run.
         // Absolute and real: the sandbox binds it at the same path, and binds follow links.
         let workdir = try RunFiles.canonical(
             options.workdir ?? FileSystem.makeTemporaryDirectory(prefix: "mlpack-rebuild"),
@@ -174,13 +179,72 @@ public enum Rebuilder {
         var replay = Replay(
             pack: pack, contents: contents, data: data, sandbox: sandbox, workdir: workdir, limits: options.limits)
         replay.secrets = secrets
+        var captures: [String: EnvironmentCapture] = [:]
         for loaded in read.items
         where loaded.item.path.hasPrefix("env/") && loaded.item.path.hasSuffix("/platform.json") {
             guard let capture = try? EnvironmentCapture.decode(loaded.bytes) else { continue }
             // By folder: a published pack's platform record may have lost a variable since
             // its id, the digest of the author's, was taken.
-            replay.recordedVariables[String(loaded.item.path.split(separator: "/")[1])] = capture.environment
+            let id = String(loaded.item.path.split(separator: "/")[1])
+            captures[id] = capture
+            replay.recordedVariables[id] = capture.environment
+            replay.recordedPython[id] = capture.python?.version
         }
+
+        // 4. The Python of each environment capture the runs use, built before anything runs
+        // and outside the sandbox: the only step that may use the network.
+        replay.pythonSource = options.python.source
+        var pythonReports: [PythonEnvironmentReport] = []
+        var probes: [String: String] = [:]
+        var seen = Set<String>()
+        for run in lineage where seen.insert(run.environment).inserted {
+            guard let capture = captures[run.environment], capture.python != nil else { continue }
+            var report: PythonEnvironmentReport
+            if options.python.source == .pack {
+                let files = lineage.filter { $0.environment == run.environment }.flatMap { $0.code.files.map(\.path) }
+                let built: PythonEnvironment
+                do {
+                    (built, report) = try PythonEnvironmentBuilder.build(
+                        capture, id: run.environment, projectFiles: files, options: options.python,
+                        target: .cache(root: options.cache.root, scratch: workdir), progress: progress)
+                } catch {
+                    if options.workdir == nil { FileSystem.removeTree(workdir) }
+                    throw error
+                }
+                replay.pythonEnvironments[run.environment] = built
+                if built.hasProject && sandbox.bubblewrap == nil {
+                    // The project's import root is a bind of the sandbox, which there is none of.
+                    report.notes.append(
+                        "without the sandbox the project's editable install points nowhere: imports of it fail")
+                }
+                progress(
+                    "Python environment of \(run.environment): \(report.reused ? "reused from the cache" : "built") in \(String(format: "%.1f s", report.seconds ?? 0))"
+                )
+                report.notInstalled.forEach {
+                    progress(
+                        "Python environment of \(run.environment): not installed: \($0.name) \($0.version): \($0.reason)"
+                    )
+                }
+            } else {
+                report = PythonEnvironmentReport(
+                    environment: run.environment, source: .host, recorded: capture.python?.version)
+            }
+            // Asked inside the sandbox, as the runs will run it.
+            let probe = replay.probePython(like: run)
+            probes[run.environment] = probe
+            if let probe, let found = PythonParsers.probe(probe) {
+                report.used = found.python.version
+                if let recorded = report.recorded, recorded != found.python.version {
+                    report.notes.append("Python \(found.python.version) stands for the recorded \(recorded)")
+                }
+                if options.python.source == .host { report.interpreter = found.executable }
+            } else {
+                report.used = nil
+                report.notes.append("no Python answered inside the sandbox")
+            }
+            pythonReports.append(report)
+        }
+        // 5. Replay, in lineage order.
         var reportRuns: [RebuildReport.Run] = []
         var failed = false
         for (number, run) in lineage.enumerated() {
@@ -200,15 +264,15 @@ public enum Rebuilder {
             reportRuns.append(result)
         }
 
-        // 4. Compare every recorded output with the rebuilt one.
+        // 6. Compare every recorded output with the rebuilt one.
         let tolerance = ComparisonTolerance(
             card: card.outputs.first?.tolerance, atol: options.atol, rtol: options.rtol,
             metrics: options.metricTolerances)
         let outputs = try compareOutputs(
             lineage, card: card, contents: contents, replay: replay, tolerance: tolerance, workdir: workdir)
 
-        // 5. The platform the pack was made on against this machine.
-        let drift = try? platformDrift(read, run: lineage.last!)
+        // 7. The platform the pack was made on against what its last run got here.
+        let drift = try? platformDrift(read, run: lineage.last!, probe: probes[lineage.last!.environment])
 
         var limits = options.limits
         if replay.controlGroups == false {
@@ -232,7 +296,8 @@ public enum Rebuilder {
             runs: reportRuns.map {
                 var run = $0; if !keep { run.log = nil }; return run
             },
-            tolerance: tolerance, outputs: outputs, drift: drift, verdict: reproduced ? .reproduced : .notReproduced,
+            tolerance: tolerance, outputs: outputs, pythonEnvironments: pythonReports, drift: drift,
+            verdict: reproduced ? .reproduced : .notReproduced,
             workdir: keep ? workdir : nil)
     }
 
@@ -356,10 +421,15 @@ public enum Rebuilder {
         return String(safe.suffix(64))
     }
 
-    private static func platformDrift(_ read: PackItems.Result, run: RunRecord) throws -> EnvironmentDiff? {
+    private static func platformDrift(
+        _ read: PackItems.Result, run: RunRecord, probe: String?
+    ) throws -> EnvironmentDiff? {
         guard let bytes = read.bytes("env/\(run.environment)/platform.json") else { return nil }
         let recorded = try EnvironmentCapture.decode(bytes)
-        let current = EnvironmentCapture.capture().platform
+        // This machine, with the Python the sandbox gave the run (not one outside it).
+        var raw = EnvironmentProbe.collect(python: nil, askPython: false)
+        raw.pythonProbe = probe
+        let current = raw.build().platform
         var drift = EnvironmentDiff(recorded, current)
         // Lock files belong to the code snapshot, which this machine's capture has not seen.
         drift.entries.removeAll { $0.field.hasPrefix("lockfile") }

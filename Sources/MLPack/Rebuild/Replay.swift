@@ -14,6 +14,12 @@ struct Replay {
     var recordedVariables: [String: [String: String]] = [:]
     /// What the placeholders in the recorded command lines stand for (all are given).
     var secrets: [String: String] = [:]
+    /// Where the runs' Python comes from, and (pack source) the environment built for each
+    /// environment capture, by id.
+    var pythonSource: PythonEnvironmentOptions.Source = .pack
+    var pythonEnvironments: [String: PythonEnvironment] = [:]
+    /// The Python version each capture recorded, by id.
+    var recordedPython: [String: String] = [:]
     /// Whether the runs got a control group (processes and memory bounded); nil before the first.
     private(set) var controlGroups: Bool?
 
@@ -63,25 +69,28 @@ struct Replay {
             !$0.value.unicodeScalars.contains { $0.value < 0x20 }
         }
         let ignored = offered.keys.filter { environment[$0] == nil }.sorted()
-        environment["PATH"] = Host.current.path ?? "/usr/local/bin:/usr/bin:/bin"
-        environment["HOME"] = workspace.home
-        environment["TMPDIR"] = "/tmp"
-        if environment["LANG"] == nil { environment["LANG"] = "C.UTF-8" }
         guard let directory = workspace.path(run.workingDirectory) else {
             throw MLPackError.integrity(
                 entry: Layout.runRecord(run.id), problem: "working directory \(run.workingDirectory) leaves the project"
             )
         }
         try FileSystem.makeDirectories(directory)
+        let setup = python(
+            for: run, argv: SecretScrubber.fill(run.argv, from: secrets).argv, directory: directory,
+            workspace: workspace)
+        readOnly += setup.readOnly
+        environment["PATH"] = setup.path
+        environment["HOME"] = workspace.home
+        environment["TMPDIR"] = "/tmp"
+        if environment["LANG"] == nil { environment["LANG"] = "C.UTF-8" }
 
         let group = ControlGroup.make(
             name: "mlpack-rebuild-\(getpid())-\(workspaces.count)", maxProcesses: limits.maxProcesses,
             maxMemory: limits.maxMemory)
         controlGroups = (controlGroups ?? true) && group != nil
         let command = sandbox.command(
-            SecretScrubber.fill(run.argv, from: secrets).argv, workspace: workspace, directory: directory,
-            readOnly: readOnly, environment: environment,
-            group: group, maxFileBytes: limits.maxWorkspaceBytes)
+            setup.argv, workspace: workspace, directory: directory, readOnly: readOnly, writable: setup.writable,
+            environment: environment, group: group, maxFileBytes: limits.maxWorkspaceBytes)
         let maxBytes = limits.maxWorkspaceBytes
         let outcome: LoggedCommand.Outcome
         do {
@@ -135,6 +144,96 @@ struct Replay {
                 ? [] : Array(log.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).map(String.init)),
             sandboxRefusals: status == "ok" ? [] : Self.refusals(in: log, sandbox: sandbox),
             ignoredVariables: ignored, limitsHit: limitsHit)
+    }
+
+    /// What gives a run its Python: with a built environment, the recorded interpreter (its
+    /// path, `python`, `python3`, `python3.X`, or a script whose `#!` names one) becomes the
+    /// environment's, whose `bin/` goes first on PATH, and the environment and the
+    /// installation it comes from are bound read-only; an editable project is the run's own
+    /// project bound where the environment's `.pth` points. With the host's Python, an
+    /// interpreter the sandbox cannot see (a path below /tmp, a venv not here) becomes the
+    /// recorded `python3.X` on PATH, else `python3`.
+    func python(
+        for run: RunRecord, argv: [String], directory: String, workspace: Workspace
+    ) -> (
+        argv: [String], path: String, readOnly: [(source: String, target: String)],
+        writable: [(source: String, target: String)]
+    ) {
+        let hostPath = Host.current.path ?? "/usr/local/bin:/usr/bin:/bin"
+        guard let environment = pythonEnvironments[run.environment] else {
+            guard pythonSource == .host else { return (argv, hostPath, [], []) }
+            return (Self.hostInterpreter(argv, recorded: recordedPython[run.environment]), hostPath, [], [])
+        }
+        var readOnly = [(source: environment.folder, target: environment.folder)]
+        if let base = environment.basePrefix, !["/usr", "/bin", "/lib"].contains(where: { base.hasPrefix($0) }) {
+            readOnly.append((base, base))
+        }
+        let writable =
+            environment.hasProject ? [(source: workspace.project, target: PythonEnvironment.projectMount)] : []
+        return (
+            Self.mapInterpreter(argv, to: environment.python, directory: directory),
+            environment.bin + ":" + hostPath, readOnly, writable
+        )
+    }
+
+    /// `argv` with its Python interpreter replaced by `python`.
+    static func mapInterpreter(_ argv: [String], to python: String, directory: String) -> [String] {
+        guard let program = argv.first else { return argv }
+        if RunRecorder.isPython(program) { return [python] + argv.dropFirst() }
+        // A script run by its #! line: `#!/usr/bin/env python3`, `#!/home/a/venv/bin/python -u`.
+        guard program.contains("/"), let line = firstLine(program.hasPrefix("/") ? program : directory + "/" + program),
+            line.hasPrefix("#!")
+        else { return argv }
+        var words = line.dropFirst(2).split(separator: " ").map(String.init)
+        if let first = words.first, (first as NSString).lastPathComponent == "env" {
+            words.removeFirst()
+            if words.first == "-S" { words.removeFirst() }
+        }
+        guard let interpreter = words.first, RunRecorder.isPython(interpreter) else { return argv }
+        return [python] + words.dropFirst() + argv
+    }
+
+    static func hostInterpreter(_ argv: [String], recorded: String?) -> [String] {
+        guard let program = argv.first, RunRecorder.isPython(program) else { return argv }
+        let visible =
+            program.contains("/")
+            ? program.hasPrefix("/") && !["/tmp/", "/dev/shm/"].contains(where: program.hasPrefix)
+                && FileSystem.status(program, followLinks: true) != nil
+            : ChildProcess.locate(program) != nil
+        if visible { return argv }
+        let majorMinor = recorded.map { $0.split(separator: ".").prefix(2).joined(separator: ".") }
+        let names = (majorMinor.map { ["python" + $0] } ?? []) + ["python3"]
+        guard let name = names.first(where: { ChildProcess.locate($0) != nil }) else { return argv }
+        return [name] + argv.dropFirst()
+    }
+
+    /// The first line of a file, when it starts with `#!`.
+    private static func firstLine(_ path: String) -> String? {
+        guard let file = try? PosixFile(path: path, mode: .read), let bytes = try? file.read(at: 0, count: 256),
+            bytes.starts(with: Array("#!".utf8))
+        else { return nil }
+        return String(decoding: bytes.prefix { $0 != 0x0A && $0 != 0x0D }, as: UTF8.self)
+    }
+
+    /// What the probe script says from inside the sandbox, run as runs of `run`'s environment
+    /// run it: the interpreter the drift and the report are about is the one the runs get,
+    /// not one outside the sandbox (a venv below /tmp, which the sandbox replaces).
+    func probePython(like run: RunRecord) -> String? {
+        guard
+            let workspace = try? Workspace(
+                workdir: workdir, id: "python-probe-" + run.environment, maxBytes: limits.maxWorkspaceBytes)
+        else { return nil }
+        defer { FileSystem.removeTree(workspace.root) }
+        let program = run.argv.first.flatMap { RunRecorder.isPython($0) ? $0 : nil } ?? "python3"
+        let setup = python(
+            for: run, argv: [program, "-c", PythonParsers.probeScript], directory: workspace.project,
+            workspace: workspace)
+        let command = sandbox.command(
+            setup.argv, workspace: workspace, directory: workspace.project, readOnly: setup.readOnly,
+            writable: setup.writable,
+            environment: ["PATH": setup.path, "HOME": workspace.home, "TMPDIR": "/tmp", "LANG": "C.UTF-8"],
+            group: nil, maxFileBytes: limits.maxWorkspaceBytes)
+        return ChildProcess.run(command, timeout: 120, environment: Sandbox.hostEnvironment)
     }
 
     /// Free disk a run must leave on the file system of its workspace.

@@ -39,12 +39,15 @@ struct Sandbox {
     }
 
     /// The full command line that runs `argv` in `directory` of `workspace`, with `readOnly`
-    /// files bound where the run expects them (inputs it named by absolute path) and exactly
-    /// `environment` inside. `group` (when the machine has one) bounds processes and memory;
-    /// no file the run writes may grow past `maxFileBytes`.
+    /// files bound where the run expects them (inputs it named by absolute path, its Python
+    /// environment), `writable` folders of the workspace bound a second time elsewhere (the
+    /// project where an editable install points) and exactly `environment` inside. `group`
+    /// (when the machine has one) bounds processes and memory; no file the run writes may
+    /// grow past `maxFileBytes`.
     func command(
         _ argv: [String], workspace: Workspace, directory: String, readOnly: [(source: String, target: String)],
-        environment: [String: String], group: ControlGroup?, maxFileBytes: UInt64
+        writable: [(source: String, target: String)] = [], environment: [String: String], group: ControlGroup?,
+        maxFileBytes: UInt64
     ) -> [String] {
         var launch: [String] = []
         if let group {
@@ -78,6 +81,7 @@ struct Sandbox {
         arguments += softwareBinds(program: argv.first)
         arguments += ["--bind", workspace.root, workspace.root]
         for bind in readOnly { arguments += ["--ro-bind", bind.source, bind.target] }
+        for bind in writable { arguments += ["--bind", bind.source, bind.target] }
         // bwrap's root is a writable tmpfs: once everything is mounted, make it read-only too.
         arguments += ["--remount-ro", "/", "--chdir", directory, "--clearenv"]
         for (name, value) in variables { arguments += ["--setenv", name, value] }

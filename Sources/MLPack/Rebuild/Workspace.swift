@@ -27,14 +27,19 @@ final class Workspace {
     private let maxPlacedBytes: UInt64
     private var placed: UInt64 = 0
 
-    init(workdir: String, run: RunRecord, maxBytes: UInt64) throws {
+    convenience init(workdir: String, run: RunRecord, maxBytes: UInt64) throws {
+        try self.init(workdir: workdir, id: run.id, maxBytes: maxBytes)
+    }
+
+    /// A workspace named `id` (a run's id, or mlpack's own for the interpreter probe).
+    init(workdir: String, id: String, maxBytes: UInt64) throws {
         maxPlacedBytes = maxBytes
         // The record comes from a pack: its id names a folder, so it must be one plain name.
-        guard PackPath.problem(with: run.id) == nil, !run.id.contains("/") else {
-            throw MLPackError.integrity(entry: Layout.runRecord(run.id), problem: "the run id is not a plain name")
+        guard PackPath.problem(with: id) == nil, !id.contains("/") else {
+            throw MLPackError.integrity(entry: Layout.runRecord(id), problem: "the run id is not a plain name")
         }
-        root = workdir + "/runs/" + run.id
-        log = workdir + "/logs/" + run.id + ".log"
+        root = workdir + "/runs/" + id
+        log = workdir + "/logs/" + id + ".log"
         guard FileSystem.status(root) == nil, FileSystem.status(log) == nil else {
             throw MLPackError.usage("\(root) exists already: give an empty \(input: .workdir)")
         }

@@ -24,6 +24,12 @@ struct PrivateText {
 
     func scrub(_ record: RunRecord) -> RunRecord {
         var run = record
+        // The interpreter by its file name (`python3.11`), never `~/…`, which nothing expands:
+        // a path on the author's machine names nothing on a reviewer's, and a rebuild maps
+        // the name to the pack's own environment (spec/FORMAT.md, "The Python environment of a rebuild").
+        if let program = run.argv.first, program.hasPrefix("/"), RunRecorder.isPython(program) {
+            run.argv[0] = (program as NSString).lastPathComponent
+        }
         var renamed: [(from: String, to: String)] = []
         var used = Set<String>()
         func rename(_ file: inout RunRecord.FileRecord) {

@@ -150,6 +150,7 @@ public enum RunRecorder {
 
             var raw = probe.value
             raw.codeFiles = code.files.map { ($0.path, $0.sha256) }
+            raw.projectRoot = root
             raw.environment = environment  // what the command saw, --deterministic included
             let (platform, host) = raw.build()
             let environmentId = try store.storeEnvironment(platform, host: host)

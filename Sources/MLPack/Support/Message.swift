@@ -8,6 +8,7 @@ public enum Input: Sendable, Equatable, CaseIterable {
     case drop, dropRun
     case runName, runInput, runOutput, trace, metrics
     case workdir, allowNetwork, unsafeNoSandbox, timeout, maxWorkspaceSize, maxProcesses, maxMemory, secret
+    case pythonEnv, indexURL, findLinks, offline
 
     /// How the library words it on its own.
     public var noun: String {
@@ -44,6 +45,10 @@ public enum Input: Sendable, Equatable, CaseIterable {
         case .maxProcesses: "the process limit"
         case .maxMemory: "the memory limit"
         case .secret: "a secret given for the rebuild"
+        case .pythonEnv: "the source of the Python environment"
+        case .indexURL: "the package index"
+        case .findLinks: "the folder of wheels"
+        case .offline: "the option to build environments offline"
         }
     }
 }

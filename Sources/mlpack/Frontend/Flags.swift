@@ -36,6 +36,10 @@ enum Flags {
         case .maxProcesses: "--max-processes"
         case .maxMemory: "--max-memory"
         case .secret: "--secret"
+        case .pythonEnv: "--python-env"
+        case .indexURL: "--index-url"
+        case .findLinks: "--find-links"
+        case .offline: "--offline"
         }
     }
 

@@ -11,6 +11,19 @@ enum RebuildText {
         out.append("rebuild (sandbox: \(report.sandbox))")
         out.append("  limits per run: \(limits(report.limits))")
         report.limits.notEnforced.forEach { out.append("  not enforced here: \($0)") }
+        for environment in report.pythonEnvironments {
+            out.append("  python of env \(environment.environment): \(pythonSummary(environment))")
+            if !environment.installed.isEmpty {
+                let names = environment.installed.map { "\($0.name) \($0.version)" }
+                out.append(
+                    "     installed: \(names.prefix(10).joined(separator: ", "))\(names.count > 10 ? ", and \(names.count - 10) more" : "")"
+                )
+            }
+            environment.notInstalled.forEach {
+                out.append("     ! not installed: \($0.name) \($0.version): \($0.reason)")
+            }
+            environment.notes.forEach { out.append("     · \($0)") }
+        }
         for (number, run) in report.runs.enumerated() {
             let time = run.seconds.map { String(format: "%.1f s", $0) } ?? ""
             let exit = run.exitCode.map { "exit \($0)" } ?? run.signal.map { "signal \($0)" } ?? ""
@@ -53,6 +66,22 @@ enum RebuildText {
                 : "result: NOT REPRODUCED")
         if let workdir = report.workdir { out.append("workspaces and logs kept in \(workdir)") }
         return out.map(printable)
+    }
+
+    /// "Python 3.11.7 (recorded 3.11.7), built in 1.2 s: 5 packages from index URL".
+    static func pythonSummary(_ environment: PythonEnvironmentReport) -> String {
+        let versions =
+            "Python \(environment.used ?? "none") (recorded \(environment.recorded ?? "none"))"
+        guard environment.source == .pack else {
+            return versions
+                + ", this machine's\(environment.interpreter.map { " \($0)" } ?? "") and its packages (--python-env host)"
+        }
+        let time = environment.seconds.map { String(format: " in %.1f s", $0) } ?? ""
+        let how =
+            environment.reused
+            ? "reused from the cache\(time)"
+            : "built\(time) from \(environment.from ?? "the index")\(environment.fetched.map { ", \($0) fetched" } ?? "")"
+        return versions + ", \(environment.installed.count) packages, " + how
     }
 
     /// A string of the pack inside a Markdown line: one line, no HTML, no code-span break.
@@ -127,6 +156,31 @@ enum RebuildText {
         report.limits.notEnforced.forEach { out += "- Not enforced here: \($0)\n" }
         out +=
             "- Tolerance: \(ComparisonText.tolerance(report.tolerance)) (the card's, or the reviewer's --atol/--rtol)\n\n"
+        if !report.pythonEnvironments.isEmpty {
+            out += "## Python environments\n\n| environment | Python used | recorded | source | packages | time |\n"
+            out += "|---|---|---|---|---|---|\n"
+            for environment in report.pythonEnvironments {
+                let source =
+                    environment.source == .host
+                    ? "this machine's" : environment.reused ? "cache" : inline(environment.from ?? "index")
+                let time = environment.seconds.map { String(format: "%.1f s", $0) } ?? ""
+                out +=
+                    "| `\(inline(environment.environment))` | \(environment.used ?? "none") | \(environment.recorded ?? "none") | \(source) | \(environment.installed.count) | \(time) |\n"
+            }
+            for environment in report.pythonEnvironments
+            where !environment.installed.isEmpty || !environment.notInstalled.isEmpty || !environment.notes.isEmpty {
+                out += "\n### Environment `\(inline(environment.environment))`\n\n"
+                if !environment.installed.isEmpty {
+                    out +=
+                        "- Installed: \(environment.installed.map { "`\(inline($0.name))` \(inline($0.version))" }.joined(separator: ", "))\n"
+                }
+                environment.notInstalled.forEach {
+                    out += "- **Not installed:** `\(inline($0.name))` \(inline($0.version)): \(inline($0.reason))\n"
+                }
+                environment.notes.forEach { out += "- \(inline($0))\n" }
+            }
+            out += "\n"
+        }
         out += "## Runs\n\n| # | run | command | status | time |\n|---|---|---|---|---|\n"
         for (number, run) in report.runs.enumerated() {
             let time = run.seconds.map { String(format: "%.1f s", $0) } ?? ""

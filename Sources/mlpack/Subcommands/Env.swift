@@ -13,7 +13,7 @@ struct Env: ParsableCommand {
             home folder are kept apart and shown only with --private. \
             `mlpack env --json > env.json` saves the platform record that `mlpack env diff` reads.
             """,
-        subcommands: [Diff.self])
+        subcommands: [Diff.self, Build.self])
 
     @Option(help: ArgumentHelp("The Python interpreter to ask (default: python3 on PATH).", valueName: "PATH"))
     var python: String?
@@ -129,6 +129,48 @@ struct Env: ParsableCommand {
             var entries: [EnvironmentDiff.Entry]
             var major: Int
             var minor: Int
+        }
+    }
+}
+
+extension Env {
+    struct Build: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Build the Python environment of one of a pack's environment captures, with uv.",
+            discussion: """
+                Makes, at DIR, the environment `verify --rebuild` would build: a venv with an \
+                interpreter of the recorded major.minor (this machine's, else one uv installs) \
+                and every recorded package at its exact version, wheels only, without \
+                dependencies (the capture is the whole set). PACK#ID chooses one of several \
+                captures. The project itself, when it was installed editable, is left to you: \
+                install your copy with `uv pip install --python DIR/bin/python -e PATH`.
+                """)
+
+        @Argument(help: ArgumentHelp("The pack (PACK#ID for one of several captures).", valueName: "PACK[#ID]"))
+        var pack: String
+
+        @Option(help: ArgumentHelp("The folder to make (must not exist).", valueName: "DIR"))
+        var to: String
+
+        @OptionGroup(title: "Python environment") var python: PythonEnvironmentFlags
+        @OptionGroup(title: "Limits") var limits: LimitOptions
+
+        // --json is env's own (given after `build` too).
+        @ParentCommand var env: Env
+
+        func validate() throws {
+            if python.pythonEnv == .host { throw ValidationError("--python-env host builds nothing") }
+        }
+
+        func run() throws {
+            let report = try PythonEnvironmentBuilder.build(
+                pack, to: to, options: python.options, limits: limits.limits,
+                progress: { Terminal.standardError("mlpack: " + $0) })
+            if env.json { return try Terminal.printJSON(report) }
+            print("environment \(report.environment): \(RebuildText.pythonSummary(report))")
+            print("  python    \(report.interpreter ?? "none")")
+            report.notInstalled.forEach { print("  ! not installed: \($0.name) \($0.version): \($0.reason)") }
+            report.notes.forEach { print("  · \($0)") }
         }
     }
 }

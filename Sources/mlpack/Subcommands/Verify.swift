@@ -124,6 +124,7 @@ struct Verify: ParsableCommand {
         options.rtol = rebuild.tolerance.rtol
         options.metricTolerances = rebuild.tolerance.metrics
         options.secrets = try rebuild.secrets()
+        options.python = rebuild.python.options
         let quiet = format.quiet || format.json
         let report = try Rebuilder.rebuild(pack, options: options) { line in
             // Progress names what a pack says (commands, names): shown without control characters.
@@ -192,6 +193,9 @@ struct RebuildFlags: ParsableArguments {
             valueName: "NAME=VALUE"))
     var secret: [String] = []
 
+    @OptionGroup(title: "Python environment")
+    var python: PythonEnvironmentFlags
+
     @OptionGroup(title: "Tolerance (on top of the card's)")
     var tolerance: ToleranceOptions
 
@@ -211,10 +215,10 @@ struct RebuildFlags: ParsableArguments {
         let limits = timeout != nil || maxWorkspaceSize != nil || maxProcesses != nil || maxMemory != nil
         if !rebuild
             && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || limits || tolerance.given
-                || !secret.isEmpty)
+                || !secret.isEmpty || python.given)
         {
             throw ValidationError(
-                "--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol, --metric-tolerance and --secret go with --rebuild"
+                "--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol, --metric-tolerance, --secret, --python-env, --index-url, --find-links and --offline go with --rebuild"
             )
         }
         _ = try secrets()
@@ -234,3 +238,42 @@ struct ByteSize: ExpressibleByArgument {
         self.bytes = bytes
     }
 }
+
+/// `--python-env`, `--index-url`, `--find-links`, `--offline`: where a rebuild's (or `env
+/// build`'s) Python environment comes from.
+struct PythonEnvironmentFlags: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "pack: build each recorded Python environment with uv (default); host: use this machine's Python as PATH finds it.",
+            valueName: "pack|host"))
+    var pythonEnv: PythonEnvironmentOptions.Source?
+
+    @Option(help: ArgumentHelp("The package index to install from (default: uv's, PyPI).", valueName: "URL"))
+    var indexURL: String?
+
+    @Option(help: ArgumentHelp("A folder of wheels to install from too (repeatable).", valueName: "DIR"))
+    var findLinks: [String] = []
+
+    @Flag(help: "Build environments without the network: uv's cache and --find-links only.")
+    var offline = false
+
+    var given: Bool { pythonEnv != nil || indexURL != nil || !findLinks.isEmpty || offline }
+
+    var options: PythonEnvironmentOptions {
+        var options = PythonEnvironmentOptions()
+        options.source = pythonEnv ?? .pack
+        options.indexURL = indexURL
+        options.findLinks = findLinks.map { $0.hasPrefix("/") ? $0 : Host.current.workingDirectory + "/" + $0 }
+        options.offline = offline
+        return options
+    }
+
+    func validate() throws {
+        if pythonEnv == .host && (indexURL != nil || !findLinks.isEmpty || offline) {
+            throw ValidationError(
+                "--index-url, --find-links and --offline build a pack's environment: not with --python-env host")
+        }
+    }
+}
+
+extension PythonEnvironmentOptions.Source: ExpressibleByArgument {}

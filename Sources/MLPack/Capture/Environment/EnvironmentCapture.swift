@@ -70,6 +70,13 @@ public struct EnvironmentCapture: Codable, Sendable, Equatable {
     public struct Package: Codable, Sendable, Equatable {
         public var name: String
         public var version: String
+        /// True for an editable install (`pip install -e`, PEP 610 `dir_info.editable`);
+        /// absent otherwise.
+        public var editable: Bool?
+        /// Where the package came from when not from an index (PEP 610 `direct_url.json`):
+        /// `.` or a folder relative to the project, `local` (a path elsewhere on the author's
+        /// machine), a VCS URL with its commit, or another URL. Absent for index packages.
+        public var directURL: String?
 
         /// A PEP 508 name and a version of PEP 440's characters: what a `name==version` line
         /// of `pip freeze` can hold without meaning something else to pip.
@@ -82,9 +89,18 @@ public struct EnvironmentCapture: Codable, Sendable, Equatable {
             return true
         }
 
-        public init(name: String, version: String) {
+        public init(name: String, version: String, editable: Bool? = nil, directURL: String? = nil) {
             self.name = name
             self.version = version
+            self.editable = editable
+            self.directURL = directURL
+        }
+
+        /// Installed from the project's own folder (`pip install -e .`): a rebuild makes it
+        /// from the code snapshot.
+        public var isFromProject: Bool {
+            guard let directURL, directURL != "local" else { return false }
+            return directURL == "." || PackPath.problem(with: directURL) == nil && !directURL.contains(":")
         }
     }
 
@@ -247,7 +263,13 @@ extension EnvironmentCapture {
     /// `pip freeze` format, so `pip install -r` reads it); nil when no Python was found.
     public func pythonPackagesText() -> [UInt8]? {
         guard let python else { return nil }
-        return Array(python.packages.map { "\($0.name)==\($0.version)\n" }.joined().utf8)
+        // What no index holds is a comment, so `pip install -r` still reads the rest.
+        return Array(
+            python.packages.map { package in
+                guard let source = package.directURL else { return "\(package.name)==\(package.version)\n" }
+                let how = package.editable == true ? "editable, " : ""
+                return "# \(package.name)==\(package.version) (\(how)from \(source))\n"
+            }.joined().utf8)
     }
 
     /// The files a pack stores under `env/<id>/`, with their roles: `platform.json` and

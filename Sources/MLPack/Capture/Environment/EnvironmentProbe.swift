@@ -8,7 +8,8 @@ import Foundation
 /// few commands (lscpu, nvidia-smi, nvcc, the Python probe) run in parallel with short
 /// timeouts. Anything missing stays nil; parsing is `RawCaptures.build()`'s job.
 enum EnvironmentProbe {
-    static func collect(python: String?) -> RawCaptures {
+    /// `askPython` false leaves the Python out (a rebuild asks its own, inside the sandbox).
+    static func collect(python: String?, askPython: Bool = true) -> RawCaptures {
         let environment = Host.current.environment
         var raw = RawCaptures()
         raw.osRelease = read("/etc/os-release") ?? read("/usr/lib/os-release")
@@ -31,7 +32,13 @@ enum EnvironmentProbe {
         let timeout = 60.0
         let jobs: [(WritableKeyPath<RawCaptures, String?>, @Sendable () -> String?)] = [
             (\.lscpu, { ChildProcess.run(["lscpu"], timeout: timeout, environment: cLocale) }),
-            (\.pythonProbe, { ChildProcess.run([interpreter, "-c", PythonParsers.probeScript], timeout: timeout) }),
+            (
+                \.pythonProbe,
+                {
+                    askPython
+                        ? ChildProcess.run([interpreter, "-c", PythonParsers.probeScript], timeout: timeout) : nil
+                }
+            ),
             (
                 \.nvidiaSMIQuery,
                 {

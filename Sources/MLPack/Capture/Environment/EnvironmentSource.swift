@@ -44,7 +44,8 @@ public enum EnvironmentSource {
         let file = try PosixFile(path: path, mode: .read)
         let head = try file.read(at: 0, count: 4)
         if head.count == 4 && head.littleEndianUInt32(at: 0) == Zstd.frameMagic {
-            return try fromPack(PackFile(path: path, limits: limits), id: wantedId)
+            let found = try fromPack(PackFile(path: path, limits: limits), id: wantedId)
+            return (found.platform, found.host)
         }
         if wantedId != nil {
             throw MLPackError.io(path: path, reason: "not a pack, so it has no environment to choose by id")
@@ -64,7 +65,7 @@ public enum EnvironmentSource {
     /// The pack's platform records, by environment id (the folder name under `env/`).
     static func fromPack(
         _ pack: PackFile, id wantedId: String?
-    ) throws -> (platform: EnvironmentCapture, host: HostRecord?) {
+    ) throws -> (platform: EnvironmentCapture, host: HostRecord?, id: String) {
         let path = pack.path
         let loaded = try PackItems.read(
             pack, where: { $0.hasPrefix("env/") && ($0.hasSuffix("/platform.json") || $0.hasSuffix("/host.json")) }
@@ -92,7 +93,7 @@ public enum EnvironmentSource {
                 "\(path): the pack holds \(captures.count) environment captures (\(ids)): name one as \(path)#ID")
         }
         let host = hosts[id].flatMap { try? JSONText.decode(HostRecord.self, from: $0) }
-        do { return (try EnvironmentCapture.decode(bytes), host) } catch {
+        do { return (try EnvironmentCapture.decode(bytes), host, id) } catch {
             throw MLPackError.integrity(
                 entry: "data/env/\(id)/platform.json", problem: "not a valid environment capture (\(describe(error)))")
         }

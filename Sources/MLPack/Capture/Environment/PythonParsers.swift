@@ -6,7 +6,7 @@ import Foundation
 enum PythonParsers {
     /// Prints one JSON object: version, implementation, executable, installed distributions
     /// (first one found on sys.path wins, as for imports; name and version from the METADATA
-    /// headers) and torch's build, read from
+    /// headers, and PEP 610's `direct_url.json` when there is one) and torch's build, read from
     /// `torch/version.py` without importing torch (which takes seconds). The working folder
     /// is left off sys.path so the capture does not depend on where it runs. Written for
     /// every Python 3 (and not to crash on 2).
@@ -39,8 +39,18 @@ enum PythonParsers {
                     elif key == "version" and version is None:
                         version = value.strip()
                 if name and version:
-                    seen.setdefault(re.sub(r"[-_.]+", "-", name).lower(), [name, version])
-            out["packages"] = [{"name": n, "version": v} for n, v in seen.values()]
+                    seen.setdefault(re.sub(r"[-_.]+", "-", name).lower(), [name, version, dist])
+            for name, version, dist in seen.values():
+                package = {"name": name, "version": version}
+                # PEP 610: how a package not from an index was installed (editable, a path,
+                # a VCS URL). Only for the winners: one small file each, most have none.
+                try:
+                    direct = dist.read_text("direct_url.json")
+                    if direct:
+                        package["direct"] = json.loads(direct)
+                except Exception:
+                    pass
+                out["packages"].append(package)
         except Exception:
             try:
                 import pkg_resources
@@ -68,19 +78,93 @@ enum PythonParsers {
         var version: String
         var implementation: String?
         var executable: String?
-        var packages: [EnvironmentCapture.Package]
+        var packages: [ProbePackage]
         var torch: EnvironmentCapture.TorchBuild?
     }
 
-    /// The probe script's output.
-    static func probe(_ text: String) -> (python: EnvironmentCapture.Python, executable: String?)? {
+    struct ProbePackage: Decodable {
+        var name: String
+        var version: String
+        var direct: DirectURL?
+
+        private enum CodingKeys: String, CodingKey { case name, version, direct }
+
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            version = try c.decode(String.self, forKey: .version)
+            // A malformed direct_url.json costs that package its origin, not the whole capture.
+            direct = try? c.decodeIfPresent(DirectURL.self, forKey: .direct)
+        }
+    }
+
+    /// PEP 610's `direct_url.json`: the fields materialising needs.
+    struct DirectURL: Decodable {
+        struct DirInfo: Decodable { var editable: Bool? }
+        struct VCSInfo: Decodable {
+            var vcs: String
+            var commitId: String?
+            private enum CodingKeys: String, CodingKey {
+                case vcs
+                case commitId = "commit_id"
+            }
+        }
+        var url: String
+        var dirInfo: DirInfo?
+        var vcsInfo: VCSInfo?
+        private enum CodingKeys: String, CodingKey {
+            case url
+            case dirInfo = "dir_info"
+            case vcsInfo = "vcs_info"
+        }
+    }
+
+    /// The probe script's output. `projectRoot` (the project the run was recorded in) lets a
+    /// package installed from a folder inside it be named relative to it.
+    static func probe(
+        _ text: String, projectRoot: String? = nil
+    ) -> (python: EnvironmentCapture.Python, executable: String?)? {
         guard let probe = try? JSONDecoder().decode(Probe.self, from: Data(text.utf8)), !probe.version.isEmpty else {
             return nil
         }
+        let packages = probe.packages.map { package in
+            var out = EnvironmentCapture.Package(name: package.name, version: package.version)
+            if let direct = package.direct {
+                out.directURL = directSource(direct.url, vcs: direct.vcsInfo, projectRoot: projectRoot)
+                if direct.dirInfo?.editable == true { out.editable = true }
+            }
+            return out
+        }
         let python = EnvironmentCapture.Python(
-            version: probe.version, implementation: probe.implementation, packages: sortedPackages(probe.packages),
+            version: probe.version, implementation: probe.implementation, packages: sortedPackages(packages),
             torch: probe.torch)
         return (python, probe.executable.flatMap { $0.isEmpty ? nil : $0 })
+    }
+
+    /// Where a package not from an index came from, as a pack may say it: a folder inside the
+    /// project relative to it (`.`, `libs/tool`); `local` for a path elsewhere on the author's
+    /// machine (which no reviewer has, and which would name private folders); a VCS URL with
+    /// its commit (`git+https://host/repo@<commit>`); any other URL as it was. Never with
+    /// user or password.
+    static func directSource(_ url: String, vcs: DirectURL.VCSInfo?, projectRoot: String?) -> String {
+        if url.hasPrefix("file:") {
+            var components = URLComponents(string: url)
+            components?.host = nil
+            let path = components?.path.removingPercentEncoding ?? ""
+            guard let projectRoot, path.hasPrefix("/") else { return "local" }
+            let real = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+            let root = URL(fileURLWithPath: projectRoot).resolvingSymlinksInPath().path
+            if real == root { return "." }
+            guard real.hasPrefix(root + "/") else { return "local" }
+            let relative = String(real.dropFirst(root.count + 1))
+            return PackPath.problem(with: relative) == nil ? relative : "local"
+        }
+        var components = URLComponents(string: url)
+        components?.user = nil
+        components?.password = nil
+        let plain = components?.string ?? "an unreadable URL"
+        guard let vcs else { return plain }
+        return "\(vcs.vcs)+\(plain)" + (vcs.commitId.map { "@" + $0 } ?? "")
     }
 
     /// Lines of `sys.version`, then optionally `sys.executable` (the fixture's python.txt):

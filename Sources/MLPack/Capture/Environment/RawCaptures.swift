@@ -40,6 +40,9 @@ public struct RawCaptures: Sendable {
     public var home: String?
     /// The interpreter that was asked, when known apart from the probe's output.
     public var pythonExecutable: String?
+    /// The project the capture is for: packages installed from a folder inside it are
+    /// recorded relative to it.
+    public var projectRoot: String?
     /// The packed code snapshot's files (relative path, sha256), for `LockFiles.find`.
     public var codeFiles: [(path: String, sha256: String)] = []
 
@@ -101,7 +104,7 @@ public struct RawCaptures: Sendable {
         let toolkit = nvccVersion.flatMap(GPUParsers.nvccVersion)
         if cudaVersion != nil || toolkit != nil { platform.cuda = .init(version: cudaVersion, toolkit: toolkit) }
 
-        if let probe = pythonProbe.flatMap(PythonParsers.probe) {
+        if let probe = pythonProbe.flatMap({ PythonParsers.probe($0, projectRoot: projectRoot) }) {
             platform.python = probe.python
             host.pythonExecutable = host.pythonExecutable ?? probe.executable
         } else if let version = pythonVersion.flatMap(PythonParsers.versionText) {
