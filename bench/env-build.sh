@@ -12,6 +12,11 @@ rounds="${1:-3}"
 work="${BENCH_WORK:-${TMPDIR:-/tmp}/mlpack-bench}/env-build"
 pins=(numpy==1.26.4 scipy==1.13.1 scikit-learn==1.5.2 joblib==1.4.2 threadpoolctl==3.5.0)
 python=$(python3 -c 'import sys; print(sys.executable)')
+# uv's own binary first on PATH: a pyenv shim in front of it costs ~0.1 s per call (a shell
+# and `pyenv exec`), which would be measured as mlpack's.
+if uv_bin=$("$python" -c 'import uv; print(uv.find_uv_bin())' 2>/dev/null); then
+    PATH="$(dirname "$uv_bin"):$PATH"
+fi
 rm -rf "$work" && mkdir -p "$work/project" && cd "$work"
 printf '%s\n' "${pins[@]}" > requirements.txt
 
@@ -54,7 +59,7 @@ cat <<MD
 
 The scikit-learn pin set (${pins[*]}) from PyPI, Python $("$python" -c 'import platform; print(platform.python_version())');
 median of $rounds interleaved rounds, seconds. mlpack: \`mlpack env build PACK --to DIR\` (uv venv + uv pip
-install --no-deps, wheels only). pip: \`python3 -m venv\` + \`pip install --no-deps -r\` into a fresh venv.
+install --no-deps, wheels only; uv $(uv --version | cut -d' ' -f2) at $(command -v uv)). pip: \`python3 -m venv\` + \`pip install --no-deps -r\` into a fresh venv.
 
 | | mlpack | pip | ratio | target | |
 |---|---|---|---|---|---|

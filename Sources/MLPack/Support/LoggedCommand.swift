@@ -36,6 +36,9 @@ enum LoggedCommand {
         var timedOut = false
         var stopped: String?
         var checked = started
+        // Short commands (uv from its cache) are waited for in milliseconds, long ones
+        // (a training) without spinning.
+        var pause: UInt32 = 1_000
         while true {
             let result = waitpid(pid, &status, WNOHANG)
             if result == pid { break }
@@ -52,7 +55,8 @@ enum LoggedCommand {
                     kill(pid, SIGKILL)
                 }
             }
-            usleep(20_000)
+            usleep(pause)
+            pause = min(pause * 2, 20_000)
         }
         let termination: CommandTermination =
             status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
