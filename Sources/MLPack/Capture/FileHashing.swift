@@ -13,37 +13,43 @@ enum FileHashing {
     }
 
     static func hash(file path: String, index: HashIndex? = nil) throws -> Result {
-        try hash(file: path, buffer: ReadBuffer(), index: index)
+        try hash(file: path, stamp: nil, buffer: ReadBuffer(), index: index)
     }
 
     /// Hashes `paths` in parallel; results are in the order of `paths`. `progress` counts
-    /// the bytes of the files finished so far.
+    /// the bytes of the files finished so far. `stamps` (parallel to `paths`, nil where not
+    /// known) are the files' stamps from a listing just made: the index is asked without
+    /// another stat.
     static func hash(
-        files paths: [String], progress: ProgressCounter? = nil, index: HashIndex? = nil
+        files paths: [String], stamps: [HashIndex.Stamp?]? = nil, progress: ProgressCounter? = nil,
+        index: HashIndex? = nil
     ) throws
         -> [Result]
     {
-        try hashEach(files: paths, progress: progress, index: index).map { try $0.get() }
+        try hashEach(files: paths, stamps: stamps, progress: progress, index: index).map { try $0.get() }
     }
 
     /// Hashes `paths` in parallel, each result on its own: one file failing (it vanished, it
     /// cannot be read) does not lose the others.
     static func hashEach(
-        files paths: [String], progress: ProgressCounter? = nil, index: HashIndex? = nil
+        files paths: [String], stamps: [HashIndex.Stamp?]? = nil, progress: ProgressCounter? = nil,
+        index: HashIndex? = nil
     ) -> [Swift.Result<Result, any Error>] {
         concurrentMap(count: paths.count, scratch: { ReadBuffer() }) { i, buffer in
             Swift.Result {
-                let result = try hash(file: paths[i], buffer: buffer, index: index)
+                let result = try hash(file: paths[i], stamp: stamps?[i], buffer: buffer, index: index)
                 progress?.advance(by: Int(result.size))
                 return result
             }
         }
     }
 
-    private static func hash(file path: String, buffer: ReadBuffer, index: HashIndex?) throws -> Result {
-        // A known file costs one stat: a dataset's tens of thousands add up.
+    private static func hash(
+        file path: String, stamp listed: HashIndex.Stamp?, buffer: ReadBuffer, index: HashIndex?
+    ) throws -> Result {
+        // A known file costs one stat, or none when listed: a dataset's tens of thousands add up.
         var st = stat()
-        if let index, stat(path, &st) == 0, case let stamp = HashIndex.Stamp(st),
+        if let index, let stamp = listed ?? (stat(path, &st) == 0 ? HashIndex.Stamp(st) : nil),
             let known = index.digest(of: path, stamp: stamp)
         {
             return Result(size: stamp.size, sha256: known)

@@ -262,20 +262,30 @@ public enum SecretScrubber {
     // MARK: Files
 
     /// Names of files that hold secrets: environment files, credential stores, private keys
-    /// and certificates (`*.key` is also a minisign secret key).
-    static let secretFileNames = PatternSet([
-        ".env", ".env.*", ".envrc", ".netrc", "_netrc", ".pgpass", ".pypirc", ".git-credentials", ".htpasswd",
-        ".npmrc", "*.pem", "*.key", "*.p12", "*.pfx", "*.jks", "*.keystore", "id_rsa", "id_dsa", "id_ecdsa",
-        "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk",
-    ])
+    /// and certificates (`*.key` is also a minisign secret key). Sets, not glob patterns: a
+    /// traced run asks this of every file it read, tens of thousands of times.
+    static let secretFileNames: Set<Substring> = [
+        ".env", ".envrc", ".netrc", "_netrc", ".pgpass", ".pypirc", ".git-credentials", ".htpasswd", ".npmrc",
+        "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk",
+    ]
+    /// `.env.*` (`.env.local`, `.env.production`).
+    static let secretFilePrefixes = [".env."]
+    /// `*.pem`, `*.key`, `*.p12`, `*.pfx`, `*.jks`, `*.keystore`.
+    static let secretFileSuffixes = [".pem", ".key", ".p12", ".pfx", ".jks", ".keystore"]
     /// Templates that show which variables to set, without values.
     static let templateSuffixes = [".example", ".sample", ".template", ".dist"]
 
     /// Whether the file at `path` (any folder) is named like a secret: packed only when named
     /// explicitly, and never in a published pack.
     public static func isSecretFile(_ path: String) -> Bool {
-        let name = path.split(separator: "/").last.map(String.init) ?? path
-        if templateSuffixes.contains(where: { name.hasSuffix($0) }) { return false }
-        return secretFileNames.matches(name)
+        let name = path.utf8.lastIndex(of: UInt8(ascii: "/")).map { path[path.index(after: $0)...] } ?? path[...]
+        // Byte-wise: the names are ASCII, and Character-wise comparison costs more than the rest.
+        let bytes = name.utf8
+        func ends(_ suffix: String) -> Bool {
+            bytes.count >= suffix.utf8.count && bytes.suffix(suffix.utf8.count).elementsEqual(suffix.utf8)
+        }
+        if templateSuffixes.contains(where: ends) { return false }
+        return secretFileSuffixes.contains(where: ends) || secretFileNames.contains(name)
+            || secretFilePrefixes.contains(where: { bytes.starts(with: $0.utf8) })
     }
 }

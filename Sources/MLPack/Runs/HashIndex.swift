@@ -18,9 +18,19 @@ final class HashIndex: @unchecked Sendable {
         var changed: Int64
     }
 
+    /// A folder recorded whole: its digest, total size and file count.
+    struct Folder: Equatable {
+        var sha256: String
+        var size: UInt64
+        var fileCount: Int
+    }
+
     let path: String
     private let lock = NSLock()
     private var entries: [String: (stamp: Stamp, sha256: String)] = [:]
+    /// Folders by path, with the fingerprint of their files' names and stamps when recorded:
+    /// a folder whose fingerprint is the same costs no lookup per file.
+    private var folders: [String: (fingerprint: String, folder: Folder)] = [:]
     private var changed = false
 
     /// Loads `path` if it is there and readable; lines that do not parse are dropped.
@@ -28,11 +38,17 @@ final class HashIndex: @unchecked Sendable {
         self.path = path
         guard let data = FileManager.default.contents(atPath: path) else { return }
         // Parsed by hand: the index of a large dataset holds a line per file, read every run.
+        entries.reserveCapacity(data.count / 100)  // a line is ~100 bytes: no rehashing while loading
         data.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) in
             var start = 0
             while start < bytes.count {
                 let end = bytes[start...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-                if let (file, entry) = Self.entry(bytes[start..<end]) { entries[file] = entry }
+                let line = bytes[start..<end]
+                if line.starts(with: Self.folderTag) {
+                    if let (folder, entry) = Self.folderEntry(line) { folders[folder] = entry }
+                } else if let (file, entry) = Self.entry(line) {
+                    entries[file] = entry
+                }
                 start = end + 1
             }
         }
@@ -66,6 +82,23 @@ final class HashIndex: @unchecked Sendable {
         return (file, (stamp, sha256))
     }
 
+    private static let folderTag = Array("folder\t".utf8)
+
+    /// A folder's line: `folder`, fingerprint, SHA-256, size, file count and the path, tab-separated.
+    private static func folderEntry(
+        _ line: Slice<UnsafeRawBufferPointer>
+    ) -> (String, (fingerprint: String, folder: Folder))? {
+        let fields = line.dropFirst(folderTag.count).split(
+            separator: UInt8(ascii: "\t"), maxSplits: 4, omittingEmptySubsequences: false)
+        guard fields.count == 5, fields[0].count == 64, fields[1].count == 64,
+            let size = UInt64(String(decoding: fields[2], as: UTF8.self)),
+            let count = Int(String(decoding: fields[3], as: UTF8.self)),
+            let folder = String(validating: fields[4], as: UTF8.self)
+        else { return nil }
+        let entry = Folder(sha256: String(decoding: fields[1], as: UTF8.self), size: size, fileCount: count)
+        return (folder, (String(decoding: fields[0], as: UTF8.self), entry))
+    }
+
     /// The run store's index.
     convenience init(store: RunStore) { self.init(path: store.root + "/hash-index") }
 
@@ -84,16 +117,56 @@ final class HashIndex: @unchecked Sendable {
         }
     }
 
+    /// The record of `folder` when its files' names and stamps are those it had (`fingerprint`).
+    func folder(_ folder: String, fingerprint: String) -> Folder? {
+        lock.withLock { folders[folder].flatMap { $0.fingerprint == fingerprint ? $0.folder : nil } }
+    }
+
+    func remember(folder path: String, fingerprint: String, _ folder: Folder) {
+        guard !path.contains("\t"), !path.contains("\n") else { return }
+        lock.withLock {
+            if folders[path]?.fingerprint != fingerprint || folders[path]?.folder != folder {
+                folders[path] = (fingerprint, folder)
+                changed = true
+            }
+        }
+    }
+
+    /// What identifies a folder's files without reading them: SHA-256 over each file's name
+    /// and stamp, in the order given (sorted by the caller).
+    static func fingerprint(_ files: [(path: String, stamp: Stamp)]) -> String {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(files.count * 80)
+        for (path, stamp) in files {
+            bytes += path.utf8
+            bytes.append(0)
+            for value in [
+                stamp.device, stamp.inode, stamp.size, UInt64(bitPattern: stamp.modified),
+                UInt64(bitPattern: stamp.changed),
+            ] {
+                withUnsafeBytes(of: value.littleEndian) { bytes += $0 }
+            }
+        }
+        return SHA256Hasher.hex(bytes)
+    }
+
     /// Writes the index (a new file renamed into place) when something was learnt; entries
-    /// of files that are gone are dropped then.
+    /// of files and folders that are gone are dropped then.
     func save() throws {
         let lines: [String] = lock.withLock {
             guard changed else { return [] }
-            return entries.filter { FileSystem.status($0.key) != nil }.sorted { $0.key < $1.key }.map { file, entry in
+            let files = entries.filter { FileSystem.status($0.key) != nil }.sorted { $0.key < $1.key }.map {
+                file, entry in
                 let stamp = entry.stamp
                 return
                     "\(stamp.device)\t\(stamp.inode)\t\(stamp.size)\t\(stamp.modified)\t\(stamp.changed)\t\(entry.sha256)\t\(file)\n"
             }
+            let folders = folders.filter { FileSystem.status($0.key) != nil }.sorted { $0.key < $1.key }.map {
+                path, entry in
+                let folder = entry.folder
+                return "folder\t\(entry.fingerprint)\t\(folder.sha256)\t\(folder.size)\t\(folder.fileCount)\t\(path)\n"
+            }
+            return files + folders
         }
         guard !lines.isEmpty else { return }
         let folder = (path as NSString).deletingLastPathComponent

@@ -52,31 +52,63 @@ enum RunFiles {
 
     /// A folder as a record: its `sha256sum` listing (paths relative to the folder, links to
     /// files followed) is kept in the store's objects, and its digest is the record's.
+    /// `listed` is the folder's files with their stamps when a snapshot just saw all of them
+    /// (no walk then). With an index, a folder whose files' names and stamps are unchanged
+    /// since it was recorded is not hashed again, file by file or as a listing.
     static func directoryRecord(
-        _ absolute: String, recorded: String, store: RunStore, index: HashIndex? = nil, warn: (String) -> Void
+        _ absolute: String, recorded: String, store: RunStore, index: HashIndex? = nil,
+        listed: [(path: String, stamp: HashIndex.Stamp)]? = nil, warn: (String) -> Void
     ) throws -> RunRecord.FileRecord {
         var relatives: [String] = []
-        var notUTF8: [String] = []
-        let walked = try CodeSelection.walkWithStatus(absolute, skipDefaults: false, skipping: { notUTF8.append($0) })
-        for name in notUTF8 { warn("\(recorded)/\(name): left out (its name is not UTF-8)") }
-        for (relative, status) in walked {
-            guard
-                status.isRegular || FileSystem.status(absolute + "/" + relative, followLinks: true)?.isRegular == true
-            else {
-                warn("\(recorded)/\(relative): left out (a link to something other than a file)")
-                continue
+        var stamps: [HashIndex.Stamp?] = []
+        if let listed {
+            relatives = listed.map(\.path)
+            stamps = listed.map(\.stamp)
+        } else {
+            var notUTF8: [String] = []
+            let walked = try CodeSelection.walkWithStatus(
+                absolute, skipDefaults: false, skipping: { notUTF8.append($0) }
+            ).sortedBytewise(by: \.path)
+            for name in notUTF8 { warn("\(recorded)/\(name): left out (its name is not UTF-8)") }
+            for (relative, status) in walked {
+                guard
+                    status.isRegular
+                        || FileSystem.status(absolute + "/" + relative, followLinks: true)?.isRegular == true
+                else {
+                    warn("\(recorded)/\(relative): left out (a link to something other than a file)")
+                    continue
+                }
+                relatives.append(relative)
+                stamps.append(status.isRegular ? status.stamp : nil)  // a link's is its target's
             }
+        }
+        for relative in relatives {
             if let problem = PackPath.problem(with: relative) {
                 throw MLPackError.usage("\(recorded)/\(relative): cannot be named in a listing: \(problem)")
             }
-            relatives.append(relative)
         }
-        let hashes = try FileHashing.hash(files: relatives.map { absolute + "/" + $0 }, index: index)
+        // Only files reached without a link have their own stamp in the listing.
+        let known = stamps.compactMap { $0 }
+        let fingerprint =
+            index != nil && known.count == relatives.count
+            ? HashIndex.fingerprint(Array(zip(relatives, known))) : nil
+        func record(_ folder: HashIndex.Folder) -> RunRecord.FileRecord {
+            RunRecord.FileRecord(
+                path: recorded, kind: .directory, sha256: folder.sha256, size: folder.size, fileCount: folder.fileCount)
+        }
+        if let index, let fingerprint, let folder = index.folder(absolute, fingerprint: fingerprint),
+            store.hasObject(folder.sha256)
+        {
+            return record(folder)
+        }
+        let hashes = try FileHashing.hash(
+            files: relatives.map { absolute + "/" + $0 }, stamps: stamps, index: index)
         let listing = Listing.sha256sum(zip(relatives, hashes).map { ($0, $1.sha256) })
-        let digest = try store.storeObject(bytes: listing)
-        return RunRecord.FileRecord(
-            path: recorded, kind: .directory, sha256: digest, size: hashes.reduce(0) { $0 + $1.size },
+        let folder = HashIndex.Folder(
+            sha256: try store.storeObject(bytes: listing), size: hashes.reduce(0) { $0 + $1.size },
             fileCount: relatives.count)
+        if let index, let fingerprint { index.remember(folder: absolute, fingerprint: fingerprint, folder) }
+        return record(folder)
     }
 
     /// A file or folder named on the command line (`-i`, `-o`).

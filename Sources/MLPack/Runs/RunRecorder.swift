@@ -363,7 +363,8 @@ public enum RunRecorder {
                 do {
                     records.append(
                         try RunFiles.directoryRecord(
-                            root + "/" + folder, recorded: folder, store: store, index: index, warn: warn))
+                            root + "/" + folder, recorded: folder, store: store, index: index,
+                            listed: snapshot?.listing(of: folder), warn: warn))
                     grouped.formUnion(files)
                 } catch {
                     warn("\(folder): not recorded as a folder (\(error)); its files read are recorded one by one")

@@ -215,6 +215,8 @@ enum FileSystem {
         var size: UInt64
         /// Bytes on disk (a sparse file's holes take none).
         var allocated: UInt64
+        /// What the hash index knows this version of the file by.
+        var stamp: HashIndex.Stamp
 
         init(_ st: stat) {
             let type = st.st_mode & S_IFMT
@@ -224,6 +226,7 @@ enum FileSystem {
             isExecutable = st.st_mode & 0o111 != 0
             size = UInt64(st.st_size)
             allocated = UInt64(max(st.st_blocks, 0)) * 512
+            stamp = HashIndex.Stamp(st)
         }
     }
 
