@@ -60,6 +60,45 @@ struct LineageTests {
         return Project(root: root, finalWeights: root + "/final.weights", runIds: [pretrain, finetune, unrelated])
     }
 
+    /// Issue 24: a same-size change was found only while packing, and the abandoned pack
+    /// writer crashed the process (SIGILL in libdispatch).
+    @Test(
+        "a recorded file changed since, at its size or another, is a one-line error and leaves no pack",
+        arguments: ["checkpoints/pre.weights", "final.weights"], [true, false])
+    func changedRecordedFile(file: String, sameSize: Bool) async throws {
+        try await withSandbox { box in
+            let project = try await recordTwoStages(in: box)
+            let changed = String(repeating: sameSize ? "0" : "00", count: 64) + "\n"
+            try box.write("project/" + file, changed)
+            let pack = box.path("lineage.mlpack")
+            let create = try await mlpack(
+                ["create", "--output", pack, "--output-of", project.finalWeights, "--unsigned"], cwd: project.root)
+            #expect(create.status == 2, "\(create)")
+            #expect(create.errLines.count == 1 && create.err.contains(file), "\(create)")
+            #expect(!create.err.contains("crashed"), "\(create)")
+            #expect(!FileManager.default.fileExists(atPath: pack))
+            #expect(
+                try FileManager.default.contentsOfDirectory(atPath: box.root).allSatisfy { !$0.contains(".mlpack") })
+        }
+    }
+
+    @Test("a code object of the run store changed at its size is a one-line error, not a crash")
+    func changedStoreObject() async throws {
+        try await withSandbox { box in
+            let project = try await recordTwoStages(in: box)
+            try box.write("project/probe.py", Self.trainV1)
+            let object = project.root + "/.mlpack/objects/sha256/" + (try await sha256sum(box.path("project/probe.py")))
+            #expect(FileManager.default.fileExists(atPath: object))
+            try Self.trainV1.replacingOccurrences(of: "0.5", with: "0.9").write(
+                toFile: object, atomically: true, encoding: .utf8)
+            let pack = box.path("lineage.mlpack")
+            let create = try await mlpack(
+                ["create", "--output", pack, "--output-of", project.finalWeights, "--unsigned"], cwd: project.root)
+            #expect(create.status == 2 && create.errLines.count == 1, "\(create)")
+            #expect(!FileManager.default.fileExists(atPath: pack))
+        }
+    }
+
     @Test(
         "the two-stage lineage is found from the final weights alone; the unrelated run is not packed; stage 1's code is exact"
     )

@@ -33,7 +33,11 @@ final class FrameWriter: @unchecked Sendable {
         self.chunkSize = chunkSize
         self.slots = (0..<inFlight).map { _ in Slot(capacity: chunkSize) }
         self.available = slots
-        self.freeSlots = DispatchSemaphore(value: inFlight)
+        // Counted up from 0: libdispatch kills the process when a semaphore is freed below its
+        // initial value, which is what a pack abandoned half-way (a file changed while it was
+        // read) would do with a slot still being filled.
+        self.freeSlots = DispatchSemaphore(value: 0)
+        for _ in 0..<inFlight { freeSlots.signal() }
     }
 
     func append(_ bytes: UnsafeRawBufferPointer) throws {

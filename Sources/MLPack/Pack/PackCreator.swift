@@ -249,7 +249,11 @@ public enum PackCreator {
                 let result = try writer.add(path: payloadPath, source: planned.source, mode: planned.mode)
                 let sha256 = Hex.encode(result.sha256)
                 if let expected = planned.sha256, expected != sha256, case .file(let source, _) = planned.source {
-                    throw MLPackError.io(path: source, reason: "file changed while it was being packed")
+                    throw MLPackError.io(
+                        path: source,
+                        reason:
+                            "not the content recorded for it (its SHA-256 differs: it changed since it was recorded, or while it was being packed)"
+                    )
                 }
                 item = Item(
                     path: planned.path, role: planned.role, size: result.size, sha256: sha256, mode: planned.mode)
