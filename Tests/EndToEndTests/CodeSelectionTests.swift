@@ -67,6 +67,42 @@ struct CodeSelectionTests {
         }
     }
 
+    @Test("Outside git: secret keys, packs and files over 10 MB are never code, each said; --include keeps them")
+    func outsideGitKeysPacksAndLargeFiles() async throws {
+        try await withSandbox { box in
+            let project = try makeProject(in: box, files: [SourceFile("train.py", "print('train')\n")])
+            let keys = try await mlpack(
+                ["key", "generate", "--output", project.directory + "/keys/me", "--unencrypted"])
+            #expect(keys.status == 0, "\(keys)")
+            _ = try await makePack(in: box, output: "project/old.mlpack", code: project.directory)
+            try box.write("project/data/big.bin", [UInt8](repeating: 7, count: 11 << 20))
+            let (run, id) = try await RunTests.record(["true"], in: project.directory)
+            #expect(run.status == 0, "\(run)")
+            let recorded = Set(try await RunTests.show(try #require(id), in: project.directory).code.files.map(\.path))
+            #expect(recorded == ["train.py", "keys/me.pub"], "\(recorded.sorted())")
+            #expect(run.errLines.contains { $0.contains("old.mlpack: left out (a pack is not code)") }, "\(run)")
+            #expect(run.errLines.contains { $0.contains("data/big.bin: left out (11 MB, over 10 MB") }, "\(run)")
+
+            let kept = try await makePack(
+                in: box, output: "kept.mlpack", code: project.directory,
+                extra: ["--include", "data/big.bin", "--include", "*.mlpack", "--include", "keys/me.key"])
+            let packed = Set(try await Self.packedCode(kept, in: box).files.keys)
+            #expect(
+                packed.isSuperset(of: ["train.py", "data/big.bin", "old.mlpack", "keys/me.key"]), "\(packed.sorted())")
+        }
+    }
+
+    @Test("Outside git: a snapshot of over 1,000 files is warned about")
+    func outsideGitLargeSnapshot() async throws {
+        try await withSandbox { box in
+            let files = (0..<1001).map { SourceFile("rows/\($0).csv", "\($0)\n") }
+            let project = try makeProject(in: box, files: files)
+            let (run, _) = try await RunTests.record(["true"], in: project.directory)
+            #expect(run.status == 0, "\(run)")
+            #expect(run.errLines.contains { $0.contains("code snapshot: 1001 files") }, "\(run)")
+        }
+    }
+
     @Test("Outside git: --exclude removes files and folders")
     func outsideGitExclude() async throws {
         try await withSandbox { box in

@@ -58,6 +58,26 @@ struct SigningTests {
         }
     }
 
+    @Test("key generate without --output writes to ~/.config/mlpack/me, making the folder private to the user")
+    func generateToDefaultPlace() async throws {
+        try await withSandbox { box in
+            try box.mkdir("home")
+            let home = box.path("home")
+            let made = try await mlpack(
+                ["key", "generate", "--unencrypted", "--json"], environment: ["HOME": home, "XDG_CONFIG_HOME": ""])
+            #expect(made.status == 0, "\(made)")
+            #expect(fileInfo(home + "/.config/mlpack/me.key")?.mode == 0o600)
+            #expect(fileInfo(home + "/.config/mlpack")?.mode == 0o700)
+            #expect(exists(home + "/.config/mlpack/me.pub"))
+            let again = try await mlpack(
+                ["key", "generate", "--unencrypted"], environment: ["HOME": home, "XDG_CONFIG_HOME": ""])
+            #expect(again.status != 0 && again.errLines.count == 1, "an existing key is never replaced: \(again)")
+            let xdg = try await mlpack(
+                ["key", "generate", "--unencrypted"], environment: ["XDG_CONFIG_HOME": box.path("config")])
+            #expect(xdg.status == 0 && exists(box.path("config/mlpack/me.key")), "\(xdg)")
+        }
+    }
+
     @Test("an empty password is refused unless --unencrypted; a wrong one is a clear error")
     func passwords() async throws {
         try await withSandbox { box in

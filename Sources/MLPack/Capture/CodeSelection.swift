@@ -2,9 +2,10 @@ import Foundation
 
 /// The code files `create --code DIR` packs (spec: README "What goes into a pack").
 /// In a git work tree: the files git tracks, with their current content; elsewhere: every
-/// file except VCS folders, caches, virtualenvs and notebook checkpoints. Then `--include`
-/// adds files, and `--exclude` and `.mlpackignore` remove them. Files named like secrets
-/// (`.env`, `.netrc`, `*.pem`, `*.key`, `id_rsa`…) are left out unless `--include` names them.
+/// file except VCS folders, caches, virtualenvs, notebook checkpoints, packs and files over
+/// 10 MB. Then `--include` adds files, and `--exclude` and `.mlpackignore` remove them. Files
+/// named like secrets (`.env`, `.netrc`, `*.pem`, `*.key`, `id_rsa`…) are left out unless
+/// `--include` names them.
 struct CodeSelection {
     struct File {
         var relativePath: String
@@ -23,6 +24,14 @@ struct CodeSelection {
         ".git", ".hg", ".svn", ".mlpack", "__pycache__", ".ipynb_checkpoints", ".venv", "venv",
     ]
     static let defaultExcludes = PatternSet(["*.pyc", "*.pyo"])
+    /// Outside git every file is a candidate, so what is never code is left out by name
+    /// or size unless an include pattern names it: packs, and files too large to be code
+    /// (data and weights belong in inputs, outputs and data references).
+    static let packSuffix = ".mlpack"
+    static let largestUntrackedFile: UInt64 = 10 << 20
+    /// A snapshot beyond these is worth a warning: outside git it is often a data folder.
+    static let largeSnapshotFiles = 1000
+    static let largeSnapshotBytes: UInt64 = 50 << 20
 
     static func select(
         directory: String, includes: [String], excludes: [String], alsoSkip skipPaths: Set<String> = [],
@@ -70,6 +79,18 @@ struct CodeSelection {
                 continue
             }
             guard let status = FileSystem.status(absolute) else { continue }  // tracked but deleted
+            if gitState == nil && status.isRegular && !include.matches(relative) {
+                if relative.hasSuffix(packSuffix) {
+                    warnings.append("\(relative): left out (a pack is not code)")
+                    continue
+                }
+                if status.size > largestUntrackedFile {
+                    warnings.append(
+                        "\(relative): left out (\(ByteCount.text(status.size)), over \(ByteCount.text(largestUntrackedFile)): outside git a file this large is taken for data; name it with an include pattern to keep it)"
+                    )
+                    continue
+                }
+            }
             if status.isRegular {
                 files.append(
                     File(
@@ -98,6 +119,12 @@ struct CodeSelection {
                 gitState == nil
                     ? "\(input: .code) \(directory): no files to pack"
                     : "\(input: .code) \(directory): git tracks no files here (add them, or pick files with \(input: .include))"
+            )
+        }
+        let total = files.reduce(0) { $0 + $1.size }
+        if gitState == nil && (files.count > largeSnapshotFiles || total > largeSnapshotBytes) {
+            warnings.append(
+                "code snapshot: \(files.count) files, \(ByteCount.text(total)) (outside git every file counts as code: leave data out with \(ignoreFileName), or git init and track the code)"
             )
         }
         files = files.sortedBytewise(by: \.relativePath)

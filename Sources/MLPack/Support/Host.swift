@@ -18,6 +18,12 @@ public struct Host: Sendable {
 
     public var home: String { environment["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? NSHomeDirectory() }
     public var path: String? { environment["PATH"] }
+    /// Where `key generate` puts a key pair when not told: the XDG config folder, where
+    /// other command-line tools keep theirs.
+    public var defaultKeyBase: String {
+        let config = environment["XDG_CONFIG_HOME"].flatMap { $0.hasPrefix("/") ? $0 : nil } ?? home + "/.config"
+        return config + "/mlpack/me"
+    }
     /// $TMPDIR, else /tmp.
     public var temporaryDirectory: String { environment["TMPDIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp" }
 }

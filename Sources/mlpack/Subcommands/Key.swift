@@ -14,11 +14,14 @@ struct Key: ParsableCommand {
                 The files are minisign's: `minisign -S -s BASE.key` signs with the secret key, \
                 `minisign -V -p BASE.pub` verifies. The secret key is encrypted with a password \
                 from $MLPACK_PASSWORD or asked twice on the terminal; --unencrypted stores it \
-                in the clear.
+                in the clear. Without --output the pair goes to ~/.config/mlpack/me \
+                ($XDG_CONFIG_HOME/mlpack/me when set); a missing folder is made, private to you.
                 """)
 
-        @Option(name: .shortAndLong, help: ArgumentHelp("Base name of the key files.", valueName: "BASE"))
-        var output: String
+        @Option(
+            name: .shortAndLong,
+            help: ArgumentHelp("Base name of the key files (default: ~/.config/mlpack/me).", valueName: "BASE"))
+        var output: String?
 
         @Flag(help: "Store the secret key without a password.")
         var unencrypted = false
@@ -32,8 +35,9 @@ struct Key: ParsableCommand {
         @OptionGroup var format: OutputOptions
 
         func run() throws {
-            let secretPath = output + ".key"
-            let publicPath = output + ".pub"
+            let base = output ?? Host.current.defaultKeyBase
+            let secretPath = base + ".key"
+            let publicPath = base + ".pub"
             for path in [secretPath, publicPath] where !force && FileManager.default.fileExists(atPath: path) {
                 throw MLPackError.usage("\(path) already exists (use --force to replace it)")
             }
@@ -45,6 +49,15 @@ struct Key: ParsableCommand {
                         "an empty password would leave the key unprotected: pass --unencrypted to mean it")
                 }
                 password = entered
+            }
+            let folder = (secretPath as NSString).deletingLastPathComponent
+            if !folder.isEmpty && !FileManager.default.fileExists(atPath: folder) {
+                do {
+                    try FileManager.default.createDirectory(
+                        atPath: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+                } catch {
+                    throw MLPackError.io(path: folder, reason: "cannot make the folder for the key files")
+                }
             }
             let key = SecretKey.generate()
             try KeyFiles.write(try key.fileText(password: password, comment: comment), to: secretPath, mode: 0o600)
