@@ -60,6 +60,52 @@ struct LineageTests {
         return Project(root: root, finalWeights: root + "/final.weights", runIds: [pretrain, finetune, unrelated])
     }
 
+    /// Issue 24: with two snapshots on one side, every file was "changed" (its path carried
+    /// the snapshot folder).
+    @Test("diff pairs code snapshots by run: the shared stage is unchanged, the new stage one added line")
+    func diffComparesSnapshotsPerRun() async throws {
+        try await withSandbox { box in
+            let project = try await recordTwoStages(in: box)
+            let (one, two) = (box.path("pretrain.mlpack"), box.path("final.mlpack"))
+            for (pack, output) in [(one, project.root + "/checkpoints/pre.weights"), (two, project.finalWeights)] {
+                let made = try await mlpack(
+                    ["create", "--output", pack, "--output-of", output, "--unsigned"], cwd: project.root)
+                #expect(made.status == 0, "\(made)")
+            }
+            struct Diff: Decodable {
+                struct Change: Decodable, Equatable {
+                    var name: String
+                    var change: String
+                }
+                var code: [Change]
+                var codeFilesUnchanged: Int
+            }
+            let diff = try decodeJSON(Diff.self, try await mlpack(["diff", one, two, "--json"]))
+            #expect(diff.code == [Diff.Change(name: "run finetune", change: "added")], "\(diff.code)")
+            #expect(diff.codeFilesUnchanged == 2, "train.py and .gitignore of pretrain")
+            let text = try await mlpack(["diff", one, two])
+            #expect(text.out.contains("code: 1 changed (2 files unchanged)"), "\(text.out)")
+            #expect(text.out.contains("added    run finetune  code/"), "\(text.out)")
+
+            // Both sides with two stages, the second stage edited again: only its train.py.
+            try box.write("project/train.py", Self.trainV2 + "# tuned\n")
+            let again = try await mlpack(
+                [
+                    "run", "--name", "finetune", "-i", "dataset", "-i", "checkpoints/pre.weights", "--", "python3",
+                    "train.py", "data=dataset", "init=checkpoints/pre.weights", "out=final2.weights",
+                ], cwd: project.root)
+            #expect(again.status == 0, "\(again)")
+            let three = box.path("final2.mlpack")
+            let made = try await mlpack(
+                ["create", "--output", three, "--output-of", project.root + "/final2.weights", "--unsigned"],
+                cwd: project.root)
+            #expect(made.status == 0, "\(made)")
+            let edited = try decodeJSON(Diff.self, try await mlpack(["diff", two, three, "--json"]))
+            #expect(edited.code == [Diff.Change(name: "run finetune: train.py", change: "changed")], "\(edited.code)")
+            #expect(edited.codeFilesUnchanged == 3)
+        }
+    }
+
     /// Issue 24: a same-size change was found only while packing, and the abandoned pack
     /// writer crashed the process (SIGILL in libdispatch).
     @Test(

@@ -46,11 +46,10 @@ public struct PackDiff: Codable, Sendable {
         _ a: String, _ b: String, tolerance: ComparisonTolerance = .exact, limits: ReaderLimits = .init()
     ) throws -> PackDiff {
         let first = try Side(path: a, limits: limits), second = try Side(path: b, limits: limits)
+        let code = CodeSnapshot.compare(first.snapshots, second.snapshots)
         var diff = PackDiff(
-            a: a, b: b, code: changes(first.code, second.code), codeFilesUnchanged: 0,
+            a: a, b: b, code: code.changes, codeFilesUnchanged: code.unchanged,
             data: changes(first.data, second.data), outputs: [], card: changes(first.cardFields, second.cardFields))
-        diff.codeFilesUnchanged =
-            Set(first.code.keys).intersection(second.code.keys).filter { first.code[$0] == second.code[$0] }.count
         do {
             diff.environment = EnvironmentDiff(
                 try EnvironmentSource.fromPack(first.pack, id: nil).platform,
@@ -62,15 +61,92 @@ public struct PackDiff: Codable, Sendable {
         return diff
     }
 
-    /// Added, removed and changed names between two name → value maps, sorted by name.
-    private static func changes(_ a: [String: String], _ b: [String: String]) -> [Change] {
-        Set(a.keys).union(b.keys).sortedBytewise().compactMap { name in
-            switch (a[name], b[name]) {
+    /// Added, removed and changed names between two name → value maps, sorted by name, each
+    /// name after `prefix`.
+    private static func changes(_ a: [String: String], _ b: [String: String], prefix: String = "") -> [Change] {
+        Set(a.keys).union(b.keys).sortedBytewise().compactMap { key in
+            let name = prefix + key
+            return switch (a[key], b[key]) {
             case (nil, let value?): Change(name: name, change: .added, b: value)
             case (let value?, nil): Change(name: name, change: .removed, a: value)
             case (let x?, let y?) where x != y: Change(name: name, change: .changed, a: x, b: y)
             default: nil
             }
+        }
+    }
+
+    /// One code snapshot of a pack: its files by their path inside it, and the runs that ran
+    /// it (none in a pack made with `--code`).
+    struct CodeSnapshot {
+        var folder: String
+        var files: [String: String]
+        var runs: [(id: String, name: String?)] = []
+
+        /// How the snapshot is named in a change: by its runs, else by its folder.
+        var label: String {
+            guard !runs.isEmpty else { return folder }
+            return (runs.count == 1 ? "run " : "runs ") + runs.map { $0.name ?? $0.id }.joined(separator: ", ")
+        }
+
+        /// File by file when each pack holds one snapshot. With more (a lineage whose runs ran
+        /// different code), snapshots are paired first — the same content, then a run in
+        /// common (by id, then by name), then the most files in common — and each pair is
+        /// compared file by file under its label; a snapshot left over is one added or
+        /// removed change. Returns the changes and the count of files unchanged.
+        static func compare(_ a: [CodeSnapshot], _ b: [CodeSnapshot]) -> (changes: [Change], unchanged: Int) {
+            if a.count <= 1 && b.count <= 1 {
+                let (x, y) = (a.first?.files ?? [:], b.first?.files ?? [:])
+                return (changes(x, y), unchanged(x, y))
+            }
+            var pairs: [(Int, Int)] = []
+            var freeA = Array(a.indices), freeB = Array(b.indices)
+            func pair(where matches: (CodeSnapshot, CodeSnapshot) -> Bool) {
+                for i in freeA {
+                    guard let j = freeB.first(where: { matches(a[i], b[$0]) }) else { continue }
+                    pairs.append((i, j))
+                    freeA.removeAll { $0 == i }
+                    freeB.removeAll { $0 == j }
+                }
+            }
+            pair { $0.folder == $1.folder }
+            pair { x, y in x.runs.contains { run in y.runs.contains { $0.id == run.id } } }
+            pair { x, y in x.runs.contains { run in run.name != nil && y.runs.contains { $0.name == run.name } } }
+            // The rest by likeness: the pair sharing the most files (same path and content,
+            // then same path), while any pair shares a path at all.
+            while true {
+                let candidates = freeA.flatMap { i in freeB.map { j in (i, j) } }
+                let scored = candidates.map { pair in (pair, likeness(a[pair.0].files, b[pair.1].files)) }
+                guard let best = scored.max(by: { $0.1 < $1.1 }), best.1.paths > 0 else { break }
+                pairs.append(best.0)
+                freeA.removeAll { $0 == best.0.0 }
+                freeB.removeAll { $0 == best.0.1 }
+            }
+            var found: [Change] = []
+            var same = 0
+            for (i, j) in pairs.sorted(by: { a[$0.0].folder < a[$1.0].folder }) {
+                let label = a[i].runs.isEmpty ? b[j].label : a[i].label
+                found += changes(a[i].files, b[j].files, prefix: label + ": ")
+                same += unchanged(a[i].files, b[j].files)
+            }
+            found += freeA.map { Change(name: a[$0].label, change: .removed, a: a[$0].summary) }
+            found += freeB.map { Change(name: b[$0].label, change: .added, b: b[$0].summary) }
+            return (found, same)
+        }
+
+        private var summary: String { "\(folder) (\(files.count) files)" }
+
+        private static func unchanged(_ a: [String: String], _ b: [String: String]) -> Int {
+            a.filter { b[$0.key] == $0.value }.count
+        }
+
+        private struct Likeness: Comparable {
+            var sameContent: Int
+            var paths: Int
+            static func < (x: Likeness, y: Likeness) -> Bool { (x.sameContent, x.paths) < (y.sameContent, y.paths) }
+        }
+
+        private static func likeness(_ a: [String: String], _ b: [String: String]) -> Likeness {
+            Likeness(sameContent: unchanged(a, b), paths: a.keys.filter { b[$0] != nil }.count)
         }
     }
 
@@ -109,7 +185,7 @@ public struct PackDiff: Codable, Sendable {
     /// What one verified pack holds.
     private struct Side {
         let pack: PackFile
-        var code: [String: String] = [:]
+        var snapshots: [CodeSnapshot] = []
         var data: [String: String] = [:]
         var outputs: [String: Item] = [:]
         var cardFields: [String: String] = [:]
@@ -123,20 +199,25 @@ public struct PackDiff: Codable, Sendable {
             do {
                 let verified = try PackVerifier.verify(pack, options: options).contents
                 read = try PackItems.read(pack, trusted: verified) {
-                    $0 == Layout.card || ($0.hasPrefix("refs/") && $0.hasSuffix(".json"))
+                    $0 == Layout.card || (($0.hasPrefix("refs/") || $0.hasPrefix("runs/")) && $0.hasSuffix(".json"))
                 }
             } catch let error as MLPackError where error.category == .invalid {
                 throw Self.naming(path, error)
             }
             let items = read.contents.items
-            // Code by its path inside the snapshot, so two snapshots line up file by file.
-            let snapshots = Set(
-                items.filter { $0.role == .code }.map { $0.path.split(separator: "/").prefix(2).joined(separator: "/") }
-            )
+            // Code by its path inside its snapshot (`code/<hex>/<path>`), so that two
+            // snapshots line up file by file.
+            var byFolder: [String: CodeSnapshot] = [:]
             for item in items where item.role == .code {
-                let parts = item.path.split(separator: "/", maxSplits: 2)
-                code[snapshots.count == 1 && parts.count == 3 ? String(parts[2]) : item.path] = item.sha256
+                let parts = item.path.split(separator: "/", maxSplits: 2).map(String.init)
+                let (folder, path) = parts.count == 3 ? (parts[0] + "/" + parts[1], parts[2]) : ("", item.path)
+                byFolder[folder, default: CodeSnapshot(folder: folder, files: [:])].files[path] = item.sha256
             }
+            for loaded in read.items where loaded.item.role == .run {
+                guard let run = try? JSONText.decode(RunRecord.self, from: loaded.bytes) else { continue }
+                byFolder[Layout.codeSnapshot(treeDigest: run.code.treeDigest)]?.runs.append((run.id, run.name))
+            }
+            snapshots = byFolder.values.sorted { $0.folder < $1.folder }
             for loaded in read.items where loaded.item.role == .dataRef {
                 guard let reference = try? JSONText.decode(DataReference.self, from: loaded.bytes) else { continue }
                 data[reference.name] = reference.digest

@@ -38,6 +38,8 @@ enum Layout {
 
     /// The item path of a run's record.
     static func runRecord(_ id: String) -> String { "runs/" + id + ".json" }
+    /// The folder (item path) of the code snapshot with this tree digest: `code/<12 hex>`.
+    static func codeSnapshot(treeDigest: String) -> String { codeDirectory + "/" + treeDigest.prefix(12) }
 
     /// The item path of a payload path, or nil when the path is not below `data/`.
     static func itemPath(_ payloadPath: String) -> String? {

@@ -207,7 +207,7 @@ extension ROCrate {
 
             // Code snapshot folders present in the pack: from the card and from the runs.
             var snapshots = Set(card.codeSnapshots.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 })
-            for run in runs { snapshots.insert(Self.snapshotFolder(run.code.treeDigest)) }
+            for run in runs { snapshots.insert(Layout.codeSnapshot(treeDigest: run.code.treeDigest)) }
             snapshots = snapshots.filter(hasFiles(under:))
             folders.formUnion(snapshots)
 
@@ -296,7 +296,9 @@ extension ROCrate {
                 stored
                 ? "The code as the runs saw it, stored in code/\(snapshot)/."
                 : "The code the run used; this pack does not hold it."
-            if let code = runs.first(where: { Self.snapshotFolder($0.code.treeDigest) == "code/" + snapshot })?.code {
+            if let code = runs.first(where: {
+                Layout.codeSnapshot(treeDigest: $0.code.treeDigest) == "code/" + snapshot
+            })?.code {
                 text += " Tree digest \(code.treeDigest) (the SHA-256 of its sha256sum listing)"
                 if let git = code.git {
                     if let commit = git.commit {
@@ -356,7 +358,7 @@ extension ROCrate {
                 action["error"] = .string(outcome.prefix(1).uppercased() + outcome.dropFirst())
             }
 
-            let snapshot = Self.snapshotFolder(run.code.treeDigest)
+            let snapshot = Layout.codeSnapshot(treeDigest: run.code.treeDigest)
             if snapshots.contains(snapshot) {
                 action["instrument"] = .reference(Self.uri(snapshot) + "/")
             } else {
@@ -470,7 +472,6 @@ extension ROCrate {
         // two kinds or keys can spell the same `@id`, whatever a run record holds.
         static func runId(_ id: String) -> String { "#run-" + fragment(id) }
         static func referenceId(_ reference: DataReference) -> String { "#data-" + fragment(reference.name) }
-        static func snapshotFolder(_ treeDigest: String) -> String { "code/" + treeDigest.prefix(12) }
 
         /// A path as a relative URI: every byte but unreserved characters and `/`
         /// percent-encoded (UTF-8), so spaces, `#`, `?` and `:` cannot change its meaning.

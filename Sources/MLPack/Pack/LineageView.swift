@@ -60,7 +60,7 @@ public enum LineageView {
                 run: run.id, name: run.name, command: run.argv, workingDirectory: run.workingDirectory,
                 status: run.status,
                 exitCode: run.exitCode, started: run.started, ended: run.ended,
-                codeSnapshot: Layout.codeDirectory + "/" + run.code.treeDigest.prefix(12), environment: run.environment,
+                codeSnapshot: Layout.codeSnapshot(treeDigest: run.code.treeDigest), environment: run.environment,
                 inputs: run.inputs.map { file($0, input: true) }, outputs: run.outputs.map { file($0, input: false) })
         }
     }

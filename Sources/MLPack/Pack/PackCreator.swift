@@ -408,7 +408,7 @@ private struct Plan {
     mutating func addSnapshot(_ files: [SnapshotFile], git: CodeSnapshotDescriptor.Git?) throws {
         let listing = Listing.sha256sum(files.map { ($0.path, $0.sha256) })
         let treeDigest = SHA256Hasher.hex(listing)
-        let snapshot = Layout.codeDirectory + "/" + treeDigest.prefix(12)
+        let snapshot = Layout.codeSnapshot(treeDigest: treeDigest)
         guard !codeSnapshots.contains(snapshot) else { return }
         codeSnapshots.append(snapshot)
         for file in files {

@@ -43,7 +43,7 @@ struct Replay {
         try Self.check(run)
         let workspace = try Workspace(workdir: workdir, run: run, maxBytes: limits.maxWorkspaceBytes)
         workspaces[run.id] = workspace
-        let snapshot = Layout.codeDirectory + "/" + run.code.treeDigest.prefix(12)
+        let snapshot = Layout.codeSnapshot(treeDigest: run.code.treeDigest)
         for file in run.code.files {
             guard let item = contents.item(snapshot + "/" + file.path), item.sha256 == file.sha256 else {
                 throw MLPackError.integrity(

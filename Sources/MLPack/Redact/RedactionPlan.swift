@@ -109,7 +109,7 @@ struct RedactionPlan {
         references referenceDigests: [String: String], withhold: (String, String) -> Void
     ) throws {
         guard !dropped.isEmpty else { return }
-        let keptSnapshots = Set(kept.map { "code/" + $0.code.treeDigest.prefix(12) })
+        let keptSnapshots = Set(kept.map { Layout.codeSnapshot(treeDigest: $0.code.treeDigest) })
         let keptEnvironments = Set(kept.map(\.environment))
         let keptContent = Set(kept.flatMap { $0.inputs.map(\.sha256) + $0.outputs.map(\.sha256) })
         let cardOutputs = Set(card.outputs.compactMap { contents.item($0.path)?.sha256 })
@@ -118,7 +118,7 @@ struct RedactionPlan {
         var snapshots: [String: Int] = [:], environments: [String: Int] = [:]
         var written: [String: Int] = [:], read: [String: Int] = [:]
         for (number, run) in runs.enumerated() where dropped[run.id] != nil {
-            let snapshot = "code/" + run.code.treeDigest.prefix(12)
+            let snapshot = Layout.codeSnapshot(treeDigest: run.code.treeDigest)
             if !keptSnapshots.contains(snapshot) && snapshots[snapshot] == nil { snapshots[snapshot] = number }
             if !keptEnvironments.contains(run.environment) && environments["env/" + run.environment] == nil {
                 environments["env/" + run.environment] = number

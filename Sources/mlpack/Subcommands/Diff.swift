@@ -5,7 +5,11 @@ struct Diff: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show what differs between two packs: code, environment, data references, outputs, card.",
         discussion: """
-            Code files are matched by their path in the snapshot, data references by name, \
+            Code files are matched by their path in the snapshot; when a pack holds several \
+            snapshots (a lineage whose runs ran different code), snapshots are paired first — \
+            the same content, then the same run, then the most files in common — and a \
+            snapshot with no counterpart is one added or removed line. Data references are \
+            matched by name, \
             outputs (weights, checkpoints, outputs, metrics) by their path in the pack; outputs \
             whose bytes differ are compared by value as `mlpack compare` does (exact unless \
             --atol/--rtol). Nothing of either pack runs, and neither needs to be trusted: each \
