@@ -25,7 +25,7 @@ struct MLPackCommand: ParsableCommand {
 
     static func main() {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(DataCopyArguments.spelled(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             Foundation.exit(ExitStatus.report(error))

@@ -165,6 +165,135 @@ struct RebuildTests: RebuildSuite {
         }
     }
 
+    /// Issue 24: a git-tracked config given with -i became a data reference no one could
+    /// fetch, and only the reviewer found out, told to "give --data-uri".
+    @Test(
+        "tracked -i inputs travel as code; an unfetchable reference is warned about; a reviewer gives --data NAME=PATH")
+    func unfetchableInputs() async throws {
+        try await withSandbox { box in
+            let root = try await project(
+                in: box,
+                [
+                    "configs/base.yaml": "scale: 3\n",
+                    "train.py": """
+                    rows = open("data/rows.csv").read().split()
+                    scale = int(open("configs/base.yaml").read().split(":")[1])
+                    open("out.txt", "w").write(str(scale * sum(map(int, rows))))
+
+                    """, ".gitignore": "data/\nout.txt\n",
+                ])
+            try box.write("project/data/rows.csv", "1\n2\n")
+            try box.write("project/data/more.csv", "4\n")
+            try await record(
+                ["-i", "configs/base.yaml", "-i", "configs", "-i", "data", "--", "python3", "train.py"], in: root)
+            let runs = try await mlpack(["runs", "--json"], cwd: root)
+            #expect(!runs.out.contains("configs"), "tracked inputs are code, not data inputs: \(runs.out)")
+
+            let pack = box.path("data.mlpack")
+            let made = try await mlpack(
+                ["create", "--output", pack, "--output-of", "out.txt", "--unsigned"], cwd: root)
+            #expect(made.status == 0, "\(made)")
+            #expect(
+                made.errLines.contains {
+                    $0.contains("data reference data has no public URI") && $0.contains("--data data=PATH")
+                        && $0.contains("--data-uri data=https://")
+                }, "\(made)")
+            #expect(!made.err.contains("configs"), "\(made)")
+            let named = try await mlpack(
+                [
+                    "create", "--output", box.path("named.mlpack"), "--output-of", "out.txt", "--unsigned",
+                    "--data-uri", "data=https://example.org/rows/",
+                ],
+                cwd: root)
+            #expect(named.status == 0 && !named.err.contains("no public URI"), "\(named)")
+            let unknown = try await mlpack(
+                [
+                    "create", "--output", box.path("x.mlpack"), "--output-of", "out.txt", "--unsigned", "--data-uri",
+                    "nope=https://example.org/",
+                ],
+                cwd: root)
+            #expect(unknown.status == 2 && unknown.err.contains("no data reference nope (it has: data)"), "\(unknown)")
+            #expect(!exists(box.path("x.mlpack")))
+
+            let keys = try await mlpack(["key", "generate", "--output", box.path("author"), "--unencrypted"])
+            #expect(keys.status == 0, "\(keys)")
+            let published = try await mlpack(
+                ["redact", pack, "--output", box.path("public.mlpack"), "--public", "--key", box.path("author.key")])
+            #expect(published.status == 0, "\(published)")
+            #expect(published.err.contains("data reference data has no public URI"), "\(published)")
+
+            // The reviewer: the author's path is gone; she holds a copy.
+            try FileManager.default.moveItem(atPath: root + "/data", toPath: box.path("copy"))
+            let rebuild = ["verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned"]
+            let missing = try await mlpack(rebuild + ["--cache", box.path("cache-1")])
+            #expect(missing.status == 2 && missing.err.contains("--data NAME=PATH"), "\(missing)")
+            let given = try await mlpack(
+                rebuild + ["--cache", box.path("cache-2"), "--data", "data=" + box.path("copy")])
+            #expect(given.status == 0 && given.out.contains("REPRODUCED"), "\(given)")
+            let checked = try await mlpack([
+                "verify", pack, "--allow-unsigned", "--cache", box.path("cache-3"), "--data=data=" + box.path("copy"),
+            ])
+            #expect(checked.status == 0 && checked.out.contains("fetched"), "\(checked)")
+
+            try box.write("copy/more.csv", "5\n")
+            let altered = try await mlpack(
+                rebuild + ["--cache", box.path("cache-4"), "--data", "data=" + box.path("copy")])
+            #expect(altered.status != 0 && altered.status != 4, "\(altered)")
+            let blobs = (try? FileManager.default.contentsOfDirectory(atPath: box.path("cache-4/blobs/sha256"))) ?? []
+            #expect(blobs.isEmpty, "nothing of a reference that failed is cached: \(blobs)")
+            let wrongName = try await mlpack(
+                rebuild + ["--cache", box.path("cache-5"), "--data", "dataset=" + box.path("copy")])
+            #expect(
+                wrongName.status == 2 && wrongName.errLines.filter { $0.contains("error") }.count == 1, "\(wrongName)")
+            #expect(wrongName.err.contains("has no data reference dataset (it has: data)"), "\(wrongName)")
+        }
+    }
+
+    /// Issue 24: `PYTHONPATH=. mlpack run` worked live, and the rebuild failed to import.
+    @Test("PYTHONPATH inside the project and MPLBACKEND are recorded and replayed; one leaving the project is refused")
+    func pythonPathAndBackendReplayed() async throws {
+        try await withSandbox { box in
+            let root = try await project(
+                in: box,
+                [
+                    "lib/helper.py": "VALUE = 41\n",
+                    "train.py": """
+                    import os, helper
+                    open("out.txt", "w").write(f"{helper.VALUE + 1} {os.environ.get('MPLBACKEND')}")
+
+                    """, ".gitignore": "out.txt\n",
+                ])
+            let outside = try box.mkdir("elsewhere")
+            let run = try await mlpack(
+                ["run", "--", "python3", "train.py"], cwd: root,
+                environment: ["PYTHONPATH": "lib:\(outside)", "MPLBACKEND": "Agg"])
+            #expect(run.status == 0, "\(run)")
+            #expect(run.errLines.contains { $0.contains("PYTHONPATH: \(outside) is outside the project") }, "\(run)")
+            #expect(String(decoding: try readBytes(root + "/out.txt"), as: UTF8.self) == "42 Agg")
+            let line = try #require(run.errLines.last { $0.hasPrefix("mlpack: recorded run ") })
+            let id = String(line.dropFirst("mlpack: recorded run ".count).prefix { $0 != " " })
+            let shown = try await mlpack(["runs", "show", id, "--json"], cwd: root)
+            let record = try #require(try JSONSerialization.jsonObject(with: shown.stdout) as? [String: Any])
+            #expect(record["pythonPath"] as? [String] == ["lib"], "\(shown)")
+            let pack = box.path("path.mlpack")
+            try await create(pack, from: root, of: "out.txt")
+            let rebuilt = try await mlpack(
+                ["verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--json"],
+                environment: ["PYTHONPATH": "", "MPLBACKEND": ""])
+            #expect(rebuilt.status == 0, "\(rebuilt)")
+
+            try editRecord(in: root) { $0["pythonPath"] = ["lib", "../../etc"] }
+            let hostile = box.path("hostile.mlpack")
+            try await create(hostile, from: root, of: "out.txt")
+            let refused = try await mlpack([
+                "verify", hostile, "--rebuild", "--python-env", "host", "--allow-unsigned",
+            ])
+            #expect(
+                refused.status != 0 && refused.err.contains("PYTHONPATH entry ../../etc leaves the project"),
+                "\(refused)")
+        }
+    }
+
     @Test("a rebuilt metrics file holding NaN and Infinity, as Python writes them, compares by value")
     func nonFiniteMetrics() async throws {
         try await withSandbox { box in

@@ -32,6 +32,32 @@ public struct DataReference: Codable, Sendable, Equatable {
     public var digest: String { sha256 ?? treeDigest ?? "" }
 
     static func isValidName(_ name: String) -> Bool { PackPath.isValidTopDirectory(name) }
+
+    /// Neither a URI to fetch it from nor a copy inside the pack: only a reviewer who holds
+    /// the data can rebuild.
+    public var isUnfetchable: Bool { uris.isEmpty && inline == nil }
+
+    /// What the author is told about an unfetchable reference (at `create`, `redact
+    /// --public`): only she can publish the data.
+    public static func unfetchableWarning(name: String) -> Message {
+        "data reference \(name) has no public URI: a reviewer can rebuild only with its files at hand (\(input: .localData) \(name)=PATH); publish it and give \(input: .dataURI) \(name)=https://…, or pack it with \(input: .inlineData) \(name)"
+    }
+
+    /// The URIs given for a reference, checked as public ones must be: https:// (http:// on
+    /// loopback) only, with any credentials taken out (the pack would publish them).
+    static func publicURIs(_ uris: [String], name: String) throws -> (uris: [String], warnings: [String]) {
+        for uri in uris where !(uri.hasPrefix("https://") || uri.hasPrefix("http://")) {
+            throw MLPackError.usage(
+                "\(input: .dataURI) \(name)=\(uri): only https:// (or http:// on loopback) URIs can be public")
+        }
+        var warnings: [String] = []
+        let clean = uris.map { uri in
+            guard let clean = SecretScrubber.withoutCredentials(uri) else { return uri }
+            warnings.append("data reference \(name): credentials taken out of its URI, recorded as \(clean)")
+            return clean
+        }
+        return (clean, warnings)
+    }
 }
 
 /// The private half of a reference: where the data lay on the author's machine.
@@ -97,17 +123,7 @@ enum DataReferenceCapture {
         if let problem = PackPath.problem(with: mountPath) {
             throw MLPackError.usage("\(input: .dataMount) \(name)=\(mountPath): \(problem)")
         }
-        for uri in uris where !(uri.hasPrefix("https://") || uri.hasPrefix("http://")) {
-            throw MLPackError.usage(
-                "\(input: .dataURI) \(name)=\(uri): only https:// (or http:// on loopback) URIs can be public")
-        }
-        // A public URI carries no credentials: the pack would publish them.
-        var warnings: [String] = []
-        let uris = uris.map { uri in
-            guard let clean = SecretScrubber.withoutCredentials(uri) else { return uri }
-            warnings.append("data reference \(name): credentials taken out of its URI, recorded as \(clean)")
-            return clean
-        }
+        let (uris, warnings) = try DataReference.publicURIs(uris, name: name)
         let local = LocalDataLocation(uris: [URL(fileURLWithPath: absolute).absoluteString])
         if status.isRegular {
             let counter = ProgressCounter(progress, phase: "hashing \(name)", total: status.size)

@@ -5,9 +5,14 @@ import Foundation
 /// together and published together, so a failed fetch leaves nothing behind.
 public struct DataCache: Sendable {
     public let root: String
+    /// Reference name → a file or folder the user holds (`--data NAME=PATH`): the cache is
+    /// filled from it first, every byte checked against the pack as any download is. How a
+    /// reviewer rebuilds with data its author could not publish.
+    public var localCopies: [String: String]
 
-    public init(root: String? = nil) {
+    public init(root: String? = nil, localCopies: [String: String] = [:]) {
         self.root = root ?? DataCache.defaultRoot
+        self.localCopies = localCopies
     }
 
     public static var defaultRoot: String {

@@ -88,10 +88,24 @@ public enum DataFetcher {
         progress: ProgressHandler? = nil
     ) throws -> DataReport {
         var report = DataReport(pack: pack, cache: cache.root, references: [])
+        let names = Set(references.map(\.reference.name))
+        for (name, path) in cache.localCopies.sorted(by: { $0.key < $1.key }) {
+            guard names.contains(name) else {
+                throw MLPackError.usage(
+                    "\(input: .localData) \(name)=\(path): \(pack) has no data reference \(name) (it has: \(names.isEmpty ? "none" : names.sorted().joined(separator: ", ")))"
+                )
+            }
+            guard FileSystem.status(path, followLinks: true) != nil else {
+                throw MLPackError.io(path: path, reason: "no such file or directory (given for data reference \(name))")
+            }
+        }
         // Every reference is tried, so one error can list all that is missing.
         var missingData: [String] = []
-        for loaded in references {
+        for var loaded in references {
             let reference = loaded.reference
+            if let copy = cache.localCopies[reference.name] {
+                loaded.localURIs.insert(URL(fileURLWithPath: copy).standardizedFileURL.absoluteString, at: 0)
+            }
             var entry = DataReport.Reference(
                 name: reference.name, kind: reference.kind, digest: reference.digest, size: reference.size,
                 files: loaded.files.count, mountPath: reference.mountPath, status: "cached", sources: [])
@@ -122,7 +136,9 @@ public enum DataFetcher {
             report.references.append(entry)
         }
         if !missingData.isEmpty {
-            throw MLPackError.io(path: cache.root, reason: "missing data: " + missingData.joined(separator: "; "))
+            throw MLPackError.usage(
+                "\(cache.root): missing data: \(missingData.joined(separator: "; ")); a copy you hold can be given with \(input: .localData) NAME=PATH (its files are checked against the pack's digests)"
+            )
         }
         return report
     }
@@ -147,7 +163,7 @@ public enum DataFetcher {
         guard !uris.isEmpty else {
             throw MLPackError.io(
                 path: "data reference \(reference.name)",
-                reason: "no URI to fetch it from (give the data a public URI)")
+                reason: "no URI to fetch it from")
         }
         let staging = try cache.makeStaging()
         defer { FileSystem.removeTree(staging) }

@@ -26,6 +26,9 @@ public struct CreateOptions: Sendable {
     public var environment: String?
     /// Data named by reference (hashes and URIs), or stored inline.
     public var data: [DataInput] = []
+    /// `--data-uri` for the data references a lineage makes of its runs' inputs, by the
+    /// reference's name in the pack.
+    public var referenceURIs: [String: [String]] = [:]
     public var name: String?
     public var title: String?
     public var created: Date
@@ -80,6 +83,8 @@ public struct CreateResult: Sendable, Codable {
     /// Key id of the signer; nil for an unsigned pack.
     public var signer: String?
     public var warnings: [String]
+    /// Data references with no URI and no copy inside (see `DataReference.unfetchableWarning`).
+    public var unfetchableReferences: [String] = []
 }
 
 /// Builds a pack: plans the items, streams them into the container once, then writes the
@@ -108,6 +113,7 @@ public enum PackCreator {
             let store = RunStore.locate(
                 from: (URL(fileURLWithPath: outputOf).standardizedFileURL.path as NSString).deletingLastPathComponent)
             let lineage = try Lineage.of(file: outputOf, in: store)
+            plan.referenceURIs = options.referenceURIs
             try plan.addLineage(lineage, from: store, checkpoints: options.includeCheckpoints)
             runs = lineage.runs.map(\.id)
         }
@@ -123,6 +129,13 @@ public enum PackCreator {
             let added = try plan.addData(input, progress: progress)
             warnings += added.warnings
             return added.paths
+        }
+        warnings += plan.uriWarnings
+        let unknown = Set(options.referenceURIs.keys).subtracting(plan.dataReferences)
+        if let name = unknown.sorted().first {
+            throw MLPackError.usage(
+                "\(input: .dataURI) \(name)=…: the pack has no data reference \(name) (\(plan.dataReferences.isEmpty ? "it has none" : "it has: " + plan.dataReferences.sorted().joined(separator: ", ")))"
+            )
         }
         var codeFiles: [(path: String, sha256: String)] = []
         if let codeDirectory = options.codeDirectory {
@@ -171,7 +184,7 @@ public enum PackCreator {
                 output: options.output, name: name, packId: result.packId, created: created, items: plan.items.count,
                 payloadBytes: result.payloadBytes, packBytes: FileSystem.status(outputPath)?.size ?? 0,
                 signer: options.signingKey?.publicKey.id,
-                warnings: warnings)
+                warnings: warnings, unfetchableReferences: plan.unfetchable.sorted())
         } catch {
             unlink(temporary)
             throw error
@@ -290,6 +303,10 @@ private struct Plan {
     private(set) var items: [Planned] = []
     private(set) var codeSnapshots: [String] = []
     private(set) var dataReferences: [String] = []
+    /// Names of the references no reviewer can fetch.
+    private(set) var unfetchable: [String] = []
+    var referenceURIs: [String: [String]] = [:]
+    private(set) var uriWarnings: [String] = []
     private var firstWithContent: [String: String] = [:]
 
     var totalBytes: UInt64 {
@@ -367,6 +384,7 @@ private struct Plan {
                     mode: status.map(Self.mode) ?? 0o644)
             }
         }
+        if captured.reference.isUnfetchable { unfetchable.append(name) }
         add(path: DataReference.itemPath(name), role: .dataRef, source: .bytes(try JSONText.encode(captured.reference)))
         if let listing = captured.listing {
             add(path: DataReference.listingPath(name), role: .dataRef, source: .bytes(listing))
@@ -501,6 +519,10 @@ private struct Plan {
         var reference = DataReference(
             name: name, kind: input.kind, size: input.size, fileCount: input.fileCount ?? 1, uris: [],
             mountPath: inside ? input.path : (input.path as NSString).lastPathComponent)
+        let given = try DataReference.publicURIs(referenceURIs[name] ?? [], name: name)
+        reference.uris = given.uris
+        uriWarnings += given.warnings
+        if reference.isUnfetchable { unfetchable.append(name) }
         if input.kind == .directory {
             reference.treeDigest = input.sha256
             add(path: DataReference.listingPath(name), role: .dataRef, source: .bytes(try store.object(input.sha256)))

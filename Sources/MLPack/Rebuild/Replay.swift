@@ -75,6 +75,15 @@ struct Replay {
             )
         }
         try FileSystem.makeDirectories(directory)
+        if let entries = run.pythonPath {
+            environment["PYTHONPATH"] = try entries.map { entry in
+                guard let path = workspace.path(entry) else {
+                    throw MLPackError.integrity(
+                        entry: Layout.runRecord(run.id), problem: "PYTHONPATH entry \(entry) leaves the project")
+                }
+                return path
+            }.joined(separator: ":")
+        }
         let setup = python(
             for: run, argv: SecretScrubber.fill(run.argv, from: secrets).argv, directory: directory,
             workspace: workspace)

@@ -35,6 +35,9 @@ public struct RedactReport: Sendable, Codable {
     /// "kept (the author's signature still verifies)" or "re-signed by key …".
     public var manifest: String
     public var dryRun: Bool
+    /// With `publish`: the kept data references that have no URI and no copy inside, which
+    /// the public's reviewers cannot fetch (see `DataReference.unfetchableWarning`).
+    public var unfetchableReferences: [String] = []
 }
 
 /// Publishes a pack without private history (spec/FORMAT.md §10.1). Withholding items keeps
@@ -79,6 +82,15 @@ public enum Redactor {
                 ? "re-signed by key \(options.signingKey?.publicKey.id ?? "(none)")"
                 : "kept (the author's signature still verifies)",
             dryRun: options.dryRun)
+        if options.publish {
+            report.unfetchableReferences = try plan.kept.filter {
+                $0.role == .dataRef && $0.path.hasPrefix("refs/") && $0.path.hasSuffix(".json")
+                    && !$0.path.hasSuffix(".local.json")
+            }.compactMap { item in
+                let reference = try? JSONText.decode(DataReference.self, from: try bytes(item.path))
+                return reference.flatMap { $0.isUnfetchable ? $0.name : nil }
+            }.sorted()
+        }
         guard !options.dryRun else { return report }
 
         let outputPath = URL(fileURLWithPath: options.output).standardizedFileURL.path

@@ -92,6 +92,10 @@ public struct RunRecord: Codable, Sendable, Equatable {
     /// Programs of the run that the tracer did not see (static binaries; `the command` for
     /// the command itself): their reads are missing from the inputs.
     public var untraced: [String]?
+    /// The run's PYTHONPATH entries that lie in the project, relative to its root (`.` for
+    /// the root), in order: a rebuild sets PYTHONPATH to them in its workspace. Absent when
+    /// PYTHONPATH named none.
+    public var pythonPath: [String]?
 
     public init(
         id: String, name: String?, argv: [String], workingDirectory: String, started: String, ended: String,

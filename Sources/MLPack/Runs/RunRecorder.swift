@@ -77,6 +77,7 @@ public enum RunRecorder {
         var environment = Host.current.environment
         let setVariables = request.deterministic ? Determinism.apply(to: &environment) : [:]
         let python = interpreter(program: program, executable: executable)
+        let pythonPath = Self.projectPythonPath(environment["PYTHONPATH"], cwd: cwd, projectRoot: root, warn: warn)
         let probe = BackgroundValue { EnvironmentProbe.collect(python: python) }
 
         let index = HashIndex(store: store)
@@ -147,6 +148,7 @@ public enum RunRecorder {
                 privateReads = found.privateReads
             }
             RunFiles.linkProducers(&inputs, runs: earlier)
+            inputs.removeAll { $0.producedBy == nil && Self.isInSnapshot($0, code: code, store: store) }
 
             var raw = probe.value
             raw.codeFiles = code.files.map { ($0.path, $0.sha256) }
@@ -179,6 +181,7 @@ public enum RunRecorder {
             run.unclaimed = unclaimed.isEmpty ? nil : unclaimed
             run.tracer = trace?.mode.rawValue
             run.untraced = traced.flatMap { $0.unseen.isEmpty ? nil : $0.unseen }
+            run.pythonPath = pythonPath.isEmpty ? nil : pythonPath
             if metrics != nil {
                 run.metricsPath = request.metrics.map {
                     RunFiles.recordedPath(RunFiles.canonical($0, cwd: cwd), projectRoot: root)
@@ -193,6 +196,44 @@ public enum RunRecorder {
             record = .failure(.io(path: store.root, reason: "cannot record the run: \(error)"))
         }
         return RunOutcome(store: store, termination: termination, record: record)
+    }
+
+    /// Whether a declared input is code: a git-tracked config, or a folder of such files,
+    /// with the content the snapshot holds. It travels in the snapshot; as a data input it
+    /// would become a data reference that no reviewer could fetch.
+    static func isInSnapshot(_ input: RunRecord.FileRecord, code: RunRecord.Code, store: RunStore) -> Bool {
+        let files = Dictionary(code.files.map { ($0.path, $0.sha256) }, uniquingKeysWith: { first, _ in first })
+        switch input.kind {
+        case .file:
+            return files[input.path] == input.sha256
+        case .directory:
+            guard !input.path.hasPrefix("/"), let bytes = try? store.object(input.sha256),
+                let listing = try? ListingParser.parse(bytes, what: input.path), !listing.isEmpty
+            else { return false }
+            let prefix = input.path == "." ? "" : input.path + "/"
+            return listing.allSatisfy { files[prefix + $0.relativePath] == $0.sha256 }
+        }
+    }
+
+    /// The entries of `PYTHONPATH` (as the command sees it, relative to `cwd`) that lie in
+    /// the project, relative to its root: imports a rebuild must find in its workspace. An
+    /// entry outside the project is the author's machine, not the code: said, not recorded.
+    static func projectPythonPath(
+        _ value: String?, cwd: String, projectRoot root: String, warn: (String) -> Void
+    ) -> [String] {
+        guard let value, !value.isEmpty else { return [] }
+        var entries: [String] = []
+        for entry in value.split(separator: ":", omittingEmptySubsequences: false).map(String.init) {
+            // An empty entry is the working folder, as Python reads it.
+            let recorded = RunFiles.recordedPath(
+                RunFiles.canonical(entry.isEmpty ? "." : entry, cwd: cwd), projectRoot: root)
+            if recorded.hasPrefix("/") {
+                warn("PYTHONPATH: \(entry) is outside the project: not recorded, so a rebuild does not import from it")
+            } else if !entries.contains(recorded) {
+                entries.append(recorded)
+            }
+        }
+        return entries
     }
 
     /// The interpreter whose packages the environment records: the command's own when it

@@ -3,7 +3,7 @@
 /// command line.
 public enum Input: Sendable, Equatable, CaseIterable {
     case code, include, exclude, weights, outputOf, noCheckpoints, environment, python
-    case data, dataMount, dataURI
+    case data, dataMount, dataURI, inlineData, localData
     case output, force, key, keyring, destination, only
     case drop, dropRun
     case runName, runInput, runOutput, trace, metrics
@@ -24,6 +24,8 @@ public enum Input: Sendable, Equatable, CaseIterable {
         case .data: "the data reference"
         case .dataMount: "the data reference's mount path"
         case .dataURI: "the data reference's URI"
+        case .inlineData: "the option to pack the data itself"
+        case .localData: "a local copy of the data"
         case .output: "the output pack"
         case .force: "the force option"
         case .key: "the key"

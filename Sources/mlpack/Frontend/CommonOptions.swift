@@ -86,3 +86,58 @@ struct ToleranceOptions: ParsableArguments {
         return (String(entry[..<equals]), value)
     }
 }
+
+/// `NAME=VALUE` flag values (`--data`, `--data-uri`, `--secret`…). An error names the flag
+/// and the name only: the value may be a secret.
+enum NameValue {
+    static func split(_ given: String, _ flag: String) throws -> (name: String, value: String) {
+        guard let equals = given.firstIndex(of: "="), equals != given.startIndex,
+            given.index(after: equals) != given.endIndex
+        else {
+            throw ValidationError("\(flag) \(given.prefix { $0 != "=" }): expected NAME=VALUE")
+        }
+        return (String(given[..<equals]), String(given[given.index(after: equals)...]))
+    }
+
+    /// By name; a name given twice is an error.
+    static func dictionary(_ values: [String], _ flag: String) throws -> [String: String] {
+        var found: [String: String] = [:]
+        for given in values {
+            let (name, value) = try split(given, flag)
+            guard found.updateValue(value, forKey: name) == nil else {
+                throw ValidationError("\(flag) \(name) given twice")
+            }
+        }
+        return found
+    }
+}
+
+/// `--data` is both a flag of `verify` (check the data references) and, with a value, a
+/// copy of one (`--data NAME=PATH`). The parser has no option whose value is optional, so
+/// a value that names a copy (`NAME=…`, not an option) is handed to the hidden
+/// `--data-copy` before parsing.
+enum DataCopyArguments {
+    static func spelled(_ arguments: [String]) -> [String] {
+        guard arguments.first == "verify" else { return arguments }
+        var result: [String] = []
+        var index = arguments.startIndex
+        while index < arguments.endIndex {
+            let argument = arguments[index]
+            if argument.hasPrefix("--data=") {
+                result += ["--data-copy", String(argument.dropFirst("--data=".count))]
+            } else if argument == "--data", index + 1 < arguments.endIndex, isCopy(arguments[index + 1]) {
+                result += ["--data-copy", arguments[index + 1]]
+                index += 1
+            } else {
+                result.append(argument)
+            }
+            index += 1
+        }
+        return result
+    }
+
+    private static func isCopy(_ value: String) -> Bool {
+        guard !value.hasPrefix("-"), let equals = value.firstIndex(of: "=") else { return false }
+        return !value[..<equals].contains("/")
+    }
+}

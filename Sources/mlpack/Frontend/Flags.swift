@@ -15,6 +15,8 @@ enum Flags {
         case .data: "--data"
         case .dataMount: "--data-mount"
         case .dataURI: "--data-uri"
+        case .inlineData: "--inline-data"
+        case .localData: "--data"
         case .output: "--output"
         case .force: "--force"
         case .key: "--key"

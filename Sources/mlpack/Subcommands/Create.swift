@@ -64,7 +64,9 @@ struct Create: ParsableCommand {
     var data: [String] = []
 
     @Option(
-        help: ArgumentHelp("A public place to fetch data NAME from, https://… (repeatable).", valueName: "NAME=URI"))
+        help: ArgumentHelp(
+            "A public place to fetch data NAME from, https://… (repeatable). NAME is a --data name, or that of a reference --output-of makes of a run's input (create warns with it).",
+            valueName: "NAME=URI"))
     var dataUri: [String] = []
 
     @Option(
@@ -144,16 +146,11 @@ struct Create: ParsableCommand {
         return Date()
     }
 
-    /// Joins `--data`, `--data-uri`, `--data-mount` and `--inline-data` by name.
-    private func dataInputs() throws -> [DataInput] {
-        func split(_ value: String, _ flag: String) throws -> (String, String) {
-            guard let equals = value.firstIndex(of: "="), equals != value.startIndex,
-                value.index(after: equals) != value.endIndex
-            else {
-                throw ValidationError("\(flag) \(value): expected NAME=VALUE")
-            }
-            return (String(value[..<equals]), String(value[value.index(after: equals)...]))
-        }
+    /// Joins `--data`, `--data-uri`, `--data-mount` and `--inline-data` by name; a
+    /// `--data-uri` for no `--data` goes to `referenceURIs`.
+    private func dataInputs() throws -> (inputs: [DataInput], referenceURIs: [String: [String]]) {
+        var referenceURIs: [String: [String]] = [:]
+        let split = NameValue.split
         var inputs: [DataInput] = []
         for value in data {
             let (name, path) = try split(value, "--data")
@@ -170,14 +167,19 @@ struct Create: ParsableCommand {
         }
         for value in dataUri {
             let (name, uri) = try split(value, "--data-uri")
-            inputs[try index(name, "--data-uri")].uris.append(uri)
+            // Without --data NAME, a reference the lineage makes (checked when it is made).
+            if let i = inputs.firstIndex(where: { $0.name == name }) {
+                inputs[i].uris.append(uri)
+            } else {
+                referenceURIs[name, default: []].append(uri)
+            }
         }
         for value in dataMount {
             let (name, mount) = try split(value, "--data-mount")
             inputs[try index(name, "--data-mount")].mountPath = mount
         }
         for name in inlineData { inputs[try index(name, "--inline-data")].inline = true }
-        return inputs
+        return (inputs, referenceURIs)
     }
 
     func run() throws {
@@ -191,7 +193,7 @@ struct Create: ParsableCommand {
         options.excludes = exclude
         options.weights = weights
         options.notes = note
-        options.data = try dataInputs()
+        (options.data, options.referenceURIs) = try dataInputs()
         options.python = python
         options.environment = environment
         options.name = name
@@ -203,7 +205,12 @@ struct Create: ParsableCommand {
             }
         }
         let result = try ProgressBar.drawing(unless: format.quiet) { try PackCreator.create(options, progress: $0) }
-        if !format.quiet { result.warnings.forEach(Terminal.warning) }
+        if !format.quiet {
+            result.warnings.forEach(Terminal.warning)
+            for name in result.unfetchableReferences {
+                Terminal.warning(Flags.render(DataReference.unfetchableWarning(name: name)))
+            }
+        }
         if format.json { return try Terminal.printJSON(result) }
         print(
             "created \(result.output) (\(Terminal.bytes(result.packBytes))): \(result.items) items, \(Terminal.bytes(result.payloadBytes)) of payload, \(result.signer.map { "signed by key \($0)" } ?? "unsigned")"

@@ -17,12 +17,19 @@ struct Fetch: ParsableCommand {
     @Option(help: ArgumentHelp("The cache folder (default: $XDG_CACHE_HOME/mlpack).", valueName: "DIR"))
     var cache: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Fill the cache for reference NAME from a file or folder you hold (repeatable; checked against the pack's digests).",
+            valueName: "NAME=PATH"))
+    var data: [String] = []
+
     @OptionGroup var format: OutputOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
+        let cache = DataCache(root: cache, localCopies: try NameValue.dictionary(data, "--data"))
         let report = try ProgressBar.drawing(unless: format.quiet) {
-            try DataFetcher.fetch(pack, cache: DataCache(root: cache), limits: limits.limits, progress: $0)
+            try DataFetcher.fetch(pack, cache: cache, limits: limits.limits, progress: $0)
         }
         if format.json { return try Terminal.printJSON(report) }
         if report.references.isEmpty { print("\(pack) names no data references") }

@@ -82,6 +82,11 @@ struct Redact: ParsableCommand {
         let report = try ProgressBar.drawing(unless: format.quiet) {
             try Redactor.redact(input, options: options, progress: $0)
         }
+        if !format.quiet {
+            for name in report.unfetchableReferences {
+                Terminal.warning(Flags.render(DataReference.unfetchableWarning(name: name)))
+            }
+        }
         if format.json { return try Terminal.printJSON(report) }
         let verb = report.dryRun ? "would withhold" : "withheld"
         print(

@@ -95,6 +95,7 @@ struct Runs: ParsableCommand {
             }
             row("code", code)
             row("environment", run.environment)
+            if let entries = run.pythonPath { row("PYTHONPATH", entries.joined(separator: ":") + " (in the project)") }
             let untraced = run.untraced.map { "; not seen: " + $0.joined(separator: ", ") } ?? ""
             row("traced", (run.tracer.map { "by \($0)" } ?? "no (inputs are the -i paths only)") + untraced)
             for (index, name) in run.setVariables.keys.sorted().enumerated() {

@@ -25,8 +25,15 @@ struct Verify: ParsableCommand {
     @Flag(help: "Accept a pack without a signature (exit 0 instead of 3).")
     var allowUnsigned = false
 
-    @Flag(help: "Also check the data references: fetch what the cache lacks, re-hash the rest.")
+    @Flag(
+        help: ArgumentHelp(
+            "Also check the data references: fetch what the cache lacks, re-hash the rest. --data NAME=PATH (repeatable; implies the check, and serves --rebuild) gives a reference from a file or folder you hold, checked against the pack's digests: the way to rebuild with data that has no public URI."
+        ))
     var data = false
+
+    /// `--data NAME=PATH`, as `DataCopyArguments` hands it over.
+    @Option(name: .customLong("data-copy"), help: .hidden)
+    var dataCopies: [String] = []
 
     @Option(
         help: ArgumentHelp(
@@ -44,7 +51,8 @@ struct Verify: ParsableCommand {
         var options = VerifyOptions()
         options.allowUnsigned = allowUnsigned
         options.trusted = try trust.load()
-        if data { options.dataCache = DataCache(root: cache) }
+        let copies = try NameValue.dictionary(dataCopies, "--data")
+        if data || !copies.isEmpty { options.dataCache = DataCache(root: cache, localCopies: copies) }
         options.limits = limits.limits
         let report: VerifyReport
         do {
@@ -111,7 +119,7 @@ struct Verify: ParsableCommand {
         options.verify.allowUnsigned = allowUnsigned
         options.verify.trusted = try trust.load()
         options.verify.limits = limits.limits
-        options.cache = DataCache(root: cache)
+        options.cache = DataCache(root: cache, localCopies: try NameValue.dictionary(dataCopies, "--data"))
         options.workdir = rebuild.workdir
         options.keep = rebuild.keep
         options.allowNetwork = rebuild.allowNetwork
@@ -201,14 +209,7 @@ struct RebuildFlags: ParsableArguments {
 
     /// `--secret NAME=VALUE`, by name.
     func secrets() throws -> [String: String] {
-        var secrets: [String: String] = [:]
-        for given in secret {
-            guard let equals = given.firstIndex(of: "="), equals != given.startIndex else {
-                throw ValidationError("--secret \(given.prefix { $0 != "=" }): expected NAME=VALUE")
-            }
-            secrets[String(given[..<equals])] = String(given[given.index(after: equals)...])
-        }
-        return secrets
+        try NameValue.dictionary(secret, "--secret")
     }
 
     func validate() throws {

@@ -13,6 +13,8 @@ public enum EnvironmentVariables {
         "XLA_FLAGS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", "NUMEXPR_MAX_THREADS",
         "GOTO_NUM_THREADS", "BLIS_NUM_THREADS", "RAYON_NUM_THREADS",
         "LANG", "LANGUAGE", "TZ",
+        // Not numerics, but it picks the code that draws every figure a run writes.
+        "MPLBACKEND",
     ]
 
     /// Prefixes of allowed names: the families of OpenMP, BLAS, oneDNN, cuBLAS/cuDNN, NCCL,
