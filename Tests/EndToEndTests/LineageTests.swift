@@ -60,6 +60,57 @@ struct LineageTests {
         return Project(root: root, finalWeights: root + "/final.weights", runIds: [pretrain, finetune, unrelated])
     }
 
+    /// Issue 24: a folder a run wrote could not be a checkpoint, and `-i DIR` of files an
+    /// earlier run wrote was not linked to it (it became data with no URI).
+    @Test(
+        "a folder one run writes and the next reads links the runs, packs as a checkpoint and rebuilds",
+        arguments: [true, false], [true, false])
+    func folderCheckpoint(traced: Bool, declared: Bool) async throws {
+        try await withSandbox { box in
+            let root = try box.mkdir("project")
+            try box.write(
+                "project/prepare.py",
+                "import os\nos.makedirs('data/processed', exist_ok=True)\nfor i in range(3):\n    open(f'data/processed/part{i}.txt', 'w').write(str(7 * i))\n"
+            )
+            try box.write(
+                "project/train.py",
+                "import os\nd = 'data/processed'\nopen('final.txt', 'w').write(str(sum(int(open(os.path.join(d, f)).read()) for f in sorted(os.listdir(d)))))\n"
+            )
+            try box.write("project/.gitignore", "data/\nfinal.txt\n")
+            try await must("git", ["init", "-q"], cwd: root)
+            try await must("git", ["add", "-A"], cwd: root)
+            try await must(
+                "git", ["-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-qm", "v1"], cwd: root)
+            let trace = traced ? [] : ["--no-trace"]
+            let prepare = try await mlpack(
+                ["run"] + trace + (declared ? ["-o", "data/processed"] : []) + ["--", "python3", "prepare.py"],
+                cwd: root)
+            #expect(prepare.status == 0, "\(prepare)")
+            let train = try await mlpack(
+                ["run"] + trace + ["-i", "data/processed", "--", "python3", "train.py"], cwd: root)
+            #expect(train.status == 0, "\(train)")
+
+            for checkpoints in [true, false] {
+                let pack = box.path("folder-\(checkpoints).mlpack")
+                let made = try await mlpack(
+                    ["create", "--output", pack, "--output-of", "final.txt", "--unsigned"]
+                        + (checkpoints ? [] : ["--no-checkpoints"]), cwd: root)
+                #expect(made.status == 0, "\(made)")
+                #expect(!made.err.contains("no public URI"), "the folder is the first run's, not data: \(made)")
+                let roles = try await inspectJSON(pack).roles
+                #expect(roles.first { $0.role == "run" }?.items == 2, "\(roles)")
+                #expect(roles.first { $0.role == "checkpoint" }?.items == (checkpoints ? 3 : nil), "\(roles)")
+                let rebuilt = try await mlpack([
+                    "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--json",
+                ])
+                #expect(rebuilt.status == 0, "\(rebuilt)")
+                let report = try #require(try JSONSerialization.jsonObject(with: rebuilt.stdout) as? [String: Any])
+                let decisive = (report["outputs"] as? [[String: Any]] ?? []).filter { $0["decisive"] as? Bool == true }
+                #expect(decisive.count == (checkpoints ? 4 : 1), "\(decisive)")
+            }
+        }
+    }
+
     /// Issue 24: with two snapshots on one side, every file was "changed" (its path carried
     /// the snapshot folder).
     @Test("diff pairs code snapshots by run: the shared stage is unchanged, the new stage one added line")

@@ -38,6 +38,11 @@ enum Layout {
 
     /// The item path of a run's record.
     static func runRecord(_ id: String) -> String { "runs/" + id + ".json" }
+    /// Where a run's output read by a later run is packed (a folder's files below it).
+    static func checkpoint(run: String, output: String) -> String {
+        artifactsDirectory + "/checkpoints/" + run + "/"
+            + (output.split(separator: "/").last.map(String.init) ?? output)
+    }
     /// The folder (item path) of the code snapshot with this tree digest: `code/<12 hex>`.
     static func codeSnapshot(treeDigest: String) -> String { codeDirectory + "/" + treeDigest.prefix(12) }
 

@@ -479,10 +479,24 @@ private struct Plan {
         if checkpoints {
             var seen = Set<String>()
             for (run, output) in lineage.checkpoints where seen.insert(output.sha256).inserted {
-                let name = (output.path as NSString).lastPathComponent
-                add(
-                    path: "\(Layout.artifactsDirectory)/checkpoints/\(run.id)/\(name)", role: .checkpoint,
-                    source: try file(output), sha256: output.sha256)
+                let path = Layout.checkpoint(run: run.id, output: output.path)
+                guard output.kind == .directory else {
+                    add(path: path, role: .checkpoint, source: try file(output), sha256: output.sha256)
+                    continue
+                }
+                // A folder: each file of its recorded listing, below the folder's name.
+                let listing = try ListingParser.parse(
+                    try store.object(output.sha256), what: "the listing of \(output.path)")
+                for entry in listing {
+                    let record = RunRecord.FileRecord(
+                        path: output.path + "/" + entry.relativePath, kind: .file, sha256: entry.sha256,
+                        size: FileSystem.status(
+                            (output.path.hasPrefix("/") ? "" : store.projectRoot + "/") + output.path + "/"
+                                + entry.relativePath)?.size ?? 0)
+                    add(
+                        path: path + "/" + entry.relativePath, role: .checkpoint, source: try file(record),
+                        sha256: entry.sha256)
+                }
             }
         }
         var named = Set<String>()

@@ -347,7 +347,7 @@ public enum Rebuilder {
         for run in lineage {
             // What the run was given (its code, its inputs) is no evidence that it makes it.
             let given = Set(run.inputs.map(\.sha256)).union(run.code.files.map(\.sha256))
-            for output in run.outputs where output.kind == .file {
+            for output in Self.filesToCompare(run, contents: contents) {
                 let item = shipped[output.sha256]
                 var result = RebuildReport.Output(
                     run: run.id, path: output.path, item: item?.path, verdict: .missing,
@@ -407,6 +407,22 @@ public enum Rebuilder {
                     note: "no replayed run records writing it"))
         }
         return results
+    }
+
+    /// A run's file outputs, and the files of its folder outputs that the pack ships as a
+    /// checkpoint (an untraced run records the folder only).
+    private static func filesToCompare(_ run: RunRecord, contents: PackContents) -> [RunRecord.FileRecord] {
+        var files = run.outputs.filter { $0.kind == .file }
+        let paths = Set(files.map(\.path))
+        for folder in run.outputs where folder.kind == .directory {
+            let packed = Layout.checkpoint(run: run.id, output: folder.path) + "/"
+            for item in contents.items where item.role == .checkpoint && item.path.hasPrefix(packed) {
+                let path = folder.path + "/" + item.path.dropFirst(packed.count)
+                guard !paths.contains(path) else { continue }
+                files.append(RunRecord.FileRecord(path: path, kind: .file, sha256: item.sha256, size: item.size))
+            }
+        }
+        return files
     }
 
     /// The last component of a recorded path, reduced to characters safe in a file name.

@@ -26,6 +26,8 @@ struct Replay {
     private var workspaces: [String: Workspace] = [:]
     /// Recorded output digest → where in which workspace the rebuilt file standing for it is.
     private var rebuilt: [String: (workspace: Workspace, path: String)] = [:]
+    /// The same for recorded folder outputs, by tree digest.
+    private var rebuiltFolders: [String: (workspace: Workspace, path: String)] = [:]
 
     init(
         pack: PackFile, contents: PackContents, data: DataSources, sandbox: Sandbox, workdir: String,
@@ -124,9 +126,18 @@ struct Replay {
         var limitsHit = group?.limitsHit() ?? []
         group?.destroy()
 
-        for output in run.outputs where output.kind == .file && !output.path.hasPrefix("/") {
-            if rebuilt[output.sha256] == nil, workspace.open(output.path).file != nil {
-                rebuilt[output.sha256] = (workspace, output.path)
+        for output in run.outputs where !output.path.hasPrefix("/") {
+            switch output.kind {
+            case .file:
+                if rebuilt[output.sha256] == nil, workspace.open(output.path).file != nil {
+                    rebuilt[output.sha256] = (workspace, output.path)
+                }
+            case .directory:
+                if rebuiltFolders[output.sha256] == nil, let folder = workspace.path(output.path),
+                    FileSystem.status(folder)?.isDirectory == true
+                {
+                    rebuiltFolders[output.sha256] = (workspace, output.path)
+                }
             }
         }
         var exitCode: Int32?
@@ -293,6 +304,18 @@ struct Replay {
             let file = earlier.workspace.open(earlier.path).file
         {
             return try workspace.copy(file, to: relative, outside: outside)
+        }
+        // A folder an earlier run wrote: the regular files its rebuild left there, each
+        // opened without following links (the earlier run's code is a stranger's too).
+        if input.kind == .directory, let earlier = rebuiltFolders[input.sha256],
+            let folder = earlier.workspace.path(earlier.path)
+        {
+            for (below, status) in try CodeSelection.walkWithStatus(folder, skipDefaults: false) where status.isRegular
+            {
+                guard let file = earlier.workspace.open(earlier.path + "/" + below).file else { continue }
+                try workspace.copy(file, to: relative + "/" + below, outside: outside)
+            }
+            return
         }
         if let loaded = data.reference(forDigest: input.sha256) {
             let reference = loaded.reference

@@ -147,6 +147,7 @@ public enum RunRecorder {
                 inputs += found.inputs
                 privateReads = found.privateReads
             }
+            inputs = inputs.flatMap { Self.filesEarlierRunsWrote($0, runs: earlier, store: store) ?? [$0] }
             RunFiles.linkProducers(&inputs, runs: earlier)
             inputs.removeAll { $0.producedBy == nil && Self.isInSnapshot($0, code: code, store: store) }
 
@@ -196,6 +197,28 @@ public enum RunRecorder {
             record = .failure(.io(path: store.root, reason: "cannot record the run: \(error)"))
         }
         return RunOutcome(store: store, termination: termination, record: record)
+    }
+
+    /// A folder input whose every file an earlier run wrote (with that content), as those
+    /// files: each is then linked to its run, as a traced read of it would be, instead of
+    /// the folder becoming data no reviewer could fetch. Nil for any other input.
+    static func filesEarlierRunsWrote(
+        _ input: RunRecord.FileRecord, runs: [RunOutputs], store: RunStore
+    ) -> [RunRecord.FileRecord]? {
+        guard input.kind == .directory, !input.path.hasPrefix("/"), let bytes = try? store.object(input.sha256),
+            let listing = try? ListingParser.parse(bytes, what: input.path), !listing.isEmpty
+        else { return nil }
+        let written = Set(runs.flatMap { $0.outputs.map { $0.path + "\u{0}" + $0.sha256 } })
+        let prefix = input.path == "." ? "" : input.path + "/"
+        var files: [RunRecord.FileRecord] = []
+        for file in listing {
+            guard written.contains(prefix + file.relativePath + "\u{0}" + file.sha256),
+                let size = FileSystem.status(store.projectRoot + "/" + prefix + file.relativePath)?.size
+            else { return nil }
+            files.append(
+                RunRecord.FileRecord(path: prefix + file.relativePath, kind: .file, sha256: file.sha256, size: size))
+        }
+        return files
     }
 
     /// Whether a declared input is code: a git-tracked config, or a folder of such files,
