@@ -194,6 +194,14 @@ struct PythonEnvironmentTests: RebuildSuite {
             let comparison = weights?["comparison"] as? [String: Any]
             #expect(comparison?["maxAbsoluteDifference"] as? Double == 3, "\(host)")
             #expect(environments(hostReport).first?["source"] as? String == "host")
+            // Issue 24: the author's venv lies below /tmp, which the sandbox replaces: the
+            // swap is said, and the drift is that of the Python that stands in.
+            let notes = environments(hostReport).first?["notes"] as? [String] ?? []
+            #expect(
+                notes.contains {
+                    $0.hasPrefix(world.authorPython + ", which the run was recorded with, is not visible")
+                },
+                "\(notes)")
             let drift = "\(hostReport["drift"] ?? "")"
             #expect(drift.contains("tinypkg"), "the drift names the reviewer's tinypkg 2.0: \(drift)")
 

@@ -228,6 +228,15 @@ public enum Rebuilder {
             } else {
                 report = PythonEnvironmentReport(
                     environment: run.environment, source: .host, recorded: capture.python?.version)
+                // A venv below /tmp, or gone: said, never silently swapped.
+                if let program = run.argv.first, RunRecorder.isPython(program),
+                    let used = Replay.hostInterpreter(run.argv, recorded: replay.recordedPython[run.environment]).first,
+                    used != program
+                {
+                    report.notes.append(
+                        "\(program), which the run was recorded with, is not visible in the sandbox: \(used) stands for it (the drift below is this one's)"
+                    )
+                }
             }
             // Asked inside the sandbox, as the runs will run it.
             let probe = replay.probePython(like: run)
