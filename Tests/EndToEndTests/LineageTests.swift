@@ -111,6 +111,57 @@ struct LineageTests {
         }
     }
 
+    /// Issue 24: there was no way to add an input to a recorded run afterwards.
+    @Test("runs link ID -i PATH adds an input the record lacked and links it to the run that wrote it")
+    func linkAfterwards() async throws {
+        try await withSandbox { box in
+            let root = try box.mkdir("project")
+            try box.write("project/pre.py", "open('pre.bin', 'w').write('7')\n")
+            try box.write("project/ft.py", "open('final.bin', 'w').write(str(6 * int(open('pre.bin').read())))\n")
+            try box.write("project/.gitignore", "*.bin\n")
+            try await must("git", ["init", "-q"], cwd: root)
+            try await must("git", ["add", "-A"], cwd: root)
+            try await must(
+                "git", ["-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-qm", "v1"], cwd: root)
+            let (pre, preId) = try await RunTests.record(["python3", "pre.py"], options: ["--no-trace"], in: root)
+            let (ft, ftId) = try await RunTests.record(["python3", "ft.py"], options: ["--no-trace"], in: root)
+            #expect(pre.status == 0 && ft.status == 0, "\(pre)\n\(ft)")
+            let id = try #require(ftId)
+
+            let linked = try await mlpack(
+                ["runs", "link", String(id.prefix(20)), "-i", "pre.bin", "-i", "ft.py"], cwd: root)
+            #expect(linked.status == 0, "\(linked)")
+            #expect(
+                linked.out == "run \(id): added input pre.bin (1 B, from run \(try #require(preId)))\n", "\(linked)")
+            let record = try await RunTests.show(id, in: root)
+            #expect(record.inputs.map(\.path) == ["pre.bin"], "ft.py is code, not an input")
+            let again = try await mlpack(["runs", "link", id, "-i", "pre.bin"], cwd: root)
+            #expect(again.status == 0 && again.out.contains("nothing to add"), "\(again)")
+
+            let pack = box.path("linked.mlpack")
+            let made = try await mlpack(
+                ["create", "--output", pack, "--output-of", "final.bin", "--unsigned"], cwd: root)
+            #expect(made.status == 0, "\(made)")
+            #expect(try await inspectJSON(pack).roles.first { $0.role == "run" }?.items == 2)
+            let rebuilt = try await mlpack(["verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned"])
+            #expect(rebuilt.status == 0, "\(rebuilt)")
+
+            for (arguments, problem) in [
+                (["-i", "nope.bin"], "nope.bin: no such file or directory"),
+                (["-i", "final.bin"], "an output of run \(id), not an input of it"),
+            ] {
+                let refused = try await mlpack(["runs", "link", id] + arguments, cwd: root)
+                #expect(
+                    refused.status == 2 && refused.errLines.count == 1 && refused.err.contains(problem), "\(refused)")
+            }
+            try box.write("project/pre.bin", "8")
+            let changed = try await mlpack(["runs", "link", id, "-i", "pre.bin"], cwd: root)
+            #expect(changed.status == 2 && changed.err.contains("with other content"), "\(changed)")
+            let none = try await mlpack(["runs", "link", id], cwd: root)
+            #expect(none.status == 2, "\(none)")
+        }
+    }
+
     /// Issue 24: with two snapshots on one side, every file was "changed" (its path carried
     /// the snapshot folder).
     @Test("diff pairs code snapshots by run: the shared stage is unchanged, the new stage one added line")

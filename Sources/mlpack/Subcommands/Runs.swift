@@ -5,8 +5,8 @@ import MLPack
 struct Runs: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the runs recorded in the project's .mlpack/ folder, or show one (runs show ID).",
-        usage: "mlpack runs [--json] | mlpack runs show <ID> [--json]",
-        subcommands: [List.self, Show.self],
+        usage: "mlpack runs [--json] | mlpack runs show <ID> [--json] | mlpack runs link <ID> -i <PATH> ...",
+        subcommands: [List.self, Show.self, Link.self],
         defaultSubcommand: List.self)
 
     struct List: ParsableCommand {
@@ -63,6 +63,42 @@ struct Runs: ParsableCommand {
                 argv = run.argv
                 command = RunText.command(run.argv)
                 outputs = run.outputs.count
+            }
+        }
+    }
+
+    struct Link: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add inputs a recorded run read to its record (and link them to the runs that wrote them).",
+            discussion: """
+                For a read the record lacks: an untraced run, or a program the tracer did not \
+                see. Each path is recorded by its content now, so link it before it changes; a \
+                file git tracks is code and is not added; a folder whose files earlier runs \
+                wrote is added as those files.
+                """)
+
+        @Argument(help: ArgumentHelp("The run's id, or a prefix of it that names one run.", valueName: "ID"))
+        var id: String
+
+        @Option(
+            name: [.customShort("i"), .customLong("input")],
+            help: ArgumentHelp("A file or folder the run read (repeatable).", valueName: "PATH"))
+        var inputs: [String] = []
+
+        @OptionGroup var format: OutputOptions
+
+        func validate() throws {
+            if inputs.isEmpty { throw ValidationError("give the inputs to add with -i PATH") }
+        }
+
+        func run() throws {
+            let (run, added) = try RunLinking.link(id, inputs: inputs) { if !format.quiet { Terminal.warning($0) } }
+            if format.json { return try Terminal.printJSON(run) }
+            if added.isEmpty { return print("run \(run.id): nothing to add (already inputs, or code)") }
+            for file in added {
+                print(
+                    "run \(run.id): added input \(file.path) (\(Terminal.bytes(file.size))\(file.producedBy.map { ", from run \($0)" } ?? ""))"
+                )
             }
         }
     }
