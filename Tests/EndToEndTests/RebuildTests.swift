@@ -249,6 +249,41 @@ struct RebuildTests: RebuildSuite {
         }
     }
 
+    /// Issue 24: a rebuild showed nothing of the running step.
+    @Test("--follow shows each run's output as it runs, with control characters made harmless")
+    func follow() async throws {
+        try await withSandbox { box in
+            let root = try await project(
+                in: box,
+                [
+                    "train.py": """
+                    import sys, time
+                    print("epoch 1 \\x1b]0;owned\\x07\\x1b[2J", flush=True)
+                    time.sleep(0.3)
+                    print("epoch 2", file=sys.stderr, flush=True)
+                    open("out.txt", "w").write("done")
+
+                    """, ".gitignore": "out.txt\n",
+                ])
+            try await record(["--", "python3", "train.py"], in: root)
+            let pack = box.path("follow.mlpack")
+            try await create(pack, from: root, of: "out.txt")
+            let followed = try await mlpack([
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--follow",
+            ])
+            #expect(followed.status == 0, "\(followed)")
+            let lines = followed.errLines
+            let first = try #require(lines.firstIndex { $0.hasPrefix("epoch 1") }, "\(followed)")
+            #expect(lines[first] == "epoch 1 ?]0;owned??[2J", "\(lines[first])")
+            let second = try #require(lines.firstIndex(of: "epoch 2"), "\(followed)")
+            let done = try #require(lines.firstIndex { $0.contains(": ok in ") }, "\(followed)")
+            #expect(first < second && second < done, "\(lines)")
+            #expect(!followed.err.contains("\u{1b}"))
+            let quiet = try await mlpack(["verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned"])
+            #expect(quiet.status == 0 && !quiet.err.contains("epoch"), "\(quiet)")
+        }
+    }
+
     /// Issue 24: `PYTHONPATH=. mlpack run` worked live, and the rebuild failed to import.
     @Test("PYTHONPATH inside the project and MPLBACKEND are recorded and replayed; one leaving the project is refused")
     func pythonPathAndBackendReplayed() async throws {

@@ -19,6 +19,8 @@ public struct RebuildOptions: Sendable {
     public var secrets: [String: String] = [:]
     /// Where the runs' Python comes from (`--python-env`, `--index-url`, …).
     public var python = PythonEnvironmentOptions()
+    /// Gets each run's output as it runs (made safe for a terminal), besides its log.
+    public var follow: (@Sendable ([UInt8]) -> Void)?
 
     public init() {}
 }
@@ -194,6 +196,7 @@ public enum Rebuilder {
         // 4. The Python of each environment capture the runs use, built before anything runs
         // and outside the sandbox: the only step that may use the network.
         replay.pythonSource = options.python.source
+        replay.follow = options.follow
         var pythonReports: [PythonEnvironmentReport] = []
         var probes: [String: String] = [:]
         var seen = Set<String>()

@@ -26,6 +26,8 @@ struct Replay {
     private var workspaces: [String: Workspace] = [:]
     /// Recorded output digest → where in which workspace the rebuilt file standing for it is.
     private var rebuilt: [String: (workspace: Workspace, path: String)] = [:]
+    /// Gets each run's log as it is written (`verify --rebuild --follow`).
+    var follow: (([UInt8]) -> Void)?
     /// The same for recorded folder outputs, by tree digest.
     private var rebuiltFolders: [String: (workspace: Workspace, path: String)] = [:]
 
@@ -117,7 +119,7 @@ struct Replay {
                             "the disk holding the workspace is nearly full (less than \(ByteCount.text(Self.diskReserve)) free)"
                     }
                     return nil
-                })
+                }, follow: follow)
         } catch {
             group?.destroy()
             throw error

@@ -18,11 +18,26 @@ enum LoggedCommand {
     /// `arguments[0]` must be an absolute path. The child gets its own process group, so a
     /// timeout kills whatever it started. `check`, asked every `checkEvery` seconds while it
     /// runs, stops it by returning why (a workspace grown past its limit).
+    /// `follow` gets what the program writes to the log as it writes it, made safe for a
+    /// terminal (`terminalSafe`).
     static func run(
         _ arguments: [String], log: String, environment: [String: String], timeout: Double?,
-        check: (() -> String?)? = nil, checkEvery: Double = 1
+        check: (() -> String?)? = nil, checkEvery: Double = 1, follow: (([UInt8]) -> Void)? = nil
     ) throws -> Outcome {
         let logFile = try PosixFile(path: log, mode: .createTruncate)
+        // The log as the program writes it, read through a handle of its own.
+        let reader = follow == nil ? nil : try PosixFile(path: log, mode: .read)
+        var followed: UInt64 = 0
+        /// Whether it found anything new.
+        @discardableResult func catchUp() -> Bool {
+            guard let follow, let reader, let size = reader.seekableSize, size > followed,
+                let bytes = try? reader.read(at: followed, count: Int(min(size - followed, 1 << 20))),
+                !bytes.isEmpty
+            else { return false }
+            followed += UInt64(bytes.count)
+            follow(terminalSafe(bytes))
+            return true
+        }
         let started = Date()
         let pid: pid_t
         do {
@@ -55,12 +70,23 @@ enum LoggedCommand {
                     kill(pid, SIGKILL)
                 }
             }
+            catchUp()
             usleep(pause)
             pause = min(pause * 2, 20_000)
         }
+        while catchUp() {}
         let termination: CommandTermination =
             status & 0x7f == 0 ? .exited((status >> 8) & 0xff) : .signaled(status & 0x7f)
         return Outcome(
             termination: termination, timedOut: timedOut, stopped: stopped, seconds: Date().timeIntervalSince(started))
+    }
+
+    /// A stranger's output, made safe to show on a terminal: control bytes other than tab,
+    /// newline and carriage return (escape sequences can rewrite the screen or the title,
+    /// or feign mlpack's own lines) become `?`.
+    static func terminalSafe(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.map { byte in
+            (byte < 0x20 && byte != 0x09 && byte != 0x0A && byte != 0x0D) || byte == 0x7F ? UInt8(ascii: "?") : byte
+        }
     }
 }

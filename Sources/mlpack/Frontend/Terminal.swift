@@ -7,6 +7,9 @@ enum Terminal {
         FileHandle.standardError.write(Data((text + "\n").utf8))
     }
 
+    /// Bytes as they are (a followed run's output, already made safe by the library).
+    static func standardError(bytes: [UInt8]) { FileHandle.standardError.write(Data(bytes)) }
+
     static func error(_ message: String) { standardError("mlpack: error: \(message)") }
     static func warning(_ message: String) { standardError("mlpack: warning: \(message)") }
 

@@ -122,6 +122,9 @@ struct Verify: ParsableCommand {
         options.cache = DataCache(root: cache, localCopies: try NameValue.dictionary(dataCopies, "--data"))
         options.workdir = rebuild.workdir
         options.keep = rebuild.keep
+        if rebuild.follow {
+            options.follow = { Terminal.standardError(bytes: $0) }
+        }
         options.allowNetwork = rebuild.allowNetwork
         options.unsafeNoSandbox = rebuild.unsafeNoSandbox
         if let timeout = rebuild.timeout { options.limits.timeout = timeout }
@@ -167,6 +170,9 @@ struct RebuildFlags: ParsableArguments {
 
     @Flag(help: "Keep the workspaces and logs.")
     var keep = false
+
+    @Flag(help: "Show each run's output on standard error as it runs (control characters shown as '?').")
+    var follow = false
 
     @Option(help: ArgumentHelp("Also write the report here: Markdown, or JSON for a .json file.", valueName: "FILE"))
     var report: String?
@@ -215,11 +221,12 @@ struct RebuildFlags: ParsableArguments {
     func validate() throws {
         let limits = timeout != nil || maxWorkspaceSize != nil || maxProcesses != nil || maxMemory != nil
         if !rebuild
-            && (workdir != nil || keep || report != nil || allowNetwork || unsafeNoSandbox || limits || tolerance.given
+            && (workdir != nil || keep || follow || report != nil || allowNetwork || unsafeNoSandbox || limits
+                || tolerance.given
                 || !secret.isEmpty || python.given)
         {
             throw ValidationError(
-                "--workdir, --keep, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol, --metric-tolerance, --secret, --python-env, --index-url, --find-links and --offline go with --rebuild"
+                "--workdir, --keep, --follow, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol, --metric-tolerance, --secret, --python-env, --index-url, --find-links and --offline go with --rebuild"
             )
         }
         _ = try secrets()
