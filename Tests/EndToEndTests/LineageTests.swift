@@ -162,6 +162,38 @@ struct LineageTests {
         }
     }
 
+    /// Issue 24: a costly pretraining had to be replayed to check a fine-tuning.
+    @Test("verify --rebuild --from RUN replays from that run on, the earlier runs' checkpoints taken from the pack")
+    func rebuildFrom() async throws {
+        try await withSandbox { box in
+            let project = try await recordTwoStages(in: box)
+            let (packed, unpacked) = (box.path("with.mlpack"), box.path("without.mlpack"))
+            for (pack, extra) in [(packed, [String]()), (unpacked, ["--no-checkpoints"])] {
+                let made = try await mlpack(
+                    ["create", "--output", pack, "--output-of", project.finalWeights, "--unsigned"] + extra,
+                    cwd: project.root)
+                #expect(made.status == 0, "\(made)")
+            }
+            let rebuild = ["--rebuild", "--python-env", "host", "--allow-unsigned"]
+            let from = try await mlpack(["verify", packed] + rebuild + ["--from", "finetune", "--json"])
+            #expect(from.status == 0, "\(from)")
+            let report = try #require(try JSONSerialization.jsonObject(with: from.stdout) as? [String: Any])
+            let runs = (report["runs"] as? [[String: Any]] ?? []).map { "\($0["id"]!) \($0["status"]!)" }
+            #expect(runs == ["\(project.runIds[0]) from the pack", "\(project.runIds[1]) ok"], "\(runs)")
+            #expect(report["verdict"] as? String == "reproduced")
+
+            let byPrefix = try await mlpack(
+                ["verify", packed] + rebuild + ["--from", String(project.runIds[1].prefix(22))])
+            #expect(byPrefix.status == 0, "\(byPrefix)")
+            let left = try await mlpack(["verify", unpacked] + rebuild + ["--from", "finetune"])
+            #expect(left.status == 2 && left.err.contains("is not in the pack (left to be rebuilt)"), "\(left)")
+            let unknown = try await mlpack(["verify", packed] + rebuild + ["--from", "nope"])
+            #expect(unknown.status == 2 && unknown.err.contains("pretrain (\(project.runIds[0]))"), "\(unknown)")
+            let alone = try await mlpack(["verify", packed, "--allow-unsigned", "--from", "finetune"])
+            #expect(alone.status == 2, "--from goes with --rebuild: \(alone)")
+        }
+    }
+
     /// Issue 24: with two snapshots on one side, every file was "changed" (its path carried
     /// the snapshot folder).
     @Test("diff pairs code snapshots by run: the shared stage is unchanged, the new stage one added line")

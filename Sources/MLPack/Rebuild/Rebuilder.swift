@@ -19,6 +19,9 @@ public struct RebuildOptions: Sendable {
     public var secrets: [String: String] = [:]
     /// Where the runs' Python comes from (`--python-env`, `--index-url`, …).
     public var python = PythonEnvironmentOptions()
+    /// Start the replay at this run (an id, a prefix of one, or a name): the runs before it
+    /// are not replayed, and what later runs read of theirs comes from the packed checkpoints.
+    public var from: String?
     /// Gets each run's output as it runs (made safe for a terminal), besides its log.
     public var follow: (@Sendable ([UInt8]) -> Void)?
 
@@ -152,7 +155,9 @@ public enum Rebuilder {
                 "\(path) holds no recorded runs: nothing to rebuild (`create \(input: .outputOf)` makes packs that can be rebuilt)"
             )
         }
-        let lineage = try replayOrder(card: card, contents: contents, runs: runs)
+        let whole = try replayOrder(card: card, contents: contents, runs: runs)
+        let (skipped, fromPack) = try Self.start(at: options.from, of: whole, contents: contents)
+        let lineage = Array(whole.dropFirst(skipped.count))
         // Secrets the author's command lines held were replaced when recorded: the
         // reviewer gives their own, and nothing runs while one is missing.
         let secrets = Host.current.environment.filter { $0.key.hasPrefix("MLPACK_SECRET_") }.merging(
@@ -181,6 +186,7 @@ public enum Rebuilder {
         var replay = Replay(
             pack: pack, contents: contents, data: data, sandbox: sandbox, workdir: workdir, limits: options.limits)
         replay.secrets = secrets
+        replay.fromPack = fromPack
         var captures: [String: EnvironmentCapture] = [:]
         for loaded in read.items
         where loaded.item.path.hasPrefix("env/") && loaded.item.path.hasSuffix("/platform.json") {
@@ -257,7 +263,11 @@ public enum Rebuilder {
             pythonReports.append(report)
         }
         // 5. Replay, in lineage order.
-        var reportRuns: [RebuildReport.Run] = []
+        var reportRuns: [RebuildReport.Run] = skipped.map {
+            .init(
+                id: $0.id, name: $0.name, command: $0.argv, status: "from the pack",
+                logTail: [], sandboxRefusals: [], ignoredVariables: [], limitsHit: [])
+        }
         var failed = false
         for (number, run) in lineage.enumerated() {
             let label = "run \(number + 1)/\(lineage.count) \(run.name.map { "\"\($0)\" " } ?? "")\(run.id)"
@@ -311,6 +321,45 @@ public enum Rebuilder {
             tolerance: tolerance, outputs: outputs, pythonEnvironments: pythonReports, drift: drift,
             verdict: reproduced ? .reproduced : .notReproduced,
             workdir: keep ? workdir : nil)
+    }
+
+    /// With `from`: the runs before it, and the pack items that stand for what later runs read
+    /// of theirs (output digest → a checkpoint's item path, or a folder checkpoint's prefix).
+    /// Every such output must be packed: one left to be rebuilt needs its run replayed.
+    static func start(
+        at from: String?, of lineage: [RunRecord], contents: PackContents
+    ) throws -> (skipped: [RunRecord], fromPack: [String: String]) {
+        guard let from else { return ([], [:]) }
+        let matches = lineage.indices.filter { lineage[$0].id == from || lineage[$0].name == from }
+        let byPrefix = lineage.indices.filter { lineage[$0].id.hasPrefix(from) }
+        guard let start = matches.first ?? (byPrefix.count == 1 ? byPrefix.first : nil) else {
+            throw MLPackError.usage(
+                "--from \(from): no single run of the lineage is named so (its runs: \(lineage.map { run in run.name.map { "\($0) (\(run.id))" } ?? run.id }.joined(separator: ", ")))"
+            )
+        }
+        let skipped = Array(lineage[..<start])
+        var fromPack: [String: String] = [:]
+        for run in lineage[start...] {
+            for input in run.inputs {
+                guard
+                    let (producer, output) = skipped.lazy.compactMap({ earlier in
+                        earlier.outputs.first { $0.sha256 == input.sha256 }.map { (earlier, $0) }
+                    }).last
+                else { continue }
+                let path = Layout.checkpoint(run: producer.id, output: output.path)
+                let packed =
+                    output.kind == .file
+                    ? contents.item(path)?.sha256 == output.sha256
+                    : contents.items.contains { $0.role == .checkpoint && $0.path.hasPrefix(path + "/") }
+                guard packed else {
+                    throw MLPackError.usage(
+                        "--from \(from): \(output.path), which run \(producer.id) wrote and run \(run.id) reads, is not in the pack (left to be rebuilt): start from an earlier run"
+                    )
+                }
+                fromPack[input.sha256] = path
+            }
+        }
+        return (skipped, fromPack)
     }
 
     /// The runs that produced the card's outputs, oldest first.

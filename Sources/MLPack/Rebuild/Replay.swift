@@ -26,6 +26,9 @@ struct Replay {
     private var workspaces: [String: Workspace] = [:]
     /// Recorded output digest → where in which workspace the rebuilt file standing for it is.
     private var rebuilt: [String: (workspace: Workspace, path: String)] = [:]
+    /// Outputs of runs not replayed (`--from`), by digest: the checkpoint item standing for
+    /// each (a folder's: the prefix of its files' items).
+    var fromPack: [String: String] = [:]
     /// Gets each run's log as it is written (`verify --rebuild --follow`).
     var follow: (([UInt8]) -> Void)?
     /// The same for recorded folder outputs, by tree digest.
@@ -345,6 +348,21 @@ struct Replay {
                     }
                     try workspace.copy(
                         PosixFile(path: data.cache.blobPath(file.sha256), mode: .read), to: target, outside: outside)
+                }
+            }
+            return
+        }
+        // A checkpoint of a run not replayed: what the author's run wrote, by her word.
+        if let packed = fromPack[input.sha256] {
+            let items =
+                input.kind == .file
+                ? contents.item(packed).map { [("", $0)] } ?? []
+                : contents.items.filter { $0.role == .checkpoint && $0.path.hasPrefix(packed + "/") }.map {
+                    ("/" + $0.path.dropFirst(packed.count + 1), $0)
+                }
+            for (below, item) in items {
+                try workspace.place(relative + below, outside: outside, size: item.size, mode: 0o644) {
+                    try extract(item, into: $0)
                 }
             }
             return

@@ -122,6 +122,7 @@ struct Verify: ParsableCommand {
         options.cache = DataCache(root: cache, localCopies: try NameValue.dictionary(dataCopies, "--data"))
         options.workdir = rebuild.workdir
         options.keep = rebuild.keep
+        options.from = rebuild.from
         if rebuild.follow {
             options.follow = { Terminal.standardError(bytes: $0) }
         }
@@ -174,6 +175,12 @@ struct RebuildFlags: ParsableArguments {
     @Flag(help: "Show each run's output on standard error as it runs (control characters shown as '?').")
     var follow = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Start at this run (id, id prefix or name): earlier runs are not replayed, what later runs read of theirs comes from the pack's checkpoints.",
+            valueName: "RUN"))
+    var from: String?
+
     @Option(help: ArgumentHelp("Also write the report here: Markdown, or JSON for a .json file.", valueName: "FILE"))
     var report: String?
 
@@ -221,12 +228,13 @@ struct RebuildFlags: ParsableArguments {
     func validate() throws {
         let limits = timeout != nil || maxWorkspaceSize != nil || maxProcesses != nil || maxMemory != nil
         if !rebuild
-            && (workdir != nil || keep || follow || report != nil || allowNetwork || unsafeNoSandbox || limits
+            && (workdir != nil || keep || follow || from != nil || report != nil || allowNetwork || unsafeNoSandbox
+                || limits
                 || tolerance.given
                 || !secret.isEmpty || python.given)
         {
             throw ValidationError(
-                "--workdir, --keep, --follow, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol, --metric-tolerance, --secret, --python-env, --index-url, --find-links and --offline go with --rebuild"
+                "--workdir, --keep, --follow, --from, --report, --allow-network, --unsafe-no-sandbox, --timeout, --max-*, --atol, --rtol, --metric-tolerance, --secret, --python-env, --index-url, --find-links and --offline go with --rebuild"
             )
         }
         _ = try secrets()
