@@ -5,7 +5,7 @@ import Testing
 /// `mlpack run` twice (pretrain, edit the code, fine-tune from the checkpoint), an unrelated
 /// run, then `create --output-of` the final weights: exactly the lineage is packed.
 @Suite("Lineage: create --output-of")
-struct LineageTests {
+struct LineageTests: RebuildSuite {
     static let trainV1 = """
         import hashlib, os, sys
         args = dict(a.split("=", 1) for a in sys.argv[1:])
@@ -67,20 +67,15 @@ struct LineageTests {
         arguments: [true, false], [true, false])
     func folderCheckpoint(traced: Bool, declared: Bool) async throws {
         try await withSandbox { box in
-            let root = try box.mkdir("project")
-            try box.write(
-                "project/prepare.py",
-                "import os\nos.makedirs('data/processed', exist_ok=True)\nfor i in range(3):\n    open(f'data/processed/part{i}.txt', 'w').write(str(7 * i))\n"
-            )
-            try box.write(
-                "project/train.py",
-                "import os\nd = 'data/processed'\nopen('final.txt', 'w').write(str(sum(int(open(os.path.join(d, f)).read()) for f in sorted(os.listdir(d)))))\n"
-            )
-            try box.write("project/.gitignore", "data/\nfinal.txt\n")
-            try await must("git", ["init", "-q"], cwd: root)
-            try await must("git", ["add", "-A"], cwd: root)
-            try await must(
-                "git", ["-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-qm", "v1"], cwd: root)
+            let root = try await project(
+                in: box,
+                [
+                    "prepare.py":
+                        "import os\nos.makedirs('data/processed', exist_ok=True)\nfor i in range(3):\n    open(f'data/processed/part{i}.txt', 'w').write(str(7 * i))\n",
+                    "train.py":
+                        "import os\nd = 'data/processed'\nopen('final.txt', 'w').write(str(sum(int(open(os.path.join(d, f)).read()) for f in sorted(os.listdir(d)))))\n",
+                    ".gitignore": "data/\nfinal.txt\n",
+                ])
             let trace = traced ? [] : ["--no-trace"]
             let prepare = try await mlpack(
                 ["run"] + trace + (declared ? ["-o", "data/processed"] : []) + ["--", "python3", "prepare.py"],
@@ -115,14 +110,13 @@ struct LineageTests {
     @Test("runs link ID -i PATH adds an input the record lacked and links it to the run that wrote it")
     func linkAfterwards() async throws {
         try await withSandbox { box in
-            let root = try box.mkdir("project")
-            try box.write("project/pre.py", "open('pre.bin', 'w').write('7')\n")
-            try box.write("project/ft.py", "open('final.bin', 'w').write(str(6 * int(open('pre.bin').read())))\n")
-            try box.write("project/.gitignore", "*.bin\n")
-            try await must("git", ["init", "-q"], cwd: root)
-            try await must("git", ["add", "-A"], cwd: root)
-            try await must(
-                "git", ["-c", "user.name=T", "-c", "user.email=t@example.org", "commit", "-qm", "v1"], cwd: root)
+            let root = try await project(
+                in: box,
+                [
+                    "pre.py": "open('pre.bin', 'w').write('7')\n",
+                    "ft.py": "open('final.bin', 'w').write(str(6 * int(open('pre.bin').read())))\n",
+                    ".gitignore": "*.bin\n",
+                ])
             let (pre, preId) = try await RunTests.record(["python3", "pre.py"], options: ["--no-trace"], in: root)
             let (ft, ftId) = try await RunTests.record(["python3", "ft.py"], options: ["--no-trace"], in: root)
             #expect(pre.status == 0 && ft.status == 0, "\(pre)\n\(ft)")
