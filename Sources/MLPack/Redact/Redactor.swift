@@ -87,8 +87,10 @@ public enum Redactor {
                 $0.role == .dataRef && $0.path.hasPrefix("refs/") && $0.path.hasSuffix(".json")
                     && !$0.path.hasSuffix(".local.json")
             }.compactMap { item in
-                let reference = try? JSONText.decode(DataReference.self, from: try bytes(item.path))
-                return reference.flatMap { $0.isUnfetchable ? $0.name : nil }
+                let read = try bytes(item.path)
+                return (try? JSONText.decode(DataReference.self, from: read)).flatMap {
+                    $0.isUnfetchable ? $0.name : nil
+                }
             }.sorted()
         }
         guard !options.dryRun else { return report }
