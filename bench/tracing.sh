@@ -33,7 +33,7 @@ cat > compute.py <<'PY'
 import numpy as np
 rng = np.random.default_rng(0)
 w = rng.standard_normal((384, 384))
-for _ in range(1400):
+for _ in range(4000):
     w = np.tanh(w @ w.T / 384.0)
 PY
 cat > dataset.py <<'PY'

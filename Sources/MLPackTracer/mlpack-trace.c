@@ -88,6 +88,24 @@ static void append(uint8_t kind, int pid, const char *prefix, const char *path) 
     atomic_store_explicit(&entry->kind, kind, memory_order_release);
 }
 
+// The working folder, asked of the kernel once per thread until a chdir: a data loader opens
+// thousands of relative paths, and a getcwd for each would be a system call on the hot path.
+// Threads share one working folder; a per-thread copy needs no lock.
+static _Atomic unsigned cwd_generation = 1;
+static __thread unsigned cwd_cached_generation;
+static __thread char cwd_cached[PATH_MAX];
+
+static const char *working_folder(void) {
+    unsigned generation = atomic_load_explicit(&cwd_generation, memory_order_acquire);
+    if (cwd_cached_generation != generation) {
+        if (!getcwd(cwd_cached, sizeof cwd_cached)) return NULL;
+        cwd_cached_generation = generation;
+    }
+    return cwd_cached;
+}
+
+static void working_folder_changed(void) { atomic_fetch_add_explicit(&cwd_generation, 1, memory_order_release); }
+
 // A path as the process meant it: relative paths against the folder they are relative to.
 static void record_open(uint8_t kind, int directory, const char *path) {
     if (!header || !path || !*path) return;
@@ -95,10 +113,13 @@ static void record_open(uint8_t kind, int directory, const char *path) {
         append(kind, cached_pid, NULL, path);
         return;
     }
-    char folder[PATH_MAX];
     if (directory == AT_FDCWD) {
-        if (!getcwd(folder, sizeof folder)) return;
-    } else {
+        const char *folder = working_folder();
+        if (folder) append(kind, cached_pid, folder, path);
+        return;
+    }
+    char folder[PATH_MAX];
+    {
         char link[32];
         snprintf(link, sizeof link, "/proc/self/fd/%d", directory);
         ssize_t n = readlink(link, folder, sizeof folder - 1);
@@ -265,6 +286,21 @@ int renameat2(int from_directory, const char *from, int to_directory, const char
     return result;
 }
 
+// ---- changing folders: what invalidates the cached working folder
+
+int chdir(const char *path) {
+    REAL(chdir);
+    int result = real_chdir(path);
+    if (result == 0) working_folder_changed();
+    return result;
+}
+int fchdir(int directory) {
+    REAL(fchdir);
+    int result = real_fchdir(directory);
+    if (result == 0) working_folder_changed();
+    return result;
+}
+
 // Some runtimes (Rust's standard library among them) make these calls through syscall()
 // rather than their libc wrappers.
 long syscall(long number, ...) {
@@ -284,6 +320,8 @@ long syscall(long number, ...) {
     case SYS_openat:
         if (!((int)c & O_DIRECTORY)) record_open(kind_of_flags((int)c), (int)a, (const char *)b);
         break;
+    case SYS_chdir:
+    case SYS_fchdir: working_folder_changed(); break;
     case SYS_creat: record_open(KIND_WRITE, AT_FDCWD, (const char *)a); break;
     case SYS_rename: record_open(KIND_WRITE, AT_FDCWD, (const char *)b); break;
     case SYS_renameat:

@@ -68,6 +68,29 @@ struct PreloadTraceTests {
         }
     }
 
+    @Test("relative paths follow the working folder through chdir, fchdir and in other threads")
+    func workingFolderChanges() throws {
+        try withTemporaryDirectory { folder in
+            for name in ["top.txt", "a/in-a.txt", "a/b/in-b.txt", "a/b/threaded.txt", "again.txt"] {
+                try folder.write(name, name + "\n")
+            }
+            let script = """
+                import os, threading
+                open("top.txt").read()
+                os.chdir("a"); open("in-a.txt").read()
+                os.chdir(os.open("b", os.O_RDONLY)); open("in-b.txt").read()
+                worker = threading.Thread(target=lambda: open("threaded.txt").read()); worker.start(); worker.join()
+                os.chdir("../.."); open("again.txt").read()
+                """
+            let events = try traced(["/usr/bin/env", "python3", "-c", script], in: folder)
+            let root = URL(fileURLWithPath: folder.path).resolvingSymlinksInPath().path
+            let seen = events.reads.map { URL(fileURLWithPath: $0).resolvingSymlinksInPath().path }
+            for name in ["top.txt", "a/in-a.txt", "a/b/in-b.txt", "a/b/threaded.txt", "again.txt"] {
+                #expect(seen.contains(root + "/" + name), "\(name) not seen: \(seen.filter { $0.hasPrefix(root) })")
+            }
+        }
+    }
+
     @Test("a static program is named as untraced, and a static command is not traced")
     func staticPrograms() throws {
         try withTemporaryDirectory { folder in

@@ -205,11 +205,14 @@ public enum RunRecorder {
     static func filesEarlierRunsWrote(
         _ input: RunRecord.FileRecord, runs: [RunOutputs], store: RunStore
     ) -> [RunRecord.FileRecord]? {
-        guard input.kind == .directory, !input.path.hasPrefix("/"), let bytes = try? store.object(input.sha256),
+        let prefix = input.path == "." ? "" : input.path + "/"
+        // Most folders hold no earlier output: said without reading their listing.
+        guard input.kind == .directory, !input.path.hasPrefix("/"),
+            runs.contains(where: { $0.outputs.contains { $0.path.hasPrefix(prefix) } }),
+            let bytes = try? store.object(input.sha256),
             let listing = try? ListingParser.parse(bytes, what: input.path), !listing.isEmpty
         else { return nil }
         let written = Set(runs.flatMap { $0.outputs.map { $0.path + "\u{0}" + $0.sha256 } })
-        let prefix = input.path == "." ? "" : input.path + "/"
         var files: [RunRecord.FileRecord] = []
         for file in listing {
             guard written.contains(prefix + file.relativePath + "\u{0}" + file.sha256),
@@ -230,10 +233,12 @@ public enum RunRecorder {
         case .file:
             return files[input.path] == input.sha256
         case .directory:
-            guard !input.path.hasPrefix("/"), let bytes = try? store.object(input.sha256),
+            let prefix = input.path == "." ? "" : input.path + "/"
+            // A folder of git-ignored data holds no code: said without reading its listing.
+            guard !input.path.hasPrefix("/"), code.files.contains(where: { $0.path.hasPrefix(prefix) }),
+                let bytes = try? store.object(input.sha256),
                 let listing = try? ListingParser.parse(bytes, what: input.path), !listing.isEmpty
             else { return false }
-            let prefix = input.path == "." ? "" : input.path + "/"
             return listing.allSatisfy { files[prefix + $0.relativePath] == $0.sha256 }
         }
     }
