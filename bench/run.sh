@@ -193,6 +193,7 @@ size() { du -h "$1" | cut -f1; }
 # The costs at the reader limits (minutes of input generation): not in the smoke run.
 [ "${1:-}" = "--smoke" ] || bash "$root/bench/costs.sh" >> "$results"
 [ "${1:-}" = "--smoke" ] || bash "$root/bench/tracing.sh" >> "$results"
+[ "${1:-}" = "--smoke" ] || bash "$root/bench/report.sh" >> "$results"
 # Building a pack's Python environment from PyPI (the network).
 [ "${1:-}" = "--smoke" ] || bash "$root/bench/env-build.sh" >> "$results"
 cat "$results"

@@ -50,6 +50,9 @@ side=$("$mlpack" runs --json | python3 -c 'import json,sys; print([r["id"] for r
 step "mlpack inspect"
 "$mlpack" inspect "$out/spirals.mlpack"
 
+step "mlpack inspect --graph: the lineage as a picture (out/demo/lineage.svg)"
+"$mlpack" inspect "$out/spirals.mlpack" --graph "$out/lineage.svg"
+
 step "mlpack extract"
 "$mlpack" extract "$out/spirals.mlpack" --to "$out/extracted" --key "$out/author.pub"
 cmp finetuned.safetensors "$out/extracted/artifacts/finetuned.safetensors" && echo "weights extracted bit for bit"
@@ -81,9 +84,9 @@ step "a reviewer: mlpack verify --rebuild replays the published pack's lineage i
 # --python-env host: the demo trained with this machine's python3 and all its packages. A
 # reviewer elsewhere leaves it out, and the rebuild builds that environment with uv.
 "$mlpack" verify "$out/spirals-public.mlpack" --rebuild --python-env host --key "$out/author.pub" --cache "$out/data-cache" \
-    --report "$out/rebuild-report.md"
+    --report "$out/rebuild-report.md" --report "$out/rebuild-report.html"
 
-step "the report to paste into the review (out/demo/rebuild-report.md)"
+step "the report to paste into the review (out/demo/rebuild-report.md; to open in a browser: out/demo/rebuild-report.html)"
 cat "$out/rebuild-report.md"
 
 step "done: the pack and everything above are in out/demo/"

@@ -5,7 +5,8 @@
 set -euo pipefail
 
 # libcurl4-openssl-dev: a release build links Foundation's networking statically (bench/common.sh).
-apt_packages=(pkg-config libarchive-dev libzstd-dev libsodium-dev libcurl4-openssl-dev zstd libarchive-tools minisign bubblewrap time git python3 strace bc openssl)
+# graphviz lays out the HTML report's lineage graph; chromium renders the reports in the tests.
+apt_packages=(pkg-config libarchive-dev libzstd-dev libsodium-dev libcurl4-openssl-dev zstd libarchive-tools minisign bubblewrap time git python3 strace bc openssl graphviz chromium)
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
 
 missing=()

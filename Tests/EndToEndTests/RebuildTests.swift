@@ -5,41 +5,6 @@ import Testing
 /// `mlpack verify --rebuild`: replay a pack's lineage in bubblewrap and compare the outputs.
 @Suite("Verify by rebuild")
 struct RebuildTests: RebuildSuite {
-    /// The demo project (numpy MLP, safetensors): pretrain, edit the code, fine-tune.
-    func demoPack(in box: Sandbox) async throws -> (pack: String, project: String) {
-        let demo = Repo.root + "/fixtures/demo-project/"
-        var files: [String: String] = [:]
-        for name in try FileManager.default.contentsOfDirectory(atPath: demo) {
-            files[name] = String(decoding: try readBytes(demo + name), as: UTF8.self)
-        }
-        files[".gitignore"] = "dataset/\ncheckpoints/\n*.safetensors\n*.json\n"
-        let root = try await project(in: box, files)
-        try await must("python3", ["make_data.py", "--out", "dataset"], cwd: root)
-        try await record(
-            [
-                "--name", "pretrain", "-i", "dataset", "--metrics", "pretrain-metrics.json", "--",
-                "python3", "train.py", "--data", "dataset", "--epochs", "8", "--out",
-                "checkpoints/pretrain.safetensors", "--metrics", "pretrain-metrics.json",
-            ], in: root)
-        try box.write(
-            "project/train.py",
-            String(decoding: try readBytes(root + "/train.py"), as: UTF8.self).replacingOccurrences(
-                of: "default=0.5", with: "default=0.2"))
-        try await record(
-            [
-                "--name", "finetune", "-i", "dataset", "-i", "checkpoints/pretrain.safetensors", "--metrics",
-                "metrics.json", "--",
-                "python3", "train.py", "--data", "dataset", "--init", "checkpoints/pretrain.safetensors", "--epochs",
-                "4",
-                "--out", "finetuned.safetensors", "--metrics", "metrics.json",
-            ], in: root)
-        let pack = box.path("spirals.mlpack")
-        try await create(
-            pack, from: root, of: "finetuned.safetensors",
-            ["--atol", "1e-6", "--metric-tolerance", "test_accuracy=0.01"])
-        return (pack, root)
-    }
-
     @Test("the demo's two-stage pack rebuilds to reproduced; the reports say so in Markdown and JSON")
     func demoReproduces() async throws {
         try await withSandbox { box in
@@ -104,23 +69,7 @@ struct RebuildTests: RebuildSuite {
     )
     func clockSeed() async throws {
         try await withSandbox { box in
-            let root = try await project(
-                in: box,
-                [
-                    "train.py": """
-                    import json, time
-                    import numpy as np
-                    from safetensors.numpy import save_file
-                    rng = np.random.default_rng(time.time_ns())
-                    w = rng.standard_normal((16, 8)).astype(np.float32)
-                    save_file({"w": w, "steps": np.arange(4, dtype=np.int64)}, "model.safetensors")
-                    json.dump({"loss": float(np.abs(w).mean()), "seconds": time.time() % 1}, open("metrics.json", "w"))
-
-                    """, ".gitignore": "*.safetensors\nmetrics.json\n",
-                ])
-            try await record(["--metrics", "metrics.json", "--", "python3", "train.py"], in: root)
-            let pack = box.path("clock.mlpack")
-            try await create(pack, from: root, of: "model.safetensors")
+            let pack = try await clockSeededPack(in: box)
 
             let untrusted = try await mlpack([
                 "verify", pack, "--rebuild", "--python-env", "host", "--workdir", box.path("never"),

@@ -45,6 +45,9 @@ public struct TensorComparison: Codable, Sendable, Equatable {
     /// Elements whose bytes differ, inside the tolerance or not.
     public var changedElements: Int
     public var elements: Int
+    /// The changed elements' nonzero differences by power of two (tensors compared by value
+    /// that changed; nil otherwise).
+    public var differences: [DifferenceBin]?
 }
 
 /// One metric (a key of a metrics JSON object, nested keys joined with dots).

@@ -24,6 +24,15 @@ public struct ComparisonTolerance: Sendable, Codable, Equatable {
 
     public static let exact = ComparisonTolerance()
 
+    /// "exact", or "atol 1e-06, rtol 0, loss ±0.01": for reports.
+    public var summary: String {
+        if self == .exact { return "exact" }
+        func number(_ value: Double) -> String { String(format: "%.3g", value) }
+        var parts = ["atol \(number(atol))", "rtol \(number(rtol))"]
+        parts += metrics.sorted { $0.key < $1.key }.map { "\($0.key) ±\(number($0.value))" }
+        return parts.joined(separator: ", ")
+    }
+
     /// The largest difference allowed from `expected` for a float element or an unnamed metric.
     func allowed(from expected: Double) -> Double { atol + rtol * abs(expected) }
 

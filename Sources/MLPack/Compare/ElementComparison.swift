@@ -10,6 +10,40 @@ struct ElementStats: Sendable {
     /// Over elements finite on both sides; relative only where the expected value is not 0.
     var maxAbs: Double = 0
     var maxRel: Double = 0
+    /// The nonzero finite |actual − expected| of changed elements, by power of two.
+    var differences = DifferenceHistogram()
+}
+
+/// How many element differences fall in each power of two, [2^e, 2^(e+1)): one pass, a
+/// fixed 128 counters whatever the tensor's size (exponents below −96 or above 31 are
+/// counted at those ends).
+public struct DifferenceHistogram: Sendable, Equatable {
+    static let lowest = -96
+    private var counts = [UInt64](repeating: 0, count: 128)
+
+    mutating func add(_ difference: Double) {
+        guard difference > 0, difference.isFinite else { return }
+        let bin = min(max(Int(difference.exponent), Self.lowest), Self.lowest + 127) - Self.lowest
+        counts[bin] &+= 1
+    }
+
+    /// The nonempty bins, lowest first.
+    public var bins: [DifferenceBin] {
+        counts.indices.compactMap {
+            counts[$0] == 0 ? nil : DifferenceBin(exponent: $0 + Self.lowest, count: Int(clamping: counts[$0]))
+        }
+    }
+}
+
+/// Element differences d with 2^exponent ≤ d < 2^(exponent+1).
+public struct DifferenceBin: Codable, Sendable, Equatable {
+    public var exponent: Int
+    public var count: Int
+
+    public init(exponent: Int, count: Int) {
+        self.exponent = exponent
+        self.count = count
+    }
 }
 
 /// Element-wise comparison of two chunks holding the same elements of one tensor. Floats
@@ -56,6 +90,7 @@ enum ElementComparison {
             if x.isInfinite || y.isInfinite { return x == y }
             let difference = abs(x - y)
             if difference.isFinite {
+                stats.differences.add(difference)
                 stats.maxAbs = max(stats.maxAbs, difference)
                 if x != 0 {
                     let relative = difference / abs(x)
@@ -67,6 +102,7 @@ enum ElementComparison {
         func integer(_ x: Double, _ y: Double, equal: Bool) -> Bool {
             if !equal {
                 let difference = abs(x - y)
+                stats.differences.add(difference)
                 stats.maxAbs = max(stats.maxAbs, difference)
                 if x != 0 { stats.maxRel = max(stats.maxRel, difference / abs(x)) }
             }

@@ -55,6 +55,7 @@ enum TensorFileComparison {
                 if hasMagnitude(tensor.dtype) {
                     row.maxAbs = stats.maxAbs
                     row.maxRel = stats.maxRel
+                    if stats.changed > 0 { row.differences = stats.differences.bins }
                     maxAbs = max(maxAbs ?? 0, stats.maxAbs)
                     maxRel = max(maxRel ?? 0, stats.maxRel)
                 }

@@ -63,6 +63,11 @@ public struct RebuildLimits: Sendable, Codable {
         timeout >= 3600 && timeout.truncatingRemainder(dividingBy: 3600) == 0
             ? "\(Int(timeout) / 3600) h" : String(format: "%g s", timeout)
     }
+
+    /// "6 h, 50 GiB of disk, 4096 processes, 8 GiB of memory": for reports.
+    public var summary: String {
+        "\(timeoutText), \(ByteCount.text(maxWorkspaceBytes)) of disk, \(maxProcesses) processes, \(ByteCount.text(maxMemory)) of memory"
+    }
 }
 
 /// What `verify --rebuild` found: the verification, each replayed run, each output compared,
@@ -120,6 +125,10 @@ public struct RebuildReport: Sendable, Codable {
     public var drift: EnvironmentDiff?
     public var verdict: Verdict
     public var workdir: String?
+    /// The pack's runs as `inspect` shows them (the report's lineage graph), oldest first.
+    public var lineage: [LineageView.Step]
+    /// The items the card names as the pack's results.
+    public var cardOutputs: [String]
 }
 
 /// Replays a pack's lineage in a sandbox and compares what comes out with what the pack
@@ -320,7 +329,7 @@ public enum Rebuilder {
             },
             tolerance: tolerance, outputs: outputs, pythonEnvironments: pythonReports, drift: drift,
             verdict: reproduced ? .reproduced : .notReproduced,
-            workdir: keep ? workdir : nil)
+            workdir: keep ? workdir : nil, lineage: try LineageView.steps(read), cardOutputs: card.outputs.map(\.path))
     }
 
     /// With `from`: the runs before it, and the pack items that stand for what later runs read

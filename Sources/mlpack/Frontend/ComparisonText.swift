@@ -45,13 +45,6 @@ enum ComparisonText {
         return out
     }
 
-    static func tolerance(_ tolerance: ComparisonTolerance) -> String {
-        if tolerance == .exact { return "exact" }
-        var parts = ["atol \(number(tolerance.atol))", "rtol \(number(tolerance.rtol))"]
-        parts += tolerance.metrics.sorted { $0.key < $1.key }.map { "\($0.key) ±\(number($0.value))" }
-        return parts.joined(separator: ", ")
-    }
-
     static func number(_ value: Double) -> String { String(format: "%.3g", value) }
 
     static func value(_ value: JSONValue?) -> String {

@@ -9,7 +9,7 @@ enum RebuildText {
         out.append("verified: \(report.pack) — \(verification.name)\(verification.title.map { " (\($0))" } ?? "")")
         out.append("  signature   \(verification.signature); \(verification.items) items, every sha256 checked")
         out.append("rebuild (sandbox: \(report.sandbox))")
-        out.append("  limits per run: \(limits(report.limits))")
+        out.append("  limits per run: \(report.limits.summary)")
         report.limits.notEnforced.forEach { out.append("  not enforced here: \($0)") }
         for environment in report.pythonEnvironments {
             out.append("  python of env \(environment.environment): \(pythonSummary(environment))")
@@ -39,7 +39,7 @@ enum RebuildText {
                 run.logTail.filter { !$0.isEmpty }.suffix(8).forEach { out.append("       | \($0)") }
             }
         }
-        out.append("outputs (tolerance: \(ComparisonText.tolerance(report.tolerance)))")
+        out.append("outputs (tolerance: \(report.tolerance.summary))")
         for output in report.outputs {
             let numbers = output.comparison.map(ComparisonText.summary) ?? ""
             let marker = output.decisive ? " " : "·"
@@ -126,24 +126,19 @@ enum RebuildText {
         refusal.hasPrefix("network refused") ? refusal + " (\(Flags.spelling(.allowNetwork)) allows it)" : refusal
     }
 
-    static func limits(_ limits: RebuildLimits) -> String {
-        return
-            "\(limits.timeoutText), \(ByteCount.text(limits.maxWorkspaceBytes)) of disk, \(limits.maxProcesses) processes, \(ByteCount.text(limits.maxMemory)) of memory"
-    }
-
-    /// `--report FILE`: JSON for a `.json` file, else Markdown.
+    /// `--report FILE`: HTML for a `.html` file, JSON for a `.json` file, else Markdown.
     static func write(_ report: RebuildReport, to path: String) throws {
         let bytes: Data
-        if path.hasSuffix(".json") {
+        if Terminal.isHTML(path) {
+            bytes = Data(HTMLReport.rebuild(report).utf8)
+        } else if path.lowercased().hasSuffix(".json") {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
             bytes = try encoder.encode(report)
         } else {
             bytes = Data(markdown(report).utf8)
         }
-        do { try bytes.write(to: URL(fileURLWithPath: path)) } catch {
-            throw MLPackError.io(path: path, reason: "cannot write the report")
-        }
+        try Terminal.write(bytes, to: path, what: "the report")
     }
 
     static func markdown(_ report: RebuildReport) -> String {
@@ -152,10 +147,10 @@ enum RebuildText {
         out += "**Result: \(report.verdict == .reproduced ? "reproduced" : "NOT reproduced")**\n\n"
         out += "- Pack: `\(report.pack)`, created \(verification.created), pack id `\(verification.packId)`\n"
         out += "- Signature: \(verification.signature); \(verification.items) items, every SHA-256 checked\n"
-        out += "- Sandbox: \(report.sandbox); limits per run: \(limits(report.limits))\n"
+        out += "- Sandbox: \(report.sandbox); limits per run: \(report.limits.summary)\n"
         report.limits.notEnforced.forEach { out += "- Not enforced here: \($0)\n" }
         out +=
-            "- Tolerance: \(ComparisonText.tolerance(report.tolerance)) (the card's, or the reviewer's --atol/--rtol)\n\n"
+            "- Tolerance: \(report.tolerance.summary) (the card's, or the reviewer's --atol/--rtol)\n\n"
         if !report.pythonEnvironments.isEmpty {
             out += "## Python environments\n\n| environment | Python used | recorded | source | packages | time |\n"
             out += "|---|---|---|---|---|---|\n"
@@ -214,7 +209,7 @@ enum RebuildText {
         where output.decisive && output.verdict != .identical && output.verdict != .equivalent {
             var lines = output.note.map { [$0] } ?? []
             if let comparison = output.comparison {
-                lines.append("tolerance: \(ComparisonText.tolerance(comparison.tolerance))")
+                lines.append("tolerance: \(comparison.tolerance.summary)")
                 lines += ComparisonText.details(comparison, indent: "")
             }
             let text = lines.joined(separator: "\n")

@@ -22,6 +22,19 @@ enum Terminal {
     static var standardErrorIsTerminal: Bool { isatty(2) == 1 }
 
     static func bytes(_ count: UInt64) -> String { ByteCount.text(count) }
+
+    /// A report file named for a browser.
+    static func isHTML(_ path: String) -> Bool {
+        let lowered = path.lowercased()
+        return lowered.hasSuffix(".html") || lowered.hasSuffix(".htm")
+    }
+
+    /// A file the user asked for (a report, a graph), written whole or not at all.
+    static func write(_ bytes: Data, to path: String, what: String) throws {
+        do { try bytes.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw MLPackError.io(path: path, reason: "cannot write \(what)")
+        }
+    }
 }
 
 /// A one-line progress bar on standard error, redrawn at most ten times a second; only

@@ -33,17 +33,33 @@ struct Compare: ParsableCommand {
     @Flag(help: "Print the result as JSON on standard output.")
     var json = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Also write an HTML page with the charts (max difference per tensor, histograms of the worst tensors' element differences, metrics against their tolerance).",
+            valueName: "FILE.html"))
+    var report: String?
+
+    func validate() throws {
+        if let report, !Terminal.isHTML(report) {
+            throw ValidationError("--report \(report): the comparison report is HTML: name a .html file")
+        }
+    }
+
     func run() throws {
         for path in [expected, actual] where !FileManager.default.fileExists(atPath: path) {
             throw MLPackError.io(path: path, reason: "no such file")
         }
         let result = try OutputComparison.compare(expected: expected, actual: actual, tolerance: tolerance.tolerance)
+        if let report {
+            let page = HTMLReport.comparison(result, expected: expected, actual: actual)
+            try Terminal.write(Data(page.utf8), to: report, what: "the report")
+        }
         if json {
             try Terminal.printJSON(result)
         } else {
             let summary = ComparisonText.summary(result)
             print(
-                "\(result.verdict.rawValue): \(expected) → \(actual) (\(result.kind.rawValue), tolerance \(ComparisonText.tolerance(result.tolerance)))"
+                "\(result.verdict.rawValue): \(expected) → \(actual) (\(result.kind.rawValue), tolerance \(result.tolerance.summary))"
             )
             if !summary.isEmpty { print("  \(summary)") }
             ComparisonText.details(result, indent: "  ", allTensors: all).forEach { print($0) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import MLPack
 
 struct Inspect: ParsableCommand {
@@ -16,12 +17,39 @@ struct Inspect: ParsableCommand {
     @Flag(help: "List every file instead of collapsing long folders.")
     var all = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Write the lineage graph here: .svg (laid out by Graphviz's dot when installed, else by mlpack), or .dot for Graphviz.",
+            valueName: "FILE"))
+    var graph: String?
+
     @OptionGroup var format: OutputOptions
     @OptionGroup(title: "Trust") var trust: TrustOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
+    func validate() throws {
+        if let graph, !graph.lowercased().hasSuffix(".svg") && !graph.lowercased().hasSuffix(".dot") {
+            throw ValidationError("--graph \(graph): name a .svg or a .dot file")
+        }
+    }
+
     func run() throws {
         let report = try PackInspector.inspect(pack, limits: limits.limits, trusted: try trust.load())
+        if let graph {
+            guard !report.lineage.isEmpty else {
+                throw MLPackError.usage("\(pack) holds no recorded runs: there is no lineage graph to write")
+            }
+            let lineage = LineageGraph(steps: report.lineage)
+            let text =
+                graph.lowercased().hasSuffix(".dot")
+                ? GraphLayout.dot(lineage, labels: true)
+                : GraphDrawing.svg(lineage, layout: GraphLayout.make(lineage), standalone: true)
+            try Terminal.write(Data(text.utf8), to: graph, what: "the graph")
+            if !format.quiet {
+                print("wrote the lineage graph of \(pack) (\(report.lineage.count) runs) to \(graph)")
+            }
+            return
+        }
         if !format.quiet { report.warnings.forEach(Terminal.warning) }
         if format.json { return try Terminal.printJSON(report) }
         print(pack)

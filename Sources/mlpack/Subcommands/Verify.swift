@@ -142,9 +142,7 @@ struct Verify: ParsableCommand {
             // Progress names what a pack says (commands, names): shown without control characters.
             if !quiet { Terminal.standardError("mlpack: " + RebuildText.printable(line)) }
         }
-        if let path = rebuild.report {
-            try RebuildText.write(report, to: path)
-        }
+        for path in rebuild.report { try RebuildText.write(report, to: path) }
         if format.json {
             try Terminal.printJSON(report)
         } else {
@@ -181,8 +179,11 @@ struct RebuildFlags: ParsableArguments {
             valueName: "RUN"))
     var from: String?
 
-    @Option(help: ArgumentHelp("Also write the report here: Markdown, or JSON for a .json file.", valueName: "FILE"))
-    var report: String?
+    @Option(
+        help: ArgumentHelp(
+            "Also write the report here, by extension: .html (one self-contained page with the lineage graph and difference charts), .json, else Markdown. Repeat for several.",
+            valueName: "FILE"))
+    var report: [String] = []
 
     @Flag(help: "Let the runs use the network (default: none; the pack's code is a stranger's).")
     var allowNetwork = false
@@ -228,7 +229,7 @@ struct RebuildFlags: ParsableArguments {
     func validate() throws {
         let limits = timeout != nil || maxWorkspaceSize != nil || maxProcesses != nil || maxMemory != nil
         if !rebuild
-            && (workdir != nil || keep || follow || from != nil || report != nil || allowNetwork || unsafeNoSandbox
+            && (workdir != nil || keep || follow || from != nil || !report.isEmpty || allowNetwork || unsafeNoSandbox
                 || limits
                 || tolerance.given
                 || !secret.isEmpty || python.given)
