@@ -25,10 +25,13 @@ let package = Package(
         .systemLibrary(
             name: "CSodium", pkgConfig: "libsodium",
             providers: [.apt(["libsodium-dev"]), .brew(["libsodium"])]),
+        .systemLibrary(
+            name: "CCurl", pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
         .target(
             name: "MLPack",
             dependencies: [
-                "CArchive", "CZstd", "CSodium",
+                "CArchive", "CZstd", "CSodium", "CCurl",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             plugins: ["EmbedTracer"]),

@@ -4,7 +4,8 @@
 # tools the interop tests and benchmarks run, and the demo's Python packages.
 set -euo pipefail
 
-# libcurl4-openssl-dev: a release build links Foundation's networking statically (bench/common.sh).
+# libcurl4-openssl-dev: s3:// requests (Sources/CCurl), and a release build links Foundation's
+# networking statically (bench/common.sh).
 # graphviz lays out the HTML report's lineage graph; chromium renders the reports in the tests.
 apt_packages=(pkg-config libarchive-dev libzstd-dev libsodium-dev libcurl4-openssl-dev zstd libarchive-tools minisign bubblewrap time git python3 strace bc openssl graphviz chromium)
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
@@ -21,8 +22,11 @@ if ((${#missing[@]})); then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-python_packages=(numpy safetensors bagit jsonschema roc-validator==0.13.0)
-if ! python3 -c 'import numpy, safetensors, bagit, jsonschema, rocrate_validator' 2>/dev/null; then
+# moto[server]: the S3 protocol server the object-store tests start on loopback (5.2.1
+# refuses signatures of keys with non-ASCII letters).
+python_packages=(numpy safetensors bagit jsonschema roc-validator==0.13.0 "moto[server]>=5.2.6")
+if ! python3 -c 'import numpy, safetensors, bagit, jsonschema, rocrate_validator, moto.server, importlib.metadata as m
+assert tuple(map(int, m.version("moto").split(".")[:3])) >= (5, 2, 6)' 2>/dev/null; then
     echo "setup: installing Python packages ${python_packages[*]}"
     python3 -m pip install -q "${python_packages[@]}" 2>/dev/null \
         || python3 -m pip install -q --break-system-packages "${python_packages[@]}"

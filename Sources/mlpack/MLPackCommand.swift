@@ -20,7 +20,7 @@ struct MLPackCommand: ParsableCommand {
         version: MLPackInfo.version,
         subcommands: [
             Key.self, Env.self, Create.self, Inspect.self, Extract.self, Verify.self, Fetch.self, Run.self, Runs.self,
-            Redact.self, Compare.self, Diff.self,
+            Redact.self, Compare.self, Diff.self, DataCommand.self,
         ])
 
     static func main() {

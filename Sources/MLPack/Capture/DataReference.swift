@@ -44,11 +44,15 @@ public struct DataReference: Codable, Sendable, Equatable {
     }
 
     /// The URIs given for a reference, checked as public ones must be: https:// (http:// on
-    /// loopback) only, with any credentials taken out (the pack would publish them).
+    /// loopback) or s3://BUCKET/KEY only, with any credentials taken out (the pack would
+    /// publish them).
     static func publicURIs(_ uris: [String], name: String) throws -> (uris: [String], warnings: [String]) {
         for uri in uris where !(uri.hasPrefix("https://") || uri.hasPrefix("http://")) {
-            throw MLPackError.usage(
-                "\(input: .dataURI) \(name)=\(uri): only https:// (or http:// on loopback) URIs can be public")
+            guard let location = S3Location(uri), !location.key.isEmpty else {
+                throw MLPackError.usage(
+                    "\(input: .dataURI) \(name)=\(uri): only https:// (or http:// on loopback) and s3://BUCKET/KEY URIs can be public"
+                )
+            }
         }
         var warnings: [String] = []
         let clean = uris.map { uri in

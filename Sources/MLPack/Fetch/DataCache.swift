@@ -9,10 +9,14 @@ public struct DataCache: Sendable {
     /// filled from it first, every byte checked against the pack as any download is. How a
     /// reviewer rebuilds with data its author could not publish.
     public var localCopies: [String: String]
+    /// How `s3://` sources are reached (endpoint, region, credentials); nil: from the
+    /// environment when the first one is fetched.
+    public var s3: S3Settings?
 
-    public init(root: String? = nil, localCopies: [String: String] = [:]) {
+    public init(root: String? = nil, localCopies: [String: String] = [:], s3: S3Settings? = nil) {
         self.root = root ?? DataCache.defaultRoot
         self.localCopies = localCopies
+        self.s3 = s3
     }
 
     public static var defaultRoot: String {

@@ -168,19 +168,21 @@ public enum DataFetcher {
         let staging = try cache.makeStaging()
         defer { FileSystem.removeTree(staging) }
         let counter = ProgressCounter(progress, phase: "fetching \(reference.name)", total: reference.size)
-        var staged: [(path: String, sha256: String)] = []
-        var sources = Set<String>()
-        var budget = reference.size
-        for (number, file) in files.enumerated() {
+        let stop = StopFlag()
+        let s3 = try cache.s3 ?? (uris.contains { S3Location($0) != nil } ? S3Settings() : nil)
+        // Several files in flight (a folder on an object store is thousands of small requests);
+        // the first failure stops the rest.
+        let results = concurrentMap(count: files.count, threads: Self.connections) { number -> FileFetch in
+            guard !stop.isSet else { return .skipped }
+            let file = files[number]
             var problems: [String] = []
             var altered = false
-            var done = false
-            for base in uris where !done {
+            for base in uris {
                 let uri = file.relativePath.isEmpty ? base : join(base, file.relativePath)
                 let destination = staging + "/\(number)-\(problems.count)"
                 do {
                     let result = try Downloader.fetch(
-                        uri, to: destination, maxBytes: file.size ?? budget, progress: counter)
+                        uri, to: destination, maxBytes: file.size ?? reference.size, progress: counter, s3: s3)
                     guard result.sha256 == file.sha256, file.size == nil || result.size == file.size else {
                         altered = true
                         problems.append(
@@ -188,26 +190,44 @@ public enum DataFetcher {
                         unlink(destination)
                         continue
                     }
-                    budget -= min(budget, result.size)
-                    staged.append((destination, file.sha256))
-                    sources.insert(base)
-                    done = true
+                    return .fetched(path: destination, sha256: file.sha256, base: base)
                 } catch {
                     unlink(destination)
                     problems.append("\(uri): \(error)")
                 }
             }
-            if !done {
-                let what = file.relativePath.isEmpty ? "" : " (\(file.relativePath))"
+            stop.set()
+            return .failed(file: file.relativePath, problems: problems, altered: altered)
+        }
+        var staged: [(path: String, sha256: String)] = []
+        var sources = Set<String>()
+        for result in results {
+            switch result {
+            case .fetched(let path, let sha256, let base):
+                staged.append((path, sha256))
+                sources.insert(base)
+            case .failed(let file, let problems, let altered):
+                let what = file.isEmpty ? "" : " (\(file))"
                 let message = problems.joined(separator: "; ")
                 throw altered
                     ? MLPackError.integrity(entry: "data reference \(reference.name)\(what)", problem: message)
                     : MLPackError.io(
                         path: "data reference \(reference.name)\(what)", reason: "cannot fetch: \(message)")
+            case .skipped: continue
             }
         }
         try cache.publish(staged)
         return sources.sorted()
+    }
+
+    /// Downloads in flight at once for one reference.
+    static let connections = 8
+
+    private enum FileFetch: Sendable {
+        case fetched(path: String, sha256: String, base: String)
+        case failed(file: String, problems: [String], altered: Bool)
+        /// Not tried: another file had failed.
+        case skipped
     }
 
     /// `base` + `/` + `relative`, escaping each path component for URLs.

@@ -3,8 +3,8 @@ import Foundation
     import FoundationNetworking
 #endif
 
-/// Copies one URI (`file://`, `https://`, or `http://` on loopback) into a local file,
-/// hashing the bytes on the way and stopping as soon as more arrive than expected.
+/// Copies one URI (`file://`, `https://`, `s3://`, or `http://` on loopback) into a local
+/// file, hashing the bytes on the way and stopping as soon as more arrive than expected.
 enum Downloader {
     struct Result {
         var size: UInt64
@@ -26,7 +26,7 @@ enum Downloader {
     }
 
     static func fetch(
-        _ uri: String, to destination: String, maxBytes: UInt64, progress: ProgressCounter?
+        _ uri: String, to destination: String, maxBytes: UInt64, progress: ProgressCounter?, s3: S3Settings? = nil
     ) throws -> Result {
         guard let url = URL(string: uri), let scheme = url.scheme?.lowercased() else {
             throw Failure.refused("not a URI")
@@ -41,6 +41,14 @@ enum Downloader {
                 throw Failure.refused("plain http is only allowed on loopback (use https)")
             }
             return try download(url, to: destination, maxBytes: maxBytes, progress: progress)
+        case "s3":
+            guard let location = S3Location(uri), !location.key.isEmpty else {
+                throw Failure.refused("not an s3://BUCKET/KEY URI")
+            }
+            let settings = try s3 ?? S3Settings()
+            let sink = try HashingFile(destination, maxBytes: maxBytes, progress: progress)
+            _ = try S3.get(location, settings, into: sink.write)
+            return sink.finish()
         default:
             throw Failure.refused("unsupported scheme \(scheme)")
         }

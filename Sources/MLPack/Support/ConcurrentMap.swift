@@ -26,6 +26,31 @@ func concurrentMap<T, Scratch>(
     return (0..<count).map(slots.get)
 }
 
+/// `body(i)` for every `i` in `0..<count` on `threads` threads of their own: for work that
+/// waits (network requests), where more requests in flight than cores pay off.
+func concurrentMap<T>(count: Int, threads: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+    let slots = Slots<T>(count: count)
+    let group = DispatchGroup()
+    for _ in 0..<min(count, max(1, threads)) {
+        group.enter()
+        let thread = Thread {
+            while let i = slots.claim() { slots.set(i, body(i)) }
+            group.leave()
+        }
+        thread.start()
+    }
+    group.wait()
+    return (0..<count).map(slots.get)
+}
+
+/// Set once by the worker that fails, read by the others before they take more work.
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
+
 /// One slot per index, each claimed and written by exactly one worker before any is read.
 private final class Slots<T>: @unchecked Sendable {
     private let slots: UnsafeMutableBufferPointer<T?>

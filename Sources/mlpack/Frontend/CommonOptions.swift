@@ -141,3 +141,16 @@ enum DataCopyArguments {
         return !value[..<equals].contains("/")
     }
 }
+
+/// Where `s3://` data lives when it is not AWS (an S3-compatible store).
+struct S3Options: ParsableArguments {
+    @Option(
+        name: .customLong("s3-endpoint"),
+        help: ArgumentHelp(
+            "The S3-compatible store to ask for s3:// URIs (default: $AWS_ENDPOINT_URL, else AWS). Credentials come from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE or ~/.aws/credentials; the region from AWS_REGION.",
+            valueName: "URL"))
+    var endpoint: String?
+
+    /// Nil without the flag: the environment is read when an s3:// URI is first used.
+    func settings() throws -> S3Settings? { try endpoint.map { try S3Settings(endpoint: $0) } }
+}

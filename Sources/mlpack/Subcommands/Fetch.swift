@@ -6,7 +6,7 @@ struct Fetch: ParsableCommand {
         abstract: "Fetch a pack's data references into the local cache, verifying every byte.",
         discussion: """
             Each reference is fetched from its URIs in turn (the author's file:// path, then \
-            its https:// mirrors; http:// only on loopback) into a content-addressed cache, \
+            its https:// and s3:// mirrors; http:// only on loopback), eight files at a time, into a content-addressed cache, \
             $XDG_CACHE_HOME/mlpack/blobs/sha256/ by default. Bytes become visible only after \
             their SHA-256 matched; a reference that fails leaves nothing in the cache.
             """)
@@ -23,11 +23,12 @@ struct Fetch: ParsableCommand {
             valueName: "NAME=PATH"))
     var data: [String] = []
 
+    @OptionGroup(title: "Object stores") var s3: S3Options
     @OptionGroup var format: OutputOptions
     @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
-        let cache = DataCache(root: cache, localCopies: try NameValue.dictionary(data, "--data"))
+        let cache = DataCache(root: cache, localCopies: try NameValue.dictionary(data, "--data"), s3: try s3.settings())
         let report = try ProgressBar.drawing(unless: format.quiet) {
             try DataFetcher.fetch(pack, cache: cache, limits: limits.limits, progress: $0)
         }

@@ -41,6 +41,7 @@ struct Verify: ParsableCommand {
     var cache: String?
 
     @OptionGroup(title: "Rebuild") var rebuild: RebuildFlags
+    @OptionGroup(title: "Object stores") var s3: S3Options
 
     @OptionGroup(title: "Trust") var trust: TrustOptions
     @OptionGroup var format: OutputOptions
@@ -52,7 +53,9 @@ struct Verify: ParsableCommand {
         options.allowUnsigned = allowUnsigned
         options.trusted = try trust.load()
         let copies = try NameValue.dictionary(dataCopies, "--data")
-        if data || !copies.isEmpty { options.dataCache = DataCache(root: cache, localCopies: copies) }
+        if data || !copies.isEmpty {
+            options.dataCache = DataCache(root: cache, localCopies: copies, s3: try s3.settings())
+        }
         options.limits = limits.limits
         let report: VerifyReport
         do {
@@ -119,7 +122,8 @@ struct Verify: ParsableCommand {
         options.verify.allowUnsigned = allowUnsigned
         options.verify.trusted = try trust.load()
         options.verify.limits = limits.limits
-        options.cache = DataCache(root: cache, localCopies: try NameValue.dictionary(dataCopies, "--data"))
+        options.cache = DataCache(
+            root: cache, localCopies: try NameValue.dictionary(dataCopies, "--data"), s3: try s3.settings())
         options.workdir = rebuild.workdir
         options.keep = rebuild.keep
         options.from = rebuild.from
