@@ -194,6 +194,8 @@ size() { du -h "$1" | cut -f1; }
 [ "${1:-}" = "--smoke" ] || bash "$root/bench/costs.sh" >> "$results"
 [ "${1:-}" = "--smoke" ] || bash "$root/bench/tracing.sh" >> "$results"
 [ "${1:-}" = "--smoke" ] || bash "$root/bench/report.sh" >> "$results"
+[ "${1:-}" = "--smoke" ] || bash "$root/bench/object-store.sh" >> "$results"
+[ "${1:-}" = "--smoke" ] || bash "$root/bench/remote.sh" >> "$results"
 # Building a pack's Python environment from PyPI (the network).
 [ "${1:-}" = "--smoke" ] || bash "$root/bench/env-build.sh" >> "$results"
 cat "$results"

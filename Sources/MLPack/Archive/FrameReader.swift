@@ -10,9 +10,11 @@ final class FrameReader {
         case limit(name: String, detail: String)
         /// A frame or skippable frame where the container (spec/FORMAT.md §2.1) forbids it.
         case layout(offset: UInt64, rule: String)
+        /// Reading a remote pack failed (the network, the server, a changed object).
+        case source(MLPackError)
     }
 
-    private let file: PosixFile
+    private let file: any PackSource
     private let seekable: Bool
     private let decompressor: ZstdDecompressor
     private let limits: ReaderLimits
@@ -37,7 +39,7 @@ final class FrameReader {
     var compressedOffset: UInt64 { filePosition - UInt64(inputEnd - inputStart) }
 
     init(
-        file: PosixFile, compressedOffset: UInt64 = 0, uncompressedOffset: UInt64 = 0,
+        file: any PackSource, compressedOffset: UInt64 = 0, uncompressedOffset: UInt64 = 0,
         limits: ReaderLimits, recordFrames: Bool = false
     ) {
         self.file = file
@@ -149,6 +151,9 @@ final class FrameReader {
             let n: Int
             do {
                 n = seekable ? try file.read(at: filePosition, into: target) : try file.read(into: target)
+            } catch let error as MLPackError where file is RemotePack {
+                // The network, not the pack: a remote source's failure keeps its own words.
+                throw .source(error)
             } catch {
                 throw .corrupt(offset: filePosition, reason: "\(error)")
             }

@@ -4,7 +4,7 @@ import Foundation
 /// random-access reads of single entries through that index.
 final class PackFile {
     let path: String
-    let file: PosixFile
+    let file: any PackSource
     /// The file's size; nil when it cannot seek (a pipe), which forces a sequential scan.
     let size: UInt64?
     let limits: ReaderLimits
@@ -15,15 +15,20 @@ final class PackFile {
         }
     }()
 
-    /// Opens `path` (`-` is standard input) and checks that it starts with a zstd frame.
-    /// With `randomAccess`, standard input that cannot seek (a pipe) is copied once into a
-    /// private temporary file first, and every read comes from that copy.
+    /// Opens `path` (`-` is standard input; an `https://` or `s3://` URI a remote pack) and
+    /// checks that it starts with a zstd frame. With `randomAccess`, a source that cannot seek
+    /// (a pipe; a server that ignores Range) is copied once into a private temporary file
+    /// first, and every read comes from that copy.
     init(path: String, limits: ReaderLimits, randomAccess: Bool = false) throws {
         self.path = path
         self.limits = limits
-        if path == "-" {
-            let input = PosixFile(borrowing: 0, path: "standard input")
-            file = randomAccess && input.seekableSize == nil ? try PosixFile.spool(input) : input
+        if path == "-" || RemotePack.isRemote(path) {
+            let source = path == "-" ? PosixFile(borrowing: 0, path: "standard input") : try RemotePack.open(path)
+            if randomAccess, source.seekableSize == nil, let stream = source as? PosixFile {
+                file = try PosixFile.spool(stream)
+            } else {
+                file = source
+            }
         } else {
             guard let status = FileSystem.status(path, followLinks: true) else {
                 throw MLPackError.io(path: path, reason: "no such file")
@@ -146,6 +151,8 @@ final class EntryReader: ByteReader {
     private func next(into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
         let n: Int
         do { n = try reader.read(into: buffer) } catch {
+            // A remote pack that cannot be read is not an index to fall back from.
+            if case .source(let failure) = error { throw failure }
             throw IndexUnusable(reason: "reading \(path) through the index failed")
         }
         guard n > 0 else { throw IndexUnusable(reason: "index points past the end of the data") }

@@ -297,6 +297,8 @@ struct PackScanner {
             return .limitExceeded(limit: name, detail: detail)
         case .layout(let offset, let rule):
             return .integrity(entry: path, problem: "\(rule) (byte \(offset))")
+        case .source(let error):
+            return error
         }
     }
 }
@@ -305,7 +307,7 @@ extension FrameReader.Problem {
     var offset: UInt64? {
         switch self {
         case .notZstd(let offset), .truncated(let offset), .corrupt(let offset, _): offset
-        case .limit, .layout: nil
+        case .limit, .layout, .source: nil
         }
     }
 }

@@ -171,10 +171,14 @@ enum S3 {
         return response
     }
 
-    /// A response outside 2xx as one line: the store's error code, and what it means here
-    /// (the caller names the object).
     private static func check(_ response: Curl.Response) throws {
         guard !(200..<300).contains(response.status) else { return }
+        throw Downloader.Failure.failed(explain(response))
+    }
+
+    /// A response outside 2xx as one line: the store's error code, and what it means here
+    /// (the caller names the object).
+    static func explain(_ response: Curl.Response) -> String {
         let body = String(decoding: response.errorBody, as: UTF8.self)
         func element(_ name: String) -> String? {
             guard let start = body.range(of: "<\(name)>"),
@@ -193,8 +197,6 @@ enum S3 {
             default: "\(code)\(element("Message").map { ": " + $0 } ?? "")"
             }
         // The store's words are a stranger's: no control characters reach the terminal.
-        let printable = String(
-            meaning.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
-        throw Downloader.Failure.failed(printable)
+        return String(meaning.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : Character($0) })
     }
 }

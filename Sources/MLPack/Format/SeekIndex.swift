@@ -63,7 +63,7 @@ struct SeekIndex: Codable, Equatable {
 
     /// Reads and sanity-checks the trailer at the end of a seekable pack.
     static func load(
-        from file: PosixFile, fileSize: UInt64, limits: ReaderLimits
+        from file: any PackSource, fileSize: UInt64, limits: ReaderLimits
     ) throws(LoadProblem) -> (index: SeekIndex, offset: UInt64) {
         let footerLength = UInt64(footerSize)
         guard fileSize >= footerLength + 8,

@@ -70,7 +70,7 @@ public enum PackInspector {
             filesChecked: read.readThrough == "sequential scan",
             items: items.count,
             withheld: contents.withheld, payloadBytes: items.reduce(0) { $0 + $1.size },
-            packBytes: path == "-" ? nil : FileSystem.status(path, followLinks: true)?.size,
+            packBytes: read.packBytes,
             roles: roles, outputs: card?.outputs ?? [], lineage: try LineageView.steps(read),
             files: items.map { .init(path: $0.path, role: $0.role, size: $0.size, sha256: $0.sha256) },
             readThrough: read.readThrough, warnings: read.warnings)

@@ -14,6 +14,8 @@ public enum PackItems {
         /// "seek index" or "sequential scan".
         public var readThrough: String
         public var warnings: [String]
+        /// The pack's own size, when it could seek (not a stream).
+        public var packBytes: UInt64?
 
         public func bytes(_ itemPath: String) -> [UInt8]? { items.first { $0.item.path == itemPath }?.bytes }
     }
@@ -104,7 +106,7 @@ public enum PackItems {
             }
             return Loaded(item: item, bytes: bytes)
         }
-        return Result(contents: contents, items: items, readThrough: "seek index", warnings: [])
+        return Result(contents: contents, items: items, readThrough: "seek index", warnings: [], packBytes: pack.size)
     }
 
     private static func readByScanning(
@@ -134,6 +136,7 @@ public enum PackItems {
             }
             return Loaded(item: item, bytes: bytes)
         }
-        return Result(contents: contents, items: items, readThrough: "sequential scan", warnings: warnings)
+        return Result(
+            contents: contents, items: items, readThrough: "sequential scan", warnings: warnings, packBytes: pack.size)
     }
 }

@@ -115,6 +115,14 @@ final class PosixFile: ByteReader, @unchecked Sendable {
         return copy
     }
 
+    /// Both ends of a new pipe, named `path` in errors.
+    static func pipe(path: String) throws -> (read: PosixFile, write: PosixFile) {
+        var ends: [Int32] = [0, 0]
+        guard Glibc.pipe(&ends) == 0 else { throw MLPackError.io(path: path, reason: lastError()) }
+        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        return (PosixFile(owning: ends[0], path: path), PosixFile(owning: ends[1], path: path))
+    }
+
     private init(owning fd: Int32, path: String) {
         self.fd = fd
         self.path = path

@@ -11,7 +11,7 @@ struct Fetch: ParsableCommand {
             their SHA-256 matched; a reference that fails leaves nothing in the cache.
             """)
 
-    @Argument(help: ArgumentHelp("The pack.", valueName: "P.mlpack"))
+    @Argument(help: ArgumentHelp("The pack: a file, or https://… or s3://BUCKET/KEY.", valueName: "P.mlpack"))
     var pack: String
 
     @Option(help: ArgumentHelp("The cache folder (default: $XDG_CACHE_HOME/mlpack).", valueName: "DIR"))
