@@ -10,7 +10,10 @@ struct Extract: ParsableCommand {
             --only, just the frames holding the chosen files are decompressed.
             """)
 
-    @Argument(help: ArgumentHelp("The pack: a file, '-' for standard input, or https://… or s3://BUCKET/KEY (read by range).", valueName: "P.mlpack"))
+    @Argument(
+        help: ArgumentHelp(
+            "The pack: a file, '-' for standard input, or https://… or s3://BUCKET/KEY (read by range).",
+            valueName: "P.mlpack"))
     var pack: String
 
     @Option(help: ArgumentHelp("The folder to extract into (created if missing).", valueName: "DIR"))

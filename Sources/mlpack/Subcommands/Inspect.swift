@@ -11,7 +11,10 @@ struct Inspect: ParsableCommand {
             read through the index, so they are not checked: `mlpack verify` hashes every file.
             """)
 
-    @Argument(help: ArgumentHelp("The pack: a file, '-' for standard input, or https://… or s3://BUCKET/KEY (read by range).", valueName: "P.mlpack"))
+    @Argument(
+        help: ArgumentHelp(
+            "The pack: a file, '-' for standard input, or https://… or s3://BUCKET/KEY (read by range).",
+            valueName: "P.mlpack"))
     var pack: String
 
     @Flag(help: "List every file instead of collapsing long folders.")

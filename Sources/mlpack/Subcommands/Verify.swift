@@ -19,7 +19,10 @@ struct Verify: ParsableCommand {
             atol + rtol·|expected|, from the card or --atol/--rtol), different, or missing.
             """)
 
-    @Argument(help: ArgumentHelp("The pack to check: a file, '-' for standard input, or https://… or s3://BUCKET/KEY (streamed once).", valueName: "P.mlpack"))
+    @Argument(
+        help: ArgumentHelp(
+            "The pack to check: a file, '-' for standard input, or https://… or s3://BUCKET/KEY (streamed once).",
+            valueName: "P.mlpack"))
     var pack: String
 
     @Flag(help: "Accept a pack without a signature (exit 0 instead of 3).")
