@@ -5,7 +5,7 @@ import Foundation
 /// requests itself (AWS Signature V4, `CURLOPT_AWS_SIGV4`), streams bodies both ways without
 /// holding them, and follows no redirect (a signed request must not be replayed elsewhere).
 enum Curl {
-    struct Request {
+    struct Request: Sendable {
         var method = "GET"
         var url: String
         var headers: [String] = []
@@ -17,13 +17,13 @@ enum Curl {
     }
 
     /// Credentials to sign with. Never printed: `description` says only that there are some.
-    struct Signing: CustomStringConvertible {
+    struct Signing: Sendable, CustomStringConvertible {
         var provider: String
         var user: String
         var description: String { "(credentials)" }
     }
 
-    struct Response {
+    struct Response: Sendable {
         var status: Int
         /// Header names lower-cased; the last value of each.
         var headers: [String: String]

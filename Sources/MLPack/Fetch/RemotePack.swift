@@ -9,9 +9,11 @@ import Foundation
 final class RemotePack: PackSource {
     let uri: String
     let size: UInt64
-    private let etag: String?
+    private let version: Version
     private let request: (_ range: ClosedRange<UInt64>) -> Curl.Request
-    /// The last range fetched; small reads are served from it.
+    /// The pack's first and last bytes, fetched when it was opened: kept.
+    private let pinned: [(start: UInt64, bytes: [UInt8])]
+    /// The last range fetched since; small reads are served from it.
     private var block: (start: UInt64, bytes: [UInt8]) = (0, [])
     private var nextBlockSize = RemotePack.smallestBlock
     private var streamPosition: UInt64 = 0
@@ -24,49 +26,89 @@ final class RemotePack: PackSource {
         return lowered.hasPrefix("https://") || lowered.hasPrefix("http://") || lowered.hasPrefix("s3://")
     }
 
+    /// How much of the pack's end the first requests ask for: the footer, the seek index and,
+    /// in most packs, the metadata frames that `inspect` reads.
+    static let tailBlock: UInt64 = 256 << 10
+
     /// The pack at `uri`: random access when the server honours Range, else a stream (a pipe
-    /// a thread fills from one GET), which readers treat as they treat standard input.
+    /// a thread fills from one GET), which readers treat as they treat standard input. Its
+    /// first 64 KiB and its last 256 KiB are asked for at once.
     static func open(_ uri: String) throws -> any PackSource {
         let request = try requestMaker(uri)
-        var first: [UInt8] = []
-        let wanted = UInt64(smallestBlock)
-        let response: Curl.Response
-        do {
-            var probe = request(0...(wanted - 1))
+        let ranges = ["Range: bytes=0-\(smallestBlock - 1)", "Range: bytes=-\(tailBlock)"]
+        let probes = ranges.map { range in
+            var probe = request(0...0)
+            probe.headers.removeAll { $0.hasPrefix("Range:") }
+            probe.headers.append(range)
             probe.timeout = 60
-            response = try Curl.perform(
-                probe,
-                Curl.Transfer(sink: { bytes in
-                    first += bytes
-                    if first.count > Int(wanted) { throw RangeIgnored() }
-                }))
-        } catch is RangeIgnored {
-            return try stream(uri, request: request)
-        } catch let failure as Curl.Failure {
-            throw MLPackError.io(path: uri, reason: failure.description)
+            return probe
         }
-        try check(response, uri: uri)
-        if response.status == 200 {
-            // The whole pack fitted in the first answer.
+        let answers = concurrentMap(count: 2, threads: 2) { index -> Result<([UInt8], Curl.Response), any Error> in
+            let probe = probes[index]
+            let limit = index == 0 ? smallestBlock : Int(tailBlock)
+            var bytes: [UInt8] = []
+            return Result {
+                let response = try Curl.perform(
+                    probe,
+                    Curl.Transfer(sink: { chunk in
+                        bytes += chunk
+                        if bytes.count > limit { throw RangeIgnored() }
+                    }))
+                return (bytes, response)
+            }
+        }
+        var parts: [(bytes: [UInt8], response: Curl.Response)] = []
+        for answer in answers {
+            do { parts.append(try answer.get()) } catch is RangeIgnored {
+                return try stream(uri, request: request)
+            } catch let failure as Curl.Failure {
+                throw MLPackError.io(path: uri, reason: failure.description)
+            }
+        }
+        for part in parts { try check(part.response, uri: uri) }
+        let (head, tail) = (parts[0], parts[1])
+        let version = Version(tail.response)
+        if head.response.status == 200 || tail.response.status == 200 {
+            // A pack smaller than the first answer: it came whole.
+            let whole = head.response.status == 200 ? head : tail
             return RemotePack(
-                uri: uri, size: UInt64(first.count), etag: response.headers["etag"], request: request, first: first)
+                uri: uri, size: UInt64(whole.bytes.count), version: Version(whole.response), request: request,
+                blocks: [(0, whole.bytes)])
         }
-        // "Content-Range: bytes 0-65535/2147483648"
-        guard let range = response.headers["content-range"], let slash = range.lastIndex(of: "/"),
-            let total = UInt64(range[range.index(after: slash)...])
+        // "Content-Range: bytes 2147221504-2147483647/2147483648"
+        guard let range = tail.response.headers["content-range"], let slash = range.lastIndex(of: "/"),
+            let total = UInt64(range[range.index(after: slash)...]), total >= UInt64(tail.bytes.count)
         else { throw MLPackError.io(path: uri, reason: "the server's answer to a range request has no size") }
-        return RemotePack(uri: uri, size: total, etag: response.headers["etag"], request: request, first: first)
+        guard Version(head.response) == version else { throw changed(uri) }
+        return RemotePack(
+            uri: uri, size: total, version: version, request: request,
+            blocks: [(0, head.bytes), (total - UInt64(tail.bytes.count), tail.bytes)])
+    }
+
+    /// What identifies one version of the object: its ETag, else its Last-Modified.
+    private struct Version: Equatable {
+        var etag: String?
+        var lastModified: String?
+
+        init(_ response: Curl.Response) {
+            etag = response.headers["etag"]
+            lastModified = response.headers["last-modified"]
+        }
+    }
+
+    private static func changed(_ uri: String) -> MLPackError {
+        MLPackError.io(path: uri, reason: "changed on the server while it was being read (its ETag differs)")
     }
 
     private init(
-        uri: String, size: UInt64, etag: String?, request: @escaping (ClosedRange<UInt64>) -> Curl.Request,
-        first: [UInt8]
+        uri: String, size: UInt64, version: Version, request: @escaping (ClosedRange<UInt64>) -> Curl.Request,
+        blocks: [(start: UInt64, bytes: [UInt8])]
     ) {
         self.uri = uri
         self.size = size
-        self.etag = etag
+        self.version = version
         self.request = request
-        self.block = (0, first)
+        self.pinned = blocks
     }
 
     var seekableSize: UInt64? { size }
@@ -81,6 +123,11 @@ final class RemotePack: PackSource {
         var done = 0
         while done < buffer.count && offset + UInt64(done) < size {
             let position = offset + UInt64(done)
+            if let kept = pinned.first(where: { position >= $0.start && position < $0.start + UInt64($0.bytes.count) }),
+                kept.start != block.start || kept.bytes.count != block.bytes.count
+            {
+                block = kept
+            }
             let blockEnd = block.start + UInt64(block.bytes.count)
             if position < block.start || position >= blockEnd {
                 // Reading on from where the last range ended: a scan; ask for more next time.
@@ -109,7 +156,7 @@ final class RemotePack: PackSource {
     private func fetch(from start: UInt64, count: Int) throws {
         let end = min(size, start + UInt64(count)) - 1
         var ranged = request(start...end)
-        if let etag { ranged.headers.append("If-Match: " + etag) }
+        if let etag = version.etag { ranged.headers.append("If-Match: " + etag) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(end - start + 1))
         let response: Curl.Response
@@ -118,9 +165,7 @@ final class RemotePack: PackSource {
         } catch let failure as Curl.Failure {
             throw MLPackError.io(path: uri, reason: failure.description)
         }
-        if response.status == 412 || (etag != nil && response.headers["etag"] != etag) {
-            throw MLPackError.io(path: uri, reason: "changed on the server while it was being read (its ETag differs)")
-        }
+        if response.status == 412 || Version(response) != version { throw Self.changed(uri) }
         try Self.check(response, uri: uri)
         guard response.status == 206, bytes.count == Int(end - start + 1) else {
             throw MLPackError.io(
