@@ -64,6 +64,47 @@ struct RebuildTests: RebuildSuite {
         }
     }
 
+    /// Issue 21: what a batch scheduler's jobs run, one run each, in a shared folder.
+    @Test("a rebuild in parts: each run replayed alone in a shared --workdir, then --collect compares: reproduced")
+    func inParts() async throws {
+        try await withSandbox { box in
+            let (pack, _) = try await demoPack(in: box)
+            let inspected = try await mlpack(["inspect", pack, "--json"])
+            let lineage = try #require(
+                (try JSONSerialization.jsonObject(with: inspected.stdout) as? [String: Any])?["lineage"]
+                    as? [[String: Any]])
+            let ids = lineage.compactMap { $0["run"] as? String }
+            #expect(ids.count == 2)
+            let common = [
+                "verify", pack, "--rebuild", "--python-env", "host", "--allow-unsigned", "--cache", box.path("cache"),
+                "--workdir", box.path("shared"),
+            ]
+            // The second run alone first: the first's workspace is not there to read from.
+            let early = try await mlpack(common + ["--replay-run", ids[1]])
+            #expect(early.status == 2 && early.err.contains("was not replayed in"), "\(early)")
+            try? FileManager.default.removeItem(atPath: box.path("shared"))
+
+            let incomplete = try await mlpack(common + ["--collect"])
+            #expect(incomplete.status == 4 && incomplete.out.contains("not run"), "\(incomplete)")
+            for id in ids {
+                let step = try await mlpack(common + ["--replay-run", id])
+                #expect(step.status == 0 && step.out == "run \(id): ok\n", "\(step)")
+                #expect(exists(box.path("shared/results/\(id).json")))
+            }
+            let collected = try await mlpack(common + ["--collect", "--report", box.path("review.md")])
+            #expect(collected.status == 0, "\(collected)")
+            #expect(collected.out.contains("result: REPRODUCED"))
+            #expect(!collected.err.contains("run 1/2"), "nothing is replayed again")
+            let markdown = String(decoding: try readBytes(box.path("review.md")), as: UTF8.self)
+            #expect(markdown.contains("| identical | `artifacts/finetuned.safetensors`"))
+
+            let unknown = try await mlpack(common + ["--replay-run", "nope"])
+            #expect(unknown.status == 2 && unknown.err.contains("no run nope to replay"), "\(unknown)")
+            let alone = try await mlpack(["verify", pack, "--collect"])
+            #expect(alone.status == 2, "\(alone)")
+        }
+    }
+
     @Test(
         "training seeded from the clock rebuilds to not reproduced (exit 4) with the numbers; a loose --atol accepts it"
     )

@@ -24,8 +24,22 @@ public struct RebuildOptions: Sendable {
     public var from: String?
     /// Gets each run's output as it runs (made safe for a terminal), besides its log.
     public var follow: (@Sendable ([UInt8]) -> Void)?
+    /// All of the rebuild, or one part of it when a scheduler runs each run as a job.
+    public var stage = RebuildStage.whole
 
     public init() {}
+}
+
+/// How much of a rebuild one process does. A batch scheduler (`--slurm`) runs each replayed
+/// run as a job of its own (`run`), each in the shared `workdir`, where the runs before it
+/// left their workspaces; then one process compares what they all wrote (`collect`).
+public enum RebuildStage: Sendable, Equatable {
+    case whole
+    /// Replays this run (an id of the lineage) alone, and records its result in
+    /// `<workdir>/results/<id>.json`.
+    case run(String)
+    /// Replays nothing: takes each run's workspace and result from `workdir`, and compares.
+    case collect
 }
 
 /// What each replayed run may use. Hitting a bound stops the run (or fails what it tried)
@@ -167,6 +181,13 @@ public enum Rebuilder {
         let whole = try replayOrder(card: card, contents: contents, runs: runs)
         let (skipped, fromPack) = try Self.start(at: options.from, of: whole, contents: contents)
         let lineage = Array(whole.dropFirst(skipped.count))
+        if options.stage != .whole && options.workdir == nil {
+            throw MLPackError.usage("a rebuild in parts needs \(input: .workdir) DIR, shared by every part")
+        }
+        if case .run(let id) = options.stage, !lineage.contains(where: { $0.id == id }) {
+            throw MLPackError.usage(
+                "\(path): no run \(id) to replay (its runs: \(lineage.map(\.id).joined(separator: ", ")))")
+        }
         // Secrets the author's command lines held were replaced when recorded: the
         // reviewer gives their own, and nothing runs while one is missing.
         let secrets = Host.current.environment.filter { $0.key.hasPrefix("MLPACK_SECRET_") }.merging(
@@ -215,7 +236,11 @@ public enum Rebuilder {
         var pythonReports: [PythonEnvironmentReport] = []
         var probes: [String: String] = [:]
         var seen = Set<String>()
-        for run in lineage where seen.insert(run.environment).inserted {
+        let needed = lineage.filter { run in
+            if case .run(let id) = options.stage { return run.id == id }
+            return true
+        }
+        for run in needed where seen.insert(run.environment).inserted {
             guard let capture = captures[run.environment], capture.python != nil else { continue }
             var report: PythonEnvironmentReport
             if options.python.source == .pack {
@@ -278,8 +303,46 @@ public enum Rebuilder {
                 logTail: [], sandboxRefusals: [], ignoredVariables: [], limitsHit: [])
         }
         var failed = false
+        let results = workdir + "/results"
         for (number, run) in lineage.enumerated() {
             let label = "run \(number + 1)/\(lineage.count) \(run.name.map { "\"\($0)\" " } ?? "")\(run.id)"
+            switch options.stage {
+            case .whole: break
+            case .run(let id):
+                guard run.id == id else {
+                    // The runs before it left their workspaces in the shared folder.
+                    try replay.adopt(run)
+                    continue
+                }
+                progress("\(label): \(run.argv.joined(separator: " "))")
+                let result = try replay.run(run)
+                progress("\(label): \(result.status)\(result.seconds.map { String(format: " in %.1f s", $0) } ?? "")")
+                try FileSystem.makeDirectories(results)
+                try Data(JSONText.encode(result)).write(
+                    to: URL(fileURLWithPath: results + "/" + run.id + ".json"), options: .atomic)
+                reportRuns.append(result)
+                failed = result.status != "ok"
+                return RebuildReport(
+                    pack: path, verification: verification, sandbox: sandbox.description, limits: options.limits,
+                    runs: reportRuns, tolerance: .init(), outputs: [], pythonEnvironments: pythonReports, drift: nil,
+                    verdict: failed ? .notReproduced : .reproduced, workdir: workdir, lineage: [], cardOutputs: [])
+            case .collect:
+                guard !failed,
+                    let bytes = FileManager.default.contents(atPath: results + "/" + run.id + ".json"),
+                    let result = try? JSONDecoder().decode(RebuildReport.Run.self, from: bytes), result.id == run.id
+                else {
+                    reportRuns.append(
+                        .init(
+                            id: run.id, name: run.name, command: run.argv, status: "not run", logTail: [],
+                            sandboxRefusals: [], ignoredVariables: [], limitsHit: []))
+                    failed = true
+                    continue
+                }
+                try replay.adopt(run)
+                reportRuns.append(result)
+                failed = result.status != "ok"
+                continue
+            }
             guard !failed else {
                 reportRuns.append(
                     .init(

@@ -131,20 +131,7 @@ struct Replay {
         var limitsHit = group?.limitsHit() ?? []
         group?.destroy()
 
-        for output in run.outputs where !output.path.hasPrefix("/") {
-            switch output.kind {
-            case .file:
-                if rebuilt[output.sha256] == nil, workspace.open(output.path).file != nil {
-                    rebuilt[output.sha256] = (workspace, output.path)
-                }
-            case .directory:
-                if rebuiltFolders[output.sha256] == nil, let folder = workspace.path(output.path),
-                    FileSystem.status(folder)?.isDirectory == true
-                {
-                    rebuiltFolders[output.sha256] = (workspace, output.path)
-                }
-            }
-        }
+        register(run, in: workspace)
         var exitCode: Int32?
         var signal: Int32?
         switch outcome.termination {
@@ -169,6 +156,32 @@ struct Replay {
                 ? [] : Array(log.split(separator: "\n", omittingEmptySubsequences: false).suffix(20).map(String.init)),
             sandboxRefusals: status == "ok" ? [] : Self.refusals(in: log, sandbox: sandbox),
             ignoredVariables: ignored, limitsHit: limitsHit)
+    }
+
+    /// Takes the workspace another process replayed `run` in as if this one had: later runs
+    /// read its outputs, and the comparison finds them.
+    mutating func adopt(_ run: RunRecord) throws {
+        let workspace = try Workspace(existing: workdir, id: run.id)
+        workspaces[run.id] = workspace
+        register(run, in: workspace)
+    }
+
+    /// Notes where the outputs `run` wrote are, for the runs after it and the comparison.
+    private mutating func register(_ run: RunRecord, in workspace: Workspace) {
+        for output in run.outputs where !output.path.hasPrefix("/") {
+            switch output.kind {
+            case .file:
+                if rebuilt[output.sha256] == nil, workspace.open(output.path).file != nil {
+                    rebuilt[output.sha256] = (workspace, output.path)
+                }
+            case .directory:
+                if rebuiltFolders[output.sha256] == nil, let folder = workspace.path(output.path),
+                    FileSystem.status(folder)?.isDirectory == true
+                {
+                    rebuiltFolders[output.sha256] = (workspace, output.path)
+                }
+            }
+        }
     }
 
     /// What gives a run its Python: with a built environment, the recorded interpreter (its

@@ -48,6 +48,20 @@ final class Workspace {
         try FileSystem.setPermissions(shm, 0o1777)
     }
 
+    /// The workspace an earlier process left for run `id` in `workdir` (a rebuild whose runs
+    /// were replayed one per job), taken as it is.
+    init(existing workdir: String, id: String) throws {
+        maxPlacedBytes = 0
+        guard PackPath.problem(with: id) == nil, !id.contains("/") else {
+            throw MLPackError.integrity(entry: Layout.runRecord(id), problem: "the run id is not a plain name")
+        }
+        root = workdir + "/runs/" + id
+        log = workdir + "/logs/" + id + ".log"
+        guard FileSystem.status(root)?.isDirectory == true else {
+            throw MLPackError.usage("\(root): run \(id) was not replayed in \(workdir)")
+        }
+    }
+
     /// The absolute path of a path the run recorded relative to its project root; nil when
     /// the recorded path could leave the project (`..`, absolute: a hostile record).
     func path(_ recorded: String) -> String? {

@@ -144,10 +144,21 @@ struct Verify: ParsableCommand {
         options.metricTolerances = rebuild.tolerance.metrics
         options.secrets = try rebuild.secrets()
         options.python = rebuild.python.options
+        if let run = rebuild.replayRun {
+            options.stage = .run(run)
+        } else if rebuild.collect {
+            options.stage = .collect
+        }
         let quiet = format.quiet || format.json
         let report = try Rebuilder.rebuild(pack, options: options) { line in
             // Progress names what a pack says (commands, names): shown without control characters.
             if !quiet { Terminal.standardError("mlpack: " + RebuildText.printable(line)) }
+        }
+        if case .run = options.stage {
+            // One run of a rebuild in parts: its result is in the workdir for `--collect`.
+            if let run = report.runs.last, !format.quiet { print("run \(run.id): \(run.status)") }
+            if report.verdict != .reproduced { throw ExitCode(ExitStatus.notReproduced) }
+            return
         }
         for path in rebuild.report { try RebuildText.write(report, to: path) }
         if format.json {
@@ -195,6 +206,14 @@ struct RebuildFlags: ParsableArguments {
     @Flag(help: "Let the runs use the network (default: none; the pack's code is a stranger's).")
     var allowNetwork = false
 
+    // A rebuild in parts, each a job of a batch scheduler: one run replayed alone in the
+    // shared --workdir, then everything compared. Generated into job scripts, not typed.
+    @Option(help: ArgumentHelp(visibility: .hidden))
+    var replayRun: String?
+
+    @Flag(help: ArgumentHelp(visibility: .hidden))
+    var collect = false
+
     @Flag(help: "Run without bubblewrap, unconfined. Only for code you trust.")
     var unsafeNoSandbox = false
 
@@ -236,7 +255,8 @@ struct RebuildFlags: ParsableArguments {
     func validate() throws {
         let limits = timeout != nil || maxWorkspaceSize != nil || maxProcesses != nil || maxMemory != nil
         if !rebuild
-            && (workdir != nil || keep || follow || from != nil || !report.isEmpty || allowNetwork || unsafeNoSandbox
+            && (workdir != nil || keep || follow || from != nil || !report.isEmpty || replayRun != nil || collect
+                || allowNetwork || unsafeNoSandbox
                 || limits
                 || tolerance.given
                 || !secret.isEmpty || python.given)
