@@ -18,13 +18,7 @@ final class LoopbackServer: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            line += chunk
-        }
-        let text = String(decoding: line, as: UTF8.self)
+        let text = firstLine(of: output)
         guard let range = text.range(of: #"port (\d+)"#, options: .regularExpression),
             let port = Int(text[range].dropFirst(5))
         else {
@@ -38,6 +32,17 @@ final class LoopbackServer: @unchecked Sendable {
 
     /// No waitUntilExit: on Linux it spins the run loop of a cooperative thread.
     func stop() { kill(process.processIdentifier, SIGKILL) }
+}
+
+/// What a server started for a test prints first (its port), read from its output pipe.
+func firstLine(of output: Pipe) -> String {
+    var line = Data()
+    while !line.contains(UInt8(ascii: "\n")) {
+        let chunk = output.fileHandleForReading.availableData
+        guard !chunk.isEmpty else { break }
+        line += chunk
+    }
+    return String(decoding: line, as: UTF8.self)
 }
 
 @Suite("Data references and fetch")

@@ -30,6 +30,18 @@ struct ObjectStoreTests {
         return pack
     }
 
+    /// The dataset packed and pushed to `s3://bucket/cifar/`, then moved away from where the
+    /// pack says it lay (to `elsewhere`): a fetch must go to the store.
+    private func published(in box: Sandbox, on server: S3Server) async throws -> (pack: String, data: String) {
+        let data = try dataset(in: box)
+        let pack = try await pack(in: box, data: data, environment: server.environment)
+        let pushed = try await mlpack(
+            ["data", "push", pack, "cifar", "s3://bucket/cifar/"], environment: server.environment)
+        guard pushed.status == 0 else { throw TestError("data push: \(pushed)") }
+        try FileManager.default.moveItem(atPath: data, toPath: box.path("elsewhere"))
+        return (pack, data)
+    }
+
     private func blobs(_ cache: String) -> [String] {
         (try? FileManager.default.contentsOfDirectory(atPath: cache + "/blobs/sha256")) ?? []
     }
@@ -87,14 +99,7 @@ struct ObjectStoreTests {
     func wrongCredentials() async throws {
         try await withSandbox { box in
             try await S3Server.with(in: box, bucket: "bucket") { server in
-                let data = try dataset(in: box)
-                let pack = try await pack(in: box, data: data, environment: server.environment)
-                #expect(
-                    try await mlpack(
-                        ["data", "push", pack, "cifar", "s3://bucket/cifar/"], environment: server.environment
-                    )
-                    .status == 0)
-                try FileManager.default.moveItem(atPath: data, toPath: box.path("elsewhere"))
+                let (pack, _) = try await published(in: box, on: server)
 
                 var wrong = server.environment
                 wrong["AWS_SECRET_ACCESS_KEY"] = "not-the-secret-\(UUID().uuidString)"
@@ -133,14 +138,7 @@ struct ObjectStoreTests {
     func changedObject() async throws {
         try await withSandbox { box in
             try await S3Server.with(in: box, bucket: "bucket") { server in
-                let data = try dataset(in: box)
-                let pack = try await pack(in: box, data: data, environment: server.environment)
-                #expect(
-                    try await mlpack(
-                        ["data", "push", pack, "cifar", "s3://bucket/cifar/"], environment: server.environment
-                    )
-                    .status == 0)
-                try FileManager.default.moveItem(atPath: data, toPath: box.path("elsewhere"))
+                let (pack, data) = try await published(in: box, on: server)
                 try box.write("tampered.txt", "sample 512, poisoned\n")
                 try await server.curl([
                     "-X", "PUT", "-H", "Content-Type: application/octet-stream", "-T", box.path("tampered.txt"),

@@ -15,13 +15,7 @@ final class RangeServer: @unchecked Sendable {
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
         try process.run()
-        var line = Data()
-        while !line.contains(UInt8(ascii: "\n")) {
-            let chunk = output.fileHandleForReading.availableData
-            guard !chunk.isEmpty else { break }
-            line += chunk
-        }
-        guard let port = Int(String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+        guard let port = Int(firstLine(of: output).trimmingCharacters(in: .whitespacesAndNewlines))
         else {
             process.terminate()
             throw TestError("range_server.py did not start")

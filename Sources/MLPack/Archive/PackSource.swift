@@ -8,7 +8,15 @@ protocol PackSource: AnyObject {
     func read(into buffer: UnsafeMutableRawBufferPointer) throws -> Int
     /// Bytes at `offset`, as many as fit or are left.
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
-    func read(at offset: UInt64, count: Int) throws -> [UInt8]
+}
+
+extension PackSource {
+    /// Up to `count` bytes at `offset` (fewer at the end).
+    func read(at offset: UInt64, count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        let n = try bytes.withUnsafeMutableBytes { try read(at: offset, into: $0) }
+        return Array(bytes.prefix(n))
+    }
 }
 
 extension PosixFile: PackSource {}

@@ -147,12 +147,6 @@ final class RemotePack: PackSource {
         return done
     }
 
-    func read(at offset: UInt64, count: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = try bytes.withUnsafeMutableBytes { try read(at: offset, into: $0) }
-        return Array(bytes.prefix(n))
-    }
-
     private func fetch(from start: UInt64, count: Int) throws {
         let end = min(size, start + UInt64(count)) - 1
         var ranged = request(start...end)

@@ -159,12 +159,6 @@ final class PosixFile: ByteReader, @unchecked Sendable {
         return total
     }
 
-    func read(at offset: UInt64, count: Int) throws -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: count)
-        let n = try bytes.withUnsafeMutableBytes { try read(at: offset, into: $0) }
-        return Array(bytes.prefix(n))
-    }
-
     func write(_ bytes: UnsafeRawBufferPointer) throws {
         var done = 0
         while done < bytes.count {
